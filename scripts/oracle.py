@@ -1,0 +1,863 @@
+#!/usr/bin/env python3
+"""Independent conformance oracle for de-identified DICOM files.
+
+This script deliberately shares no code with the `deidfs` Rust crate: it
+re-derives everything from the two files with pydicom (and, optionally,
+dicom3tools' `dciodvfy`), so that the Rust conformance tests check the crate
+against a second, unrelated implementation.
+
+Usage:
+  python3 scripts/oracle.py SOURCE OUTPUT [--profile basic|none] [--json]
+                            [--compare-dciodvfy [--allow-dciodvfy-regressions]]
+  python3 scripts/oracle.py --batch PAIRS.tsv [same options]
+
+Single mode prints one JSON object on stdout:
+  {"ok": bool, "failures": [str, ...], "checks": {...}}
+and exits 0 iff ok (1 otherwise, 2 on usage errors).  Without --json a short
+human-readable summary is also written to stderr.
+
+Batch mode reads lines "SOURCE<TAB>OUTPUT" (blank lines and lines starting
+with '#' are skipped; "-" reads stdin) and prints one JSON line per pair,
+each with "source" and "output" keys added.  Exit status is 1 if any pair
+failed.  Spawning python once for many files is much faster than once per
+file.
+
+Checks (see the individual check_* functions):
+  output_parse    output reads with pydicom.dcmread() WITHOUT force; it has a
+                  128-byte preamble + "DICM" and a file meta group whose
+                  required elements are present and whose group length is
+                  correct.
+  values          every element value (any depth, incl. file meta) can be
+                  accessed without an exception.
+  pixel_data      if the source has Pixel Data (or Float/Double Float Pixel
+                  Data) the output value bytes are byte-identical (native or
+                  encapsulated).
+  profile         --profile basic: no private (odd-group) elements at any
+                  depth, no curve (50xx,xxxx) elements, no overlay data or
+                  overlay comments (60xx,3000/4000), PatientIdentityRemoved is
+                  "YES" and DeidentificationMethodCodeSequence has (113100,DCM).
+  uids            output SOPInstanceUID differs from the source's, is a
+                  syntactically valid UID, and equals the meta
+                  MediaStorageSOPInstanceUID; MediaStorageSOPClassUID equals
+                  SOPClassUID.
+  phi_leak        identifying values collected from the source (see
+                  PHI_KEYWORDS plus every private LO/SH/PN/LT/ST/UT value) do
+                  not occur in the raw output bytes outside the Pixel Data
+                  value.  Deflated outputs are inflated first.
+  dciodvfy        (--compare-dciodvfy) no error message in the output that
+                  is not in the source (multiset of normalised messages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+import warnings
+import zlib
+from collections import Counter
+
+try:
+    import pydicom
+    from pydicom import config as pydicom_config
+    from pydicom.charset import convert_encodings, encode_string
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+    from pydicom.errors import InvalidDicomError
+except ImportError:  # pragma: no cover - reported as JSON so callers see it
+    print(json.dumps({"ok": False, "failures": ["pydicom is not installed"], "checks": {}}))
+    sys.exit(3)
+
+# Values collected from the source (at any depth) that must not survive.
+PHI_KEYWORDS = [
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "PatientBirthDate",
+    "PatientAddress",
+    "AccessionNumber",
+    "InstitutionName",
+    "InstitutionAddress",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "StudyID",
+    "StationName",
+    "DeviceSerialNumber",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "FrameOfReferenceUID",
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+]
+PHI_TAGS = {tag_for_keyword(k): k for k in PHI_KEYWORDS}
+MEDIA_SOP_INSTANCE_UID = 0x00020003
+
+PRIVATE_STRING_VRS = {"LO", "SH", "PN", "LT", "ST", "UT"}
+PUBLIC_TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN",
+                   "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+
+# Compared case-insensitively after removing spaces, '^' and '='.
+NON_IDENTIFYING = {
+    "", "ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "ANONYMOUSPATIENT",
+    "UNKNOWN", "NONE", "NULL", "N/A", "REMOVED", "DEIDENTIFIED",
+    "DE-IDENTIFIED", "NOTAVAILABLE", "NOTSPECIFIED", "UNSPECIFIED",
+}
+
+# Phrases a conforming de-identifier may legitimately write (CID 7050 code
+# meanings and common method descriptions).  A private source value that is
+# a substring of one of these is not treated as identifying.
+DEID_PHRASES = [
+    "Basic Application Confidentiality Profile",
+    "Clean Pixel Data Option", "Clean Recognizable Visual Features Option",
+    "Clean Graphics Option", "Clean Structured Content Option",
+    "Clean Descriptors Option", "Retain Longitudinal Temporal Information "
+    "with Full Dates Option", "Retain Longitudinal Temporal Information with "
+    "Modified Dates Option", "Retain Patient Characteristics Option",
+    "Retain Device Identity Option", "Retain UIDs Option",
+    "Retain Safe Private Option", "Retain Institution Identity Option",
+    "De-identified", "DICOM PS3.15 Annex E",
+]
+
+PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData",
+              0x7FE00009: "DoubleFloatPixelData"}
+DEFLATED_TS = "1.2.840.10008.1.2.1.99"
+UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+NUMERIC_RE = re.compile(r"^[0-9.]+$")
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC",
+            b"UN", b"UR", b"UT", b"UV"}
+
+MAX_LISTED = 25  # cap on lists reported in JSON
+
+
+def tag_str(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+class Result:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.checks: dict = {}
+
+    def fail(self, check: str, msg: str) -> None:
+        self.failures.append(f"{check}: {msg}")
+
+    def as_dict(self) -> dict:
+        return {"ok": not self.failures, "failures": self.failures, "checks": self.checks}
+
+
+# ----------------------------------------------------------------------------
+# Dataset walking (iterative, so that very deep sequences do not recurse here)
+# ----------------------------------------------------------------------------
+
+def walk(ds, on_error=None):
+    """Yield (path, tag, raw_or_None, elem) for every element at any depth.
+
+    `raw_or_None` is the RawDataElement as read from the file if the element
+    had not been converted yet (it carries the undecoded value bytes).
+    Touches elem.value of every element; conversion errors are passed to
+    on_error(path, exc) and the element is skipped.
+    """
+    stack = [(ds, "")]
+    while stack:
+        d, prefix = stack.pop()
+        try:
+            tags = list(d.keys())
+        except Exception as exc:  # noqa: BLE001
+            if on_error:
+                on_error(prefix or "/", exc)
+            continue
+        children = []
+        for tag in tags:
+            path = prefix + tag_str(tag)
+            try:
+                raw = d.get_item(tag)
+                raw = raw if isinstance(raw, RawDataElement) else None
+                elem = d[tag]
+                value = elem.value
+                if elem.VR == "PN" and value is not None:
+                    # PersonName decodes lazily; force it.
+                    for v in (value if _is_multi(value) else [value]):
+                        str(v)
+            except Exception as exc:  # noqa: BLE001
+                if on_error:
+                    on_error(path, exc)
+                continue
+            if elem.VR == "SQ" and value is not None:
+                for i, item in enumerate(value):
+                    children.append((item, f"{path}[{i}]/"))
+            yield path, int(tag), raw, elem
+        stack.extend(reversed(children))
+
+
+def _is_multi(value) -> bool:
+    return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+
+
+def text_values(elem) -> list[str]:
+    """Decoded string components of a text element (one per value)."""
+    value = elem.value
+    if value is None:
+        return []
+    values = list(value) if _is_multi(value) else [value]
+    out = []
+    for v in values:
+        if isinstance(v, bytes):
+            v = v.decode("latin-1")
+        s = str(v)
+        out.append(s)
+        if elem.VR == "PN" and "=" in s:
+            out.extend(s.split("="))
+    return [s.strip(" \x00") for s in out]
+
+
+def is_non_identifying(s: str) -> bool:
+    s = s.strip(" \x00")
+    if len(s) < 4:
+        return True
+    key = re.sub(r"[\s^=]", "", s).upper()
+    if key in NON_IDENTIFYING:
+        return True
+    if not any(c.isalnum() for c in s):
+        return True
+    if len(set(key)) <= 1:  # "0000", "XXXX", "----"
+        return True
+    return False
+
+
+# ----------------------------------------------------------------------------
+# Raw byte helpers
+# ----------------------------------------------------------------------------
+
+def parse_meta_group(raw: bytes):
+    """Walk the explicit-VR-LE group 0002 starting at offset 132.
+
+    Returns (elements, meta_end, error) with elements a list of
+    (element_number, vr, offset, header_len, value_len).
+    """
+    pos = 132
+    elems = []
+    while pos + 8 <= len(raw):
+        group, elem = struct.unpack_from("<HH", raw, pos)
+        if group != 0x0002:
+            break
+        vr = raw[pos + 4:pos + 6]
+        if not (len(vr) == 2 and vr.isalpha() and vr.isupper()):
+            return elems, pos, f"meta element (0002,{elem:04X}) at {pos} has no explicit VR"
+        if vr in LONG_VRS:
+            if pos + 12 > len(raw):
+                return elems, pos, "truncated file meta"
+            length = struct.unpack_from("<I", raw, pos + 8)[0]
+            hdr = 12
+        else:
+            length = struct.unpack_from("<H", raw, pos + 6)[0]
+            hdr = 8
+        if length == 0xFFFFFFFF:
+            return elems, pos, f"undefined length in file meta (0002,{elem:04X})"
+        elems.append((elem, vr.decode(), pos, hdr, length))
+        pos += hdr + length
+    if pos > len(raw):
+        return elems, len(raw), "truncated file meta"
+    return elems, pos, None
+
+
+# ----------------------------------------------------------------------------
+# Checks
+# ----------------------------------------------------------------------------
+
+def read_source(path: str, res: Result):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(path, force=True)
+        except Exception as exc:  # noqa: BLE001
+            res.fail("source", f"cannot read source with pydicom (force=True): {exc!r}")
+            return None
+    res.checks["source"] = {"read": True, "warnings": len(caught),
+                            "has_file_meta": bool(getattr(ds, "file_meta", None))}
+    return ds
+
+
+def check_output_parse(path: str, res: Result):
+    chk = {"parsed": False}
+    res.checks["output_parse"] = chk
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        res.fail("output_parse", f"cannot open output: {exc}")
+        return None, None
+    chk["size"] = len(raw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(path)  # strict: no force
+        except InvalidDicomError as exc:
+            res.fail("output_parse", f"not a DICOM Part 10 file (strict read): {exc}")
+            return None, raw
+        except Exception as exc:  # noqa: BLE001
+            res.fail("output_parse", f"strict pydicom read failed: {exc!r}")
+            return None, raw
+    chk["parsed"] = True
+    chk["read_warnings"] = [str(w.message) for w in caught][:MAX_LISTED]
+
+    if raw[128:132] != b"DICM":
+        res.fail("output_parse", "no 'DICM' prefix at offset 128")
+    if getattr(ds, "preamble", None) is None or len(ds.preamble) != 128:
+        res.fail("output_parse", "no 128-byte preamble")
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or len(meta) == 0:
+        res.fail("output_parse", "no file meta information")
+        return ds, raw
+    required = {0x00020000: "FileMetaInformationGroupLength",
+                0x00020001: "FileMetaInformationVersion",
+                0x00020002: "MediaStorageSOPClassUID",
+                0x00020003: "MediaStorageSOPInstanceUID",
+                0x00020010: "TransferSyntaxUID",
+                0x00020012: "ImplementationClassUID"}
+    missing = [name for tag, name in required.items() if tag not in meta]
+    if missing:
+        res.fail("output_parse", f"file meta lacks {', '.join(missing)}")
+    chk["transfer_syntax"] = str(meta.get("TransferSyntaxUID", ""))
+
+    elems, meta_end, err = parse_meta_group(raw)
+    chk["meta_end"] = meta_end
+    if err:
+        res.fail("output_parse", err)
+    elif elems and elems[0][0] == 0x0000:
+        _, vr, off, hdr, length = elems[0]
+        if vr != "UL" or length != 4:
+            res.fail("output_parse", f"(0002,0000) has VR {vr} length {length}, expected UL 4")
+        else:
+            declared = struct.unpack_from("<I", raw, off + hdr)[0]
+            actual = meta_end - (off + hdr + length)
+            chk["meta_group_length"] = {"declared": declared, "actual": actual}
+            if declared != actual:
+                res.fail("output_parse",
+                         f"file meta group length is {declared} but group 0002 spans {actual} bytes")
+    elif elems:
+        res.fail("output_parse", "(0002,0000) is not the first file meta element")
+    return ds, raw
+
+
+def check_values(ds, res: Result):
+    errors = []
+    count = 0
+
+    def on_error(path, exc):
+        errors.append(f"{path}: {exc!r}"[:300])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None:
+            for _ in walk(meta, on_error):
+                count += 1
+        for _ in walk(ds, on_error):
+            count += 1
+    res.checks["values"] = {"elements": count, "errors": errors[:MAX_LISTED],
+                            "warnings": len(caught),
+                            "warning_samples": sorted({str(w.message)[:200] for w in caught})[:10]}
+    for e in errors[:MAX_LISTED]:
+        res.fail("values", f"value not accessible: {e}")
+    if len(errors) > MAX_LISTED:
+        res.fail("values", f"... and {len(errors) - MAX_LISTED} more inaccessible values")
+
+
+def _value_bytes(ds, tag):
+    if tag not in ds:
+        return None
+    v = ds[tag].value
+    if v is None:
+        return b""
+    return bytes(v)
+
+
+def check_pixel_data(src, out, res: Result):
+    chk = {}
+    res.checks["pixel_data"] = chk
+    for tag, name in PIXEL_TAGS.items():
+        try:
+            sv = _value_bytes(src, tag)
+        except Exception as exc:  # noqa: BLE001
+            res.fail("pixel_data", f"source {name} unreadable: {exc!r}")
+            continue
+        if sv is None:
+            continue
+        info = {"source_len": len(sv)}
+        chk[name] = info
+        try:
+            ov = _value_bytes(out, tag)
+        except Exception as exc:  # noqa: BLE001
+            res.fail("pixel_data", f"output {name} unreadable: {exc!r}")
+            continue
+        if ov is None:
+            res.fail("pixel_data", f"source has {name} but output does not")
+            continue
+        info["output_len"] = len(ov)
+        info["identical"] = sv == ov
+        if sv != ov:
+            first = next((i for i, (a, b) in enumerate(zip(sv, ov)) if a != b), min(len(sv), len(ov)))
+            info["first_difference"] = first
+            if len(sv) == len(ov) and len(sv) % 2 == 0:
+                swapped = bytearray(sv)
+                swapped[0::2], swapped[1::2] = sv[1::2], sv[0::2]
+                info["identical_after_byteswap"] = bytes(swapped) == ov
+            res.fail("pixel_data",
+                     f"{name} differs (source {len(sv)} bytes, output {len(ov)} bytes, "
+                     f"first difference at value offset {first})")
+    chk["present_in_source"] = bool(chk)
+
+
+def check_profile(out, res: Result, profile: str):
+    chk = {"profile": profile}
+    res.checks["profile"] = chk
+    if profile == "none":
+        return
+    private, curves, overlays = [], [], []
+    for path, tag, _raw, _elem in walk(out):
+        group, element = tag >> 16, tag & 0xFFFF
+        if group % 2 == 1:
+            private.append(path)
+        elif group & 0xFF00 == 0x5000:
+            curves.append(path)
+        elif group & 0xFF00 == 0x6000 and element in (0x3000, 0x4000):
+            overlays.append(path)
+    chk.update(private_elements=private[:MAX_LISTED], n_private=len(private),
+               curve_elements=curves[:MAX_LISTED], overlay_elements=overlays[:MAX_LISTED])
+    if private:
+        res.fail("profile", f"{len(private)} private element(s) remain, e.g. {', '.join(private[:5])}")
+    if curves:
+        res.fail("profile", f"{len(curves)} curve element(s) remain, e.g. {', '.join(curves[:5])}")
+    if overlays:
+        res.fail("profile", f"overlay data/comments remain: {', '.join(overlays[:5])}")
+
+    pir = out.get("PatientIdentityRemoved", None)
+    chk["PatientIdentityRemoved"] = None if pir is None else str(pir)
+    if pir is None or str(pir).strip() != "YES":
+        res.fail("profile", f"PatientIdentityRemoved is {pir!r}, expected 'YES'")
+
+    codes = []
+    seq = out.get("DeidentificationMethodCodeSequence", None)
+    for item in (seq or []):
+        codes.append((str(item.get("CodeValue", "")).strip(),
+                      str(item.get("CodingSchemeDesignator", "")).strip()))
+    chk["DeidentificationMethodCodeSequence"] = [f"{v}^{s}" for v, s in codes]
+    if not any(v == "113100" for v, _ in codes):
+        res.fail("profile", "DeidentificationMethodCodeSequence lacks code 113100")
+    elif not any(v == "113100" and s == "DCM" for v, s in codes):
+        res.fail("profile", "code 113100 present but its CodingSchemeDesignator is not 'DCM'")
+
+
+def check_uids(src, out, res: Result):
+    chk = {}
+    res.checks["uids"] = chk
+    src_sop = str(src.get("SOPInstanceUID", "") or "").strip("\x00 ")
+    out_sop = str(out.get("SOPInstanceUID", "") or "").strip("\x00 ")
+    meta = getattr(out, "file_meta", None) or {}
+    media = str(meta.get("MediaStorageSOPInstanceUID", "") or "").strip("\x00 ")
+    chk.update(source_sop_instance_uid=src_sop, output_sop_instance_uid=out_sop,
+               media_storage_sop_instance_uid=media)
+    if not out_sop:
+        res.fail("uids", "output has no SOPInstanceUID")
+    elif src_sop and out_sop == src_sop:
+        res.fail("uids", "SOPInstanceUID was not changed")
+    if out_sop and media != out_sop:
+        res.fail("uids", f"MediaStorageSOPInstanceUID {media!r} != SOPInstanceUID {out_sop!r}")
+
+    for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
+        v = str(out.get(kw, "") or "").strip("\x00 ")
+        if v and (len(v) > 64 or not UID_RE.match(v)):
+            res.fail("uids", f"output {kw} {v!r} is not a valid UID")
+    if media and (len(media) > 64 or not UID_RE.match(media)):
+        res.fail("uids", f"MediaStorageSOPInstanceUID {media!r} is not a valid UID")
+
+    # Meta SOP class must match the data set (unless the source itself was
+    # already inconsistent; then it is only reported).
+    out_cls = str(out.get("SOPClassUID", "") or "").strip("\x00 ")
+    media_cls = str(meta.get("MediaStorageSOPClassUID", "") or "").strip("\x00 ")
+    src_meta = getattr(src, "file_meta", None) or {}
+    src_cls = str(src.get("SOPClassUID", "") or "").strip("\x00 ")
+    src_media_cls = str(src_meta.get("MediaStorageSOPClassUID", "") or "").strip("\x00 ")
+    chk["media_storage_sop_class_matches"] = media_cls == out_cls
+    if out_cls and media_cls != out_cls:
+        if src_media_cls and src_cls and src_media_cls != src_cls:
+            chk["media_storage_sop_class_note"] = "mismatch inherited from source"
+        else:
+            res.fail("uids", f"MediaStorageSOPClassUID {media_cls!r} != SOPClassUID {out_cls!r}")
+
+
+def collect_candidates(src, res: Result):
+    """Identifying strings from the source: {text: set(labels)}."""
+    phi: dict[str, set] = {}
+    private: dict[str, set] = {}
+    public_texts: list[str] = []
+    raw_forms: dict[str, set] = {}
+    errors = []
+
+    def add(target, text, label, raw_piece=None):
+        if is_non_identifying(text):
+            return
+        target.setdefault(text, set()).add(label)
+        if raw_piece:
+            raw_forms.setdefault(text, set()).add(raw_piece)
+
+    def raw_pieces(raw):
+        if raw is None or not isinstance(raw.value, (bytes, bytearray)):
+            return []
+        return [p.strip(b" \x00") for p in bytes(raw.value).split(b"\\")]
+
+    meta = getattr(src, "file_meta", None)
+    if meta is not None and MEDIA_SOP_INSTANCE_UID in meta:
+        for t in text_values(meta[MEDIA_SOP_INSTANCE_UID]):
+            add(phi, t, "MediaStorageSOPInstanceUID")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path, tag, raw, elem in walk(src, lambda p, e: errors.append(f"{p}: {e!r}"[:200])):
+            group, element = tag >> 16, tag & 0xFFFF
+            if tag in PHI_TAGS:
+                pieces = raw_pieces(raw)
+                for i, t in enumerate(text_values(elem)):
+                    add(phi, t, PHI_TAGS[tag], pieces[i] if i < len(pieces) else None)
+            elif group % 2 == 1:
+                if 0x0010 <= element <= 0x00FF or elem.VR not in PRIVATE_STRING_VRS:
+                    continue  # private creator, or not a string VR
+                pieces = raw_pieces(raw)
+                for i, t in enumerate(text_values(elem)):
+                    add(private, t, f"private {path}", pieces[i] if i < len(pieces) else None)
+            elif elem.VR in PUBLIC_TEXT_VRS:
+                try:
+                    public_texts.extend(text_values(elem))
+                except Exception:  # noqa: BLE001
+                    pass
+    # A private value that merely repeats a public, non-PHI value of the
+    # source (e.g. "SIEMENS", "ORIGINAL") or a de-identification phrase is
+    # not treated as identifying.
+    haystack = "\x00".join(public_texts + DEID_PHRASES)
+    excluded = [t for t in private if t in haystack and t not in phi]
+    for t in excluded:
+        del private[t]
+    for t, labels in private.items():
+        phi.setdefault(t, set()).update(labels)
+    res.checks.setdefault("phi_leak", {}).update(
+        candidates=len(phi), private_candidates=len(private),
+        private_excluded_as_public=len(excluded), source_walk_errors=errors[:10])
+    return phi, raw_forms
+
+
+def encodings_of(ds) -> list[str]:
+    try:
+        return convert_encodings(ds.get("SpecificCharacterSet", None))
+    except Exception:  # noqa: BLE001
+        return ["iso8859"]
+
+
+def byte_variants(text: str, raw_forms: set, encs: list[str]) -> set[bytes]:
+    out = set(p for p in raw_forms if len(p) >= 4)
+    for enc in ("latin-1", "utf-8"):
+        try:
+            out.add(text.encode(enc))
+        except UnicodeError:
+            pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.add(encode_string(text, encs))
+    except Exception:  # noqa: BLE001
+        pass
+    return {b for b in out if b}
+
+
+def output_search_buffer(out, raw: bytes, meta_end: int, res: Result, top_spans):
+    """Bytes to search, and the [start, end) ranges of pixel values in it."""
+    buf = raw
+    base = 0
+    ts = str(getattr(out, "file_meta", {}).get("TransferSyntaxUID", ""))
+    if ts == DEFLATED_TS:
+        try:
+            buf = raw[:meta_end] + zlib.decompress(raw[meta_end:], -zlib.MAX_WBITS)
+            base = meta_end
+        except zlib.error as exc:
+            res.fail("phi_leak", f"cannot inflate deflated output: {exc}")
+    ranges = []
+    located = {}
+    for tag, name in PIXEL_TAGS.items():
+        if tag not in out:
+            continue
+        value = bytes(out[tag].value or b"")
+        if not value:
+            continue
+        start = None
+        for a, _b, t in top_spans:
+            if t == tag:
+                for cand in (a, a + base):
+                    if buf[cand:cand + len(value)] == value:
+                        start = cand
+                        break
+        how = "value_tell"
+        if start is None:
+            start = buf.rfind(value)
+            how = "search"
+        if start < 0:
+            res.fail("phi_leak", f"cannot locate {name} value in output bytes")
+            continue
+        ranges.append((start, start + len(value)))
+        located[name] = {"start": start, "end": start + len(value), "located_by": how}
+    res.checks.setdefault("phi_leak", {})["excluded_ranges"] = located
+    return buf, sorted(ranges)
+
+
+def top_level_spans(out, base: int):
+    """(start, end, tag) of the values of top-level output elements.
+
+    Exact for elements still raw (value_tell + length); for elements pydicom
+    already converted (undefined-length sequences) the span runs to the next
+    element.  Used to exclude pixel values and to say where a leak was found.
+    """
+    starts = []
+    for tag in out.keys():
+        try:
+            elem = out.get_item(tag)
+        except Exception:  # noqa: BLE001
+            continue
+        if isinstance(elem, RawDataElement):
+            if elem.value is None:
+                continue
+            starts.append((elem.value_tell + base, elem.value_tell + base + len(elem.value), int(tag)))
+        else:
+            tell = getattr(elem, "file_tell", None)
+            if isinstance(tell, int):
+                starts.append((tell + base, None, int(tag)))
+    starts.sort()
+    spans = []
+    for i, (a, b, tag) in enumerate(starts):
+        if b is None:
+            b = starts[i + 1][0] if i + 1 < len(starts) else 1 << 62
+        spans.append((a, b, tag))
+    return spans
+
+
+def check_phi_leak(candidates, src, out, raw: bytes, meta_end: int, res: Result, top_spans):
+    phi, raw_forms = candidates
+    buf, ranges = output_search_buffer(out, raw, meta_end, res, top_spans)
+    # Segments of the buffer outside pixel values.
+    segments, pos = [], 0
+    for a, b in ranges:
+        if a > pos:
+            segments.append((pos, buf[pos:a]))
+        pos = max(pos, b)
+    segments.append((pos, buf[pos:]))
+    encs = encodings_of(src)
+
+    leaks = []
+    for text, labels in sorted(phi.items()):
+        short_numeric = bool(NUMERIC_RE.match(text)) and len(text) < 8
+        for variant in sorted(byte_variants(text, raw_forms.get(text, set()), encs)):
+            if short_numeric:
+                pat = re.compile(rb"(?<![0-9.])" + re.escape(variant) + rb"(?![0-9.])")
+            hit = None
+            for seg_start, seg in segments:
+                if short_numeric:
+                    m = pat.search(seg)
+                    idx = m.start() if m else -1
+                else:
+                    idx = seg.find(variant)
+                if idx >= 0:
+                    hit = seg_start + idx
+                    break
+            if hit is not None:
+                where = next((tag_str(t) for a, b, t in top_spans if a <= hit < b), None)
+                if where is None and hit < 132:
+                    where = "preamble"
+                elif where is None and hit < meta_end:
+                    where = "file meta"
+                leaks.append({"value": text, "from": sorted(labels), "offset": hit,
+                              "in_element": where})
+                break
+    chk = res.checks.setdefault("phi_leak", {})
+    chk["leaks"] = leaks[:MAX_LISTED]
+    for leak in leaks[:MAX_LISTED]:
+        res.fail("phi_leak", f"{leak['value']!r} (from {', '.join(leak['from'][:3])}) found at "
+                 f"byte {leak['offset']} in {leak['in_element'] or 'output'}")
+    if len(leaks) > MAX_LISTED:
+        res.fail("phi_leak", f"... and {len(leaks) - MAX_LISTED} more leaked values")
+
+
+# ----------------------------------------------------------------------------
+# dciodvfy
+# ----------------------------------------------------------------------------
+
+def normalise_dciodvfy(line: str) -> str:
+    s = line.strip()
+    s = re.sub(r"= <[^>]*>", "= <value>", s)            # "[1] = <value>", "attr <X> = <value>"
+    s = re.sub(r"<[0-9.]+>", "<value>", s)               # numeric/UID in angle brackets
+    s = re.sub(r"\b[0-9]+(\.[0-9]+){2,}\b", "<uid>", s)  # bare UIDs
+    s = re.sub(r"(Length invalid for this VR = )\d+", r"\1N", s)
+    s = re.sub(r"\[\d+\]", "[n]", s)
+    s = re.sub(r"\s+", " ", s)
+    return s
+
+
+def run_dciodvfy(path: str, timeout: float):
+    try:
+        proc = subprocess.run(["dciodvfy", path], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"rc": None, "timeout": True, "errors": []}
+    text = proc.stdout.decode("latin-1")
+    errors = [ln.rstrip() for ln in text.splitlines() if ln.startswith("Error")]
+    return {"rc": proc.returncode, "timeout": False, "errors": errors}
+
+
+def check_dciodvfy(source: str, output: str, res: Result, allow: bool, timeout: float):
+    chk = {}
+    res.checks["dciodvfy"] = chk
+    if not shutil.which("dciodvfy"):
+        chk["skipped"] = "dciodvfy not found"
+        return
+    s = run_dciodvfy(source, timeout)
+    o = run_dciodvfy(output, timeout)
+    chk.update(source_rc=s["rc"], output_rc=o["rc"],
+               source_error_count=len(s["errors"]), output_error_count=len(o["errors"]),
+               source_errors=s["errors"][:100], output_errors=o["errors"][:100])
+    source_broken = s["timeout"] or (s["rc"] is not None and s["rc"] < 0)
+    output_broken = o["timeout"] or (o["rc"] is not None and o["rc"] < 0)
+    if output_broken and not source_broken:
+        res.fail("dciodvfy", f"dciodvfy crashed or timed out on output (rc={o['rc']})")
+    new = Counter(normalise_dciodvfy(e) for e in o["errors"]) - \
+        Counter(normalise_dciodvfy(e) for e in s["errors"])
+    new_list = sorted(new.elements())
+    chk["new_errors"] = new_list[:100]
+    chk["n_new_errors"] = len(new_list)
+    if source_broken:
+        chk["note"] = "dciodvfy crashed or timed out on the source; new errors not enforced"
+        return
+    if new_list and not allow:
+        for e in new_list[:10]:
+            res.fail("dciodvfy", f"new error: {e}")
+        if len(new_list) > 10:
+            res.fail("dciodvfy", f"... and {len(new_list) - 10} more new errors")
+
+
+# ----------------------------------------------------------------------------
+# Driver
+# ----------------------------------------------------------------------------
+
+def check_pair(source: str, output: str, args) -> dict:
+    res = Result()
+    try:
+        out, raw = check_output_parse(output, res)
+        src = read_source(source, res)
+        if out is not None:
+            meta_end = res.checks["output_parse"].get("meta_end", 132)
+            ts = str(out.file_meta.get("TransferSyntaxUID", "")) if out.file_meta else ""
+            # Raw spans (value offsets) and the source's raw value bytes must be
+            # taken before anything converts the elements.
+            spans = top_level_spans(out, meta_end if ts == DEFLATED_TS else 0)
+            candidates = collect_candidates(src, res) if src is not None else None
+            check_values(out, res)
+            if args.profile != "none":
+                check_profile(out, res, args.profile)
+            if src is not None:
+                check_pixel_data(src, out, res)
+                check_uids(src, out, res)
+                check_phi_leak(candidates, src, out, raw, meta_end, res, spans)
+        if args.compare_dciodvfy and os.path.exists(output):
+            check_dciodvfy(source, output, res, args.allow_dciodvfy_regressions,
+                           args.dciodvfy_timeout)
+    except Exception as exc:  # noqa: BLE001 - an oracle bug must not look like a pass
+        res.fail("oracle", f"internal error: {exc!r}")
+        res.checks["oracle_traceback"] = traceback.format_exc()[-2000:]
+    return res.as_dict()
+
+
+def _summary(result: dict, label: str) -> str:
+    if result["ok"]:
+        return f"PASS {label}"
+    return f"FAIL {label}\n" + "\n".join(f"  - {f}" for f in result["failures"])
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("source", nargs="?")
+    ap.add_argument("output", nargs="?")
+    ap.add_argument("--batch", metavar="PAIRS.tsv",
+                    help="read SOURCE<TAB>OUTPUT lines ('-' = stdin); print one JSON line per pair")
+    ap.add_argument("--profile", choices=["basic", "none"], default="basic")
+    ap.add_argument("--json", action="store_true",
+                    help="only print JSON (no human-readable summary on stderr)")
+    ap.add_argument("--compare-dciodvfy", action="store_true")
+    ap.add_argument("--allow-dciodvfy-regressions", action="store_true")
+    ap.add_argument("--dciodvfy-timeout", type=float, default=120.0)
+    args = ap.parse_args(argv)
+
+    pydicom_config.settings.reading_validation_mode = pydicom_config.WARN
+
+    if args.batch:
+        if args.source or args.output:
+            ap.error("--batch takes no positional arguments")
+        fh = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+        all_ok = True
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split("\t")
+                if len(parts) < 2:
+                    result = {"ok": False, "failures": [f"batch line {lineno}: expected SOURCE<TAB>OUTPUT"],
+                              "checks": {}}
+                    parts = parts + [""]
+                else:
+                    result = check_pair(parts[0], parts[1], args)
+                result = {"source": parts[0], "output": parts[1], **result}
+                all_ok &= result["ok"]
+                print(json.dumps(result, default=str), flush=True)
+                if not args.json:
+                    print(_summary(result, parts[1]), file=sys.stderr)
+        return 0 if all_ok else 1
+
+    if not (args.source and args.output):
+        ap.error("SOURCE and OUTPUT are required (or use --batch)")
+    result = check_pair(args.source, args.output, args)
+    print(json.dumps(result, default=str), flush=True)
+    if not args.json:
+        print(_summary(result, args.output), file=sys.stderr)
+    return 0 if result["ok"] else 1
+
+
+def _run_with_big_stack(argv: list[str]) -> int:
+    # pydicom parses undefined-length sequences recursively; very deeply
+    # nested inputs need far more than the default stack and recursion limit.
+    sys.setrecursionlimit(1_000_000)
+    threading.stack_size(1 << 30)
+    box = {"rc": 2}
+
+    def target():
+        try:
+            box["rc"] = main(argv)
+        except SystemExit as exc:  # argparse
+            box["rc"] = exc.code if isinstance(exc.code, int) else 2
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    return box["rc"]
+
+
+if __name__ == "__main__":
+    sys.exit(_run_with_big_stack(sys.argv[1:]))

@@ -1,0 +1,583 @@
+//! The validating layout walker: reads a file's structure without trusting it and records the
+//! byte offsets of every element, item and fragment. Values are not read here (except the few
+//! meta values needed to know the encoding); the rewrite reads what it needs later.
+//!
+//! Everything a length field claims is checked against its container and the real file length
+//! before it is believed, so a corrupt length is an error, never an allocation.
+
+use super::read::{ReadAt, Window};
+use super::vr::{Vr, VrExt, dictionary_vr};
+use std::fmt;
+use std::io;
+
+pub const ITEM: Tag = Tag(0xFFFE, 0xE000);
+pub const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
+pub const SEQ_END: Tag = Tag(0xFFFE, 0xE0DD);
+pub const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tag(pub u16, pub u16);
+
+impl Tag {
+    pub fn is_private(self) -> bool {
+        self.0 % 2 == 1 && self.0 > 0x0008 && self.0 != 0xFFFF
+    }
+    pub fn is_private_creator(self) -> bool {
+        self.is_private() && (0x0010..=0x00FF).contains(&self.1)
+    }
+    pub fn as_u32(self) -> u32 {
+        (u32::from(self.0) << 16) | u32::from(self.1)
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({:04X},{:04X})", self.0, self.1)
+    }
+}
+
+/// How a data set (or one item) is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding {
+    pub explicit: bool,
+    pub big_endian: bool,
+}
+
+impl Encoding {
+    pub const EXPLICIT_LE: Encoding = Encoding { explicit: true, big_endian: false };
+    pub const IMPLICIT_LE: Encoding = Encoding { explicit: false, big_endian: false };
+    pub const EXPLICIT_BE: Encoding = Encoding { explicit: true, big_endian: true };
+
+    pub fn u16(self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.big_endian { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
+    }
+    pub fn u32(self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+    }
+}
+
+/// Limits that bound work and memory on hostile input.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_elements: usize,
+    pub max_fragments: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_depth: 32, max_elements: 1_000_000, max_fragments: 1_000_000 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A value of `len` bytes at `value_start`.
+    Primitive,
+    /// A sequence; `implicit_content` when its items were found encoded implicit VR.
+    Sequence(Vec<Item>),
+    /// Encapsulated (fragmented) data ending with a sequence delimiter.
+    Fragments(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Element {
+    pub tag: Tag,
+    /// The VR written in the file (explicit), or the dictionary's (implicit; UN when unknown).
+    pub vr: Vr,
+    pub enc: Encoding,
+    pub start: u64,
+    pub value_start: u64,
+    /// The length field: `None` for undefined length.
+    pub len: Option<u32>,
+    /// One past the last byte (after the sequence delimiter, if any).
+    pub end: u64,
+    pub body: Body,
+}
+
+impl Element {
+    pub fn header_len(&self) -> u64 {
+        self.value_start - self.start
+    }
+    pub fn value_len(&self) -> u64 {
+        match self.len {
+            Some(n) => u64::from(n),
+            None => self.end - self.value_start,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub start: u64,
+    pub len: Option<u32>,
+    /// Encoding of the elements inside (CP-246: implicit inside an explicit file).
+    pub enc: Encoding,
+    pub elements: Vec<Element>,
+    pub end: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub elements: Vec<Element>,
+    pub transfer_syntax: Option<String>,
+    pub end: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub file_len: u64,
+    /// 128-byte preamble and "DICM" present.
+    pub preamble: bool,
+    pub meta: Option<Meta>,
+    pub dataset_start: u64,
+    /// Encoding of the top-level data set as found (may differ from the declared one).
+    pub enc: Encoding,
+    /// Transfer syntax is Deflated Explicit VR Little Endian: the data set must be inflated.
+    pub deflated: bool,
+    pub elements: Vec<Element>,
+}
+
+impl Layout {
+    /// Index of Pixel Data at the top level.
+    pub fn pixel_data(&self) -> Option<&Element> {
+        self.elements.iter().find(|e| e.tag == PIXEL_DATA)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("not a DICOM file: {0}")]
+    NotDicom(&'static str),
+    #[error("truncated at byte {offset}: {what} needs {needed} bytes, the file ends at {file_len}")]
+    Truncated { offset: u64, what: String, needed: u64, file_len: u64 },
+    #[error("element {tag} at byte {offset}: length {len} overruns its container ending at byte {container_end}")]
+    Overrun { tag: Tag, offset: u64, len: u64, container_end: u64 },
+    #[error("element {tag} at byte {offset}: unknown VR code {code:?}")]
+    UnknownVr { tag: Tag, offset: u64, code: String },
+    #[error("nesting deeper than {limit} levels at byte {offset}")]
+    TooDeep { offset: u64, limit: usize },
+    #[error("more than {limit} {what}")]
+    TooMany { what: &'static str, limit: usize },
+    #[error("byte {offset}: expected {expected}, found tag {found}")]
+    Unexpected { offset: u64, expected: &'static str, found: Tag },
+    #[error("file meta information: {0}")]
+    BadMeta(String),
+    #[error("I/O error while reading the source: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl LayoutError {
+    /// Short machine-friendly reason, for counts and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LayoutError::NotDicom(_) => "not-dicom",
+            LayoutError::Truncated { .. } => "truncated",
+            LayoutError::Overrun { .. } => "malformed-length",
+            LayoutError::UnknownVr { .. } => "unknown-vr",
+            LayoutError::TooDeep { .. } => "too-deep",
+            LayoutError::TooMany { .. } => "too-many-elements",
+            LayoutError::Unexpected { .. } => "malformed-structure",
+            LayoutError::BadMeta(_) => "malformed-meta",
+            LayoutError::Io(_) => "unreadable",
+        }
+    }
+}
+
+pub const TS_IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+pub const TS_EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+pub const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+pub const TS_DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+
+/// Walks a whole file (meta + data set). For deflated files the data set is not walked here:
+/// `elements` is empty and the caller inflates `[dataset_start..]` and calls [`walk_dataset`].
+pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
+    let mut w = Walker { win: Window::new(src), limits, elements: 0, file_len: src.len() };
+    let preamble = matches!(w.win.get(128, 4)?, Some(b"DICM"));
+    let mut pos = if preamble { 132 } else { 0 };
+    if !preamble && matches!(w.win.get(0, 4)?, Some(b"DICM")) {
+        pos = 4; // "DICM" without preamble: seen from some writers
+    }
+
+    let meta = if w.peek_group(pos, false)? == Some(0x0002) {
+        Some(w.meta(pos)?)
+    } else {
+        None
+    };
+    if preamble && meta.is_none() {
+        return Err(LayoutError::BadMeta("\"DICM\" is not followed by a file meta group".into()));
+    }
+    let dataset_start = meta.as_ref().map_or(pos, |m| m.end);
+    let ts = meta.as_ref().and_then(|m| m.transfer_syntax.clone());
+    let deflated = ts.as_deref() == Some(TS_DEFLATED);
+    let declared = match ts.as_deref() {
+        Some(TS_IMPLICIT_LE) => Some(Encoding::IMPLICIT_LE),
+        Some(TS_EXPLICIT_BE) => Some(Encoding::EXPLICIT_BE),
+        Some(_) => Some(Encoding::EXPLICIT_LE),
+        None => None,
+    };
+    if deflated {
+        return Ok(Layout {
+            file_len: w.file_len,
+            preamble,
+            meta,
+            dataset_start,
+            enc: Encoding::EXPLICIT_LE,
+            deflated,
+            elements: Vec::new(),
+        });
+    }
+    let enc = w.detect(dataset_start, declared)?;
+    if meta.is_none() && w.file_len > dataset_start {
+        w.check_plausible_start(dataset_start, enc)?;
+    }
+    let elements = w.dataset(dataset_start, w.file_len, enc, 0)?;
+    if meta.is_none() && elements.is_empty() {
+        return Err(LayoutError::NotDicom("no data elements"));
+    }
+    Ok(Layout { file_len: w.file_len, preamble, meta, dataset_start, enc, deflated, elements })
+}
+
+/// Walks a bare data set (used for inflated deflate data).
+pub fn walk_dataset(src: &dyn ReadAt, enc: Encoding, limits: Limits) -> Result<Vec<Element>, LayoutError> {
+    let mut w = Walker { win: Window::new(src), limits, elements: 0, file_len: src.len() };
+    let enc = w.detect(0, Some(enc))?;
+    w.dataset(0, w.file_len, enc, 0)
+}
+
+struct Walker<'a> {
+    win: Window<'a>,
+    limits: Limits,
+    elements: usize,
+    file_len: u64,
+}
+
+impl Walker<'_> {
+    fn bytes(&mut self, offset: u64, len: usize, what: &str) -> Result<&[u8], LayoutError> {
+        let file_len = self.file_len;
+        match self.win.get(offset, len)? {
+            Some(b) => Ok(b),
+            None => Err(LayoutError::Truncated {
+                offset,
+                what: what.to_string(),
+                needed: len as u64,
+                file_len,
+            }),
+        }
+    }
+
+    fn head<const N: usize>(&mut self, offset: u64, what: &str) -> Result<[u8; N], LayoutError> {
+        let b = self.bytes(offset, N, what)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(b);
+        Ok(out)
+    }
+
+    fn peek_group(&mut self, pos: u64, big_endian: bool) -> Result<Option<u16>, LayoutError> {
+        Ok(self.win.get(pos, 2)?.map(|b| {
+            if big_endian { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) }
+        }))
+    }
+
+    fn meta(&mut self, start: u64) -> Result<Meta, LayoutError> {
+        let mut pos = start;
+        let mut elements = Vec::new();
+        let mut transfer_syntax = None;
+        while self.peek_group(pos, false)? == Some(0x0002) {
+            let el = self.element(pos, self.file_len, Encoding::EXPLICIT_LE, 0)?;
+            if !matches!(el.body, Body::Primitive) {
+                return Err(LayoutError::BadMeta(format!("{} is not a plain value", el.tag)));
+            }
+            if el.tag == Tag(0x0002, 0x0010) {
+                let len = el.value_len() as usize;
+                let raw = self.bytes(el.value_start, len, "Transfer Syntax UID")?;
+                let uid = String::from_utf8_lossy(raw).trim_end_matches(['\0', ' ']).to_string();
+                transfer_syntax = Some(uid);
+            }
+            pos = el.end;
+            elements.push(el);
+        }
+        Ok(Meta { elements, transfer_syntax, end: pos })
+    }
+
+    /// Which encoding the data set starting at `pos` really uses. A declared explicit VR data
+    /// set whose first element has no valid VR code is implicit VR (a common writer bug).
+    fn detect(&mut self, pos: u64, declared: Option<Encoding>) -> Result<Encoding, LayoutError> {
+        let Some(head) = self.win.get(pos, 6)? else {
+            return Ok(declared.unwrap_or(Encoding::IMPLICIT_LE));
+        };
+        let le_group = u16::from_le_bytes([head[0], head[1]]);
+        let vr_ok = Vr::from_code([head[4], head[5]]).is_some();
+        Ok(match declared {
+            Some(enc) if enc.explicit && !vr_ok => Encoding { explicit: false, big_endian: enc.big_endian },
+            Some(enc) => enc,
+            // No meta: byte order from the group number (data sets start in low groups),
+            // VR style from the VR slot.
+            None => Encoding { explicit: vr_ok, big_endian: le_group > 0x00FF && le_group.swap_bytes() <= 0x00FF },
+        })
+    }
+
+    /// A file without meta is only DICOM if it starts like a data set.
+    fn check_plausible_start(&mut self, pos: u64, enc: Encoding) -> Result<(), LayoutError> {
+        let head: [u8; 8] = self.head(pos, "first element")?;
+        let group = enc.u16(&head[0..2]);
+        if !(0x0000..=0x0010).contains(&group) || group == 0x0002 {
+            return Err(LayoutError::NotDicom("no preamble, and the first bytes are not a data element"));
+        }
+        Ok(())
+    }
+
+    fn dataset(&mut self, start: u64, end: u64, enc: Encoding, depth: usize) -> Result<Vec<Element>, LayoutError> {
+        let mut pos = start;
+        let mut out = Vec::new();
+        while pos < end {
+            let el = self.element(pos, end, enc, depth)?;
+            pos = el.end;
+            out.push(el);
+        }
+        Ok(out)
+    }
+
+    /// Elements of an undefined-length item, up to and including its delimiter.
+    fn dataset_until_item_end(
+        &mut self,
+        start: u64,
+        limit: u64,
+        enc: Encoding,
+        depth: usize,
+    ) -> Result<(Vec<Element>, u64), LayoutError> {
+        let mut pos = start;
+        let mut out = Vec::new();
+        loop {
+            let head: [u8; 8] = self.head(pos, "element or item delimiter")?;
+            let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
+            if tag == ITEM_END {
+                return Ok((out, pos + 8));
+            }
+            if tag.0 == 0xFFFE {
+                return Err(LayoutError::Unexpected { offset: pos, expected: "item delimiter", found: tag });
+            }
+            let el = self.element(pos, limit, enc, depth)?;
+            pos = el.end;
+            out.push(el);
+        }
+    }
+
+    fn count(&mut self) -> Result<(), LayoutError> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(LayoutError::TooMany { what: "elements", limit: self.limits.max_elements });
+        }
+        Ok(())
+    }
+
+    fn element(&mut self, pos: u64, container_end: u64, enc: Encoding, depth: usize) -> Result<Element, LayoutError> {
+        self.count()?;
+        let head: [u8; 8] = self.head(pos, "element header")?;
+        let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
+        if tag.0 == 0xFFFE {
+            return Err(LayoutError::Unexpected { offset: pos, expected: "data element", found: tag });
+        }
+        let (vr, len, header) = if enc.explicit {
+            let code = [head[4], head[5]];
+            let Some(vr) = Vr::from_code(code) else {
+                return Err(LayoutError::UnknownVr { tag, offset: pos, code: String::from_utf8_lossy(&code).into_owned() });
+            };
+            if vr.has_long_length() {
+                let h: [u8; 12] = self.head(pos, "element header")?;
+                (vr, enc.u32(&h[8..12]), 12)
+            } else {
+                (vr, u32::from(enc.u16(&head[6..8])), 8)
+            }
+        } else {
+            (dictionary_vr(tag), enc.u32(&head[4..8]), 8)
+        };
+        let value_start = pos + header;
+        if len == UNDEFINED {
+            return self.undefined_length(tag, vr, enc, pos, value_start, container_end, depth);
+        }
+        let end = value_start + u64::from(len);
+        if end > container_end {
+            return Err(self.overrun(tag, pos, u64::from(len), container_end));
+        }
+        let body = if vr == Vr::SQ {
+            Body::Sequence(self.items(value_start, Some(end), enc, depth + 1, pos)?)
+        } else if self.may_hold_sequence(tag, vr, enc, value_start, len)? {
+            // A sequence hidden in UN (or an unknown implicit VR): PS3.5 6.2.2 says its
+            // content is implicit VR little endian. Opaque if it does not parse as one.
+            let inner = Encoding::IMPLICIT_LE;
+            let saved = self.elements;
+            match self.items(value_start, Some(end), inner, depth + 1, pos) {
+                Ok(items) => Body::Sequence(items),
+                Err(LayoutError::Io(e)) => return Err(LayoutError::Io(e)),
+                Err(e @ LayoutError::TooDeep { .. }) => return Err(e),
+                Err(_) => {
+                    self.elements = saved;
+                    Body::Primitive
+                }
+            }
+        } else {
+            Body::Primitive
+        };
+        Ok(Element { tag, vr, enc, start: pos, value_start, len: Some(len), end, body })
+    }
+
+    fn may_hold_sequence(&mut self, tag: Tag, vr: Vr, enc: Encoding, value_start: u64, len: u32) -> Result<bool, LayoutError> {
+        if vr != Vr::UN || len < 8 || enc.big_endian {
+            return Ok(false);
+        }
+        if dictionary_vr(tag) == Vr::SQ {
+            return Ok(true);
+        }
+        let head: [u8; 4] = self.head(value_start, "value")?;
+        Ok(Tag(u16::from_le_bytes([head[0], head[1]]), u16::from_le_bytes([head[2], head[3]])) == ITEM)
+    }
+
+    fn overrun(&self, tag: Tag, offset: u64, len: u64, container_end: u64) -> LayoutError {
+        if offset + len > self.file_len && container_end >= self.file_len {
+            LayoutError::Truncated { offset, what: format!("value of {tag}"), needed: len, file_len: self.file_len }
+        } else {
+            LayoutError::Overrun { tag, offset, len, container_end }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn undefined_length(
+        &mut self,
+        tag: Tag,
+        vr: Vr,
+        enc: Encoding,
+        pos: u64,
+        value_start: u64,
+        container_end: u64,
+        depth: usize,
+    ) -> Result<Element, LayoutError> {
+        let (body, end) = match vr {
+            Vr::SQ => {
+                let items = self.items(value_start, None, enc, depth + 1, pos)?;
+                let end = items.last().map_or(value_start, |i| i.end);
+                let end = self.expect_tag(end, SEQ_END, enc, "sequence delimiter")?;
+                (Body::Sequence(items), end)
+            }
+            // CP-246: a sequence of unknown VR, content implicit VR little endian.
+            Vr::UN if tag != PIXEL_DATA => {
+                let inner = Encoding { explicit: false, big_endian: false };
+                let items = self.items(value_start, None, inner, depth + 1, pos)?;
+                let end = items.last().map_or(value_start, |i| i.end);
+                let end = self.expect_tag(end, SEQ_END, inner, "sequence delimiter")?;
+                (Body::Sequence(items), end)
+            }
+            _ => {
+                let (n, end) = self.fragments(value_start, enc)?;
+                (Body::Fragments(n), end)
+            }
+        };
+        if end > container_end {
+            return Err(self.overrun(tag, pos, end - value_start, container_end));
+        }
+        Ok(Element { tag, vr: if vr == Vr::UN { Vr::UN } else { vr }, enc, start: pos, value_start, len: None, end, body })
+    }
+
+    fn expect_tag(&mut self, pos: u64, want: Tag, enc: Encoding, what: &'static str) -> Result<u64, LayoutError> {
+        let head: [u8; 8] = self.head(pos, what)?;
+        let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
+        if tag != want {
+            return Err(LayoutError::Unexpected { offset: pos, expected: what, found: tag });
+        }
+        Ok(pos + 8)
+    }
+
+    /// Items of a sequence: up to `end` (defined length), or up to the sequence delimiter
+    /// (undefined: the delimiter itself is not consumed).
+    fn items(
+        &mut self,
+        start: u64,
+        end: Option<u64>,
+        enc: Encoding,
+        depth: usize,
+        seq_pos: u64,
+    ) -> Result<Vec<Item>, LayoutError> {
+        if depth > self.limits.max_depth {
+            return Err(LayoutError::TooDeep { offset: seq_pos, limit: self.limits.max_depth });
+        }
+        let limit = end.unwrap_or(self.file_len);
+        let mut pos = start;
+        let mut items = Vec::new();
+        loop {
+            if Some(pos) == end {
+                break;
+            }
+            let head: [u8; 8] = self.head(pos, "item header")?;
+            let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
+            let len = enc.u32(&head[4..8]);
+            if tag == SEQ_END && end.is_none() {
+                break;
+            }
+            if tag != ITEM {
+                return Err(LayoutError::Unexpected { offset: pos, expected: "item", found: tag });
+            }
+            self.count()?;
+            let content = pos + 8;
+            // An item inherits its sequence's encoding, except that explicit VR content which
+            // is really implicit (Philips/GE private sequences) is detected per item.
+            let item_enc = if enc.explicit { self.detect_item(content, enc)? } else { enc };
+            let item = if len == UNDEFINED {
+                let (elements, item_end) = self.dataset_until_item_end(content, limit, item_enc, depth)?;
+                Item { start: pos, len: None, enc: item_enc, elements, end: item_end }
+            } else {
+                let item_end = content + u64::from(len);
+                if item_end > limit {
+                    return Err(self.overrun(ITEM, pos, u64::from(len), limit));
+                }
+                let elements = self.dataset(content, item_end, item_enc, depth)?;
+                Item { start: pos, len: Some(len), enc: item_enc, elements, end: item_end }
+            };
+            pos = item.end;
+            items.push(item);
+        }
+        Ok(items)
+    }
+
+    fn detect_item(&mut self, content: u64, enc: Encoding) -> Result<Encoding, LayoutError> {
+        match self.win.get(content, 6)? {
+            Some(h) if Tag(enc.u16(&h[0..2]), enc.u16(&h[2..4])).0 != 0xFFFE && Vr::from_code([h[4], h[5]]).is_none() => {
+                Ok(Encoding { explicit: false, big_endian: enc.big_endian })
+            }
+            _ => Ok(enc),
+        }
+    }
+
+    /// Encapsulated fragments: items of defined length up to a sequence delimiter.
+    fn fragments(&mut self, start: u64, enc: Encoding) -> Result<(usize, u64), LayoutError> {
+        let mut pos = start;
+        let mut n = 0usize;
+        loop {
+            let head: [u8; 8] = self.head(pos, "fragment header")?;
+            let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
+            let len = enc.u32(&head[4..8]);
+            if tag == SEQ_END {
+                return Ok((n, pos + 8));
+            }
+            if tag != ITEM || len == UNDEFINED {
+                return Err(LayoutError::Unexpected { offset: pos, expected: "fragment", found: tag });
+            }
+            n += 1;
+            if n > self.limits.max_fragments {
+                return Err(LayoutError::TooMany { what: "fragments", limit: self.limits.max_fragments });
+            }
+            let end = pos + 8 + u64::from(len);
+            if end > self.file_len {
+                return Err(LayoutError::Truncated {
+                    offset: pos,
+                    what: "pixel data fragment".into(),
+                    needed: u64::from(len),
+                    file_len: self.file_len,
+                });
+            }
+            pos = end;
+        }
+    }
+}

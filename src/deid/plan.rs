@@ -1,0 +1,214 @@
+//! A plan is the de-identified file as a list of segments: bytes made in memory, or a byte
+//! range of the source (Pixel Data, large kept values). Its length is the exact file size.
+
+use super::read::ReadAt;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Inline(Arc<[u8]>),
+    Source { offset: u64, len: u64 },
+}
+
+impl Segment {
+    pub fn len(&self) -> u64 {
+        match self {
+            Segment::Inline(b) => b.len() as u64,
+            Segment::Source { len, .. } => *len,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    segments: Vec<Segment>,
+    /// Output offset where each segment starts (same length as `segments`).
+    starts: Vec<u64>,
+    len: u64,
+}
+
+impl Plan {
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The exact size of the de-identified file.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held in memory (for cache accounting).
+    pub fn inline_bytes(&self) -> u64 {
+        self.segments.iter().filter(|s| matches!(s, Segment::Inline(_))).map(Segment::len).sum()
+    }
+
+    /// Fills `buf` from output offset `offset`; returns the count (short only at the end).
+    pub fn read_at(&self, src: &dyn ReadAt, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.len - offset) as usize);
+        let mut idx = self.starts.partition_point(|s| *s <= offset) - 1;
+        let mut done = 0;
+        while done < want {
+            let seg_start = self.starts[idx];
+            let within = offset + done as u64 - seg_start;
+            let n = ((self.segments[idx].len() - within) as usize).min(want - done);
+            let dst = &mut buf[done..done + n];
+            match &self.segments[idx] {
+                Segment::Inline(b) => dst.copy_from_slice(&b[within as usize..within as usize + n]),
+                Segment::Source { offset: so, .. } => src.read_exact_at(dst, so + within)?,
+            }
+            done += n;
+            idx += 1;
+        }
+        Ok(want)
+    }
+
+    /// Writes the whole file.
+    pub fn write_to(&self, src: &dyn ReadAt, out: &mut dyn Write) -> io::Result<()> {
+        let mut buf = vec![0u8; 1 << 20];
+        for seg in &self.segments {
+            match seg {
+                Segment::Inline(b) => out.write_all(b)?,
+                Segment::Source { offset, len } => {
+                    let mut done = 0u64;
+                    while done < *len {
+                        let n = ((*len - done) as usize).min(buf.len());
+                        src.read_exact_at(&mut buf[..n], offset + done)?;
+                        out.write_all(&buf[..n])?;
+                        done += n as u64;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole file in memory (tests, small files, deflate).
+    pub fn to_vec(&self, src: &dyn ReadAt) -> io::Result<Vec<u8>> {
+        let mut v = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        self.write_to(src, &mut v)?;
+        Ok(v)
+    }
+}
+
+/// Builds segment lists: coalesces adjacent bytes and contiguous source ranges.
+#[derive(Debug, Default)]
+pub struct Out {
+    segs: Vec<PendingSeg>,
+    len: u64,
+}
+
+#[derive(Debug)]
+enum PendingSeg {
+    Bytes(Vec<u8>),
+    Source { offset: u64, len: u64 },
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        if b.is_empty() {
+            return;
+        }
+        self.len += b.len() as u64;
+        if let Some(PendingSeg::Bytes(v)) = self.segs.last_mut() {
+            v.extend_from_slice(b);
+        } else {
+            self.segs.push(PendingSeg::Bytes(b.to_vec()));
+        }
+    }
+
+    pub fn source(&mut self, offset: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.len += len;
+        if let Some(PendingSeg::Source { offset: o, len: l }) = self.segs.last_mut()
+            && *o + *l == offset
+        {
+            *l += len;
+            return;
+        }
+        self.segs.push(PendingSeg::Source { offset, len });
+    }
+
+    pub fn append(&mut self, other: Out) {
+        for s in other.segs {
+            match s {
+                PendingSeg::Bytes(b) => self.bytes(&b),
+                PendingSeg::Source { offset, len } => self.source(offset, len),
+            }
+        }
+    }
+
+    pub fn finish(self) -> Plan {
+        let mut starts = Vec::with_capacity(self.segs.len());
+        let mut segments = Vec::with_capacity(self.segs.len());
+        let mut at = 0;
+        for s in self.segs {
+            starts.push(at);
+            let seg = match s {
+                PendingSeg::Bytes(b) => Segment::Inline(b.into()),
+                PendingSeg::Source { offset, len } => Segment::Source { offset, len },
+            };
+            at += seg.len();
+            segments.push(seg);
+        }
+        Plan { segments, starts, len: at }
+    }
+
+    /// Resolves source ranges against `src` into bytes (for data that must be re-encoded).
+    pub fn materialize(self, src: &dyn ReadAt) -> io::Result<Vec<u8>> {
+        self.finish().to_vec(src)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_across_segments() {
+        let src: Vec<u8> = (0..=255u8).collect();
+        let mut o = Out::new();
+        o.bytes(b"AB");
+        o.source(10, 3);
+        o.source(13, 2); // coalesces
+        o.bytes(b"Z");
+        let plan = o.finish();
+        assert_eq!(plan.segments().len(), 3);
+        assert_eq!(plan.len(), 8);
+        let all = plan.to_vec(&src).unwrap();
+        assert_eq!(all, [b'A', b'B', 10, 11, 12, 13, 14, b'Z']);
+        for off in 0..9u64 {
+            for n in 0..10usize {
+                let mut buf = vec![0; n];
+                let got = plan.read_at(&src, off, &mut buf).unwrap();
+                let end = (off as usize + n).min(all.len());
+                let exp = &all[(off as usize).min(all.len())..end];
+                assert_eq!(&buf[..got], exp, "off {off} n {n}");
+            }
+        }
+    }
+}

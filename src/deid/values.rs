@@ -1,0 +1,231 @@
+//! Replacement values: dummies valid for each VR, date shifting, text cleaning, UID mapping.
+//! Pure functions over bytes; every output respects its VR's length and repertoire.
+
+use super::vr::{Vr, VrExt};
+use crate::pseudonym::Pseudonyms;
+use chrono::{Days, NaiveDate};
+
+pub const DUMMY_TEXT: &str = "ANONYMIZED";
+pub const DUMMY_DATE: &str = "19000101";
+
+/// A dummy value for a VR; `original_len` sizes binary dummies (zeros of the same length).
+pub fn dummy(vr: Vr, original_len: usize) -> Vec<u8> {
+    use Vr::*;
+    let s: &str = match vr {
+        AE => "DEIDFS",
+        AS => "000Y",
+        CS => "ANONYMIZED",
+        DA => DUMMY_DATE,
+        DT => "19000101000000",
+        TM => "000000",
+        DS | IS => "0",
+        LO | LT | SH | ST | UC | UT | PN => DUMMY_TEXT,
+        UI | UR => "",
+        FL | FD | SL | SS | UL | US | SV | UV | AT | OB | OD | OF | OL | OV | OW | UN => {
+            return vec![0; original_len];
+        }
+        SQ => "",
+    };
+    s.as_bytes().to_vec()
+}
+
+/// Pads to even length with the VR's padding byte.
+pub fn pad(vr: Vr, mut v: Vec<u8>) -> Vec<u8> {
+    if v.len() % 2 == 1 {
+        v.push(vr.pad_byte());
+    }
+    v
+}
+
+/// String value with padding (trailing spaces/NULs) and leading spaces removed.
+pub fn trim(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|b| *b != b' ' && *b != 0).map_or(0, |p| p + 1);
+    let start = v[..end].iter().position(|b| *b != b' ').unwrap_or(end);
+    &v[start..end]
+}
+
+/// UIDs in the DICOM root (SOP classes, transfer syntaxes, well-known frames of reference,
+/// coding schemes...) identify nothing and are never remapped.
+pub fn is_well_known_uid(uid: &str) -> bool {
+    uid.starts_with("1.2.840.10008.")
+}
+
+/// Maps every UID of a (possibly multi-valued) UI value.
+pub fn map_uids(keys: &Pseudonyms, value: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(trim(value)).into_owned();
+    let mapped: Vec<String> = text
+        .split('\\')
+        .map(|u| {
+            let u = u.trim_matches(|c| c == ' ' || c == '\0');
+            if u.is_empty() || is_well_known_uid(u) { u.to_string() } else { keys.uid(u) }
+        })
+        .collect();
+    pad(Vr::UI, mapped.join("\\").into_bytes())
+}
+
+fn shift_ymd(ymd: &str, days: i64) -> Option<String> {
+    // DA is YYYYMMDD; partial precision (YYYY, YYYYMM, allowed in DT) keeps its precision.
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(ymd) {
+        return None;
+    }
+    let (y, m, d) = match ymd.len() {
+        8 => (ymd[0..4].parse().ok()?, ymd[4..6].parse().ok()?, ymd[6..8].parse().ok()?),
+        6 => (ymd[0..4].parse().ok()?, ymd[4..6].parse().ok()?, 1),
+        4 => (ymd[0..4].parse().ok()?, 1, 1),
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(y, m, d)?;
+    let shifted = if days < 0 {
+        date.checked_sub_days(Days::new(days.unsigned_abs()))?
+    } else {
+        date.checked_add_days(Days::new(days as u64))?
+    };
+    let full = shifted.format("%Y%m%d").to_string();
+    Some(full[..ymd.len()].to_string())
+}
+
+/// Shifts every date of a DA or DT value (multi-valued, ranges) by `days`. Anything that is
+/// not a valid date becomes empty: a date we cannot shift must not survive as it was.
+pub fn shift_dates(vr: Vr, value: &[u8], days: i64) -> Vec<u8> {
+    let text = String::from_utf8_lossy(trim(value)).into_owned();
+    let shift_one = |v: &str| -> Option<String> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Some(String::new());
+        }
+        match vr {
+            Vr::DA => shift_ymd(v, days),
+            _ => {
+                // DT: YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX]: shift the date, keep the rest.
+                let date_len = v.bytes().take(8).take_while(u8::is_ascii_digit).count();
+                let date_len = if date_len >= 8 { 8 } else if date_len >= 6 { 6 } else { 4 };
+                if v.len() < date_len {
+                    return None;
+                }
+                Some(format!("{}{}", shift_ymd(&v[..date_len], days)?, &v[date_len..]))
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for (i, item) in text.split('\\').enumerate() {
+        let shifted = if let Some((a, b)) = item.split_once('-').filter(|_| vr == Vr::DA) {
+            // A date range "A-B" (either side may be open).
+            match (shift_one(a), shift_one(b)) {
+                (Some(a), Some(b)) => Some(format!("{a}-{b}")),
+                _ => None,
+            }
+        } else {
+            shift_one(item)
+        };
+        let Some(s) = shifted else { return Vec::new() };
+        if i > 0 {
+            out.push(b'\\');
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+    pad(vr, out)
+}
+
+/// Cleans free text: every occurrence of an identifier taken from the same header (names,
+/// IDs, dates...) and every number of four or more digits is overwritten with `X`.
+/// Works on bytes, so any character set's ASCII-compatible identifiers are found.
+pub fn clean_text(value: &[u8], identifiers: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = value.to_vec();
+    let lower: Vec<u8> = value.to_ascii_lowercase();
+    for id in identifiers {
+        if id.len() < 3 {
+            continue;
+        }
+        let id = id.to_ascii_lowercase();
+        let mut at = 0;
+        while let Some(p) = find(&lower[at..], &id) {
+            let s = at + p;
+            out[s..s + id.len()].fill(b'X');
+            at = s + id.len();
+        }
+    }
+    // Runs of digits and date/number punctuation holding at least four digits.
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_ascii_digit() {
+            let start = i;
+            let mut digits = 0;
+            while i < out.len() && (out[i].is_ascii_digit() || matches!(out[i], b'.' | b'/' | b'-' | b':')) {
+                digits += usize::from(out[i].is_ascii_digit());
+                i += 1;
+            }
+            if digits >= 4 {
+                out[start..i].iter_mut().filter(|b| b.is_ascii_digit()).for_each(|b| *b = b'X');
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Splits a value into the identifier fragments that `clean_text` looks for.
+pub fn identifier_parts(vr: Vr, value: &[u8]) -> Vec<Vec<u8>> {
+    let v = trim(value);
+    if v.is_empty() {
+        return Vec::new();
+    }
+    let mut parts = vec![v.to_vec()];
+    if vr == Vr::PN || vr.is_text() {
+        for p in v.split(|b| matches!(b, b'^' | b'=' | b' ' | b'\\' | b',')) {
+            if p.len() >= 3 {
+                parts.push(p.to_vec());
+            }
+        }
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dummies_respect_vr() {
+        assert_eq!(pad(Vr::DA, dummy(Vr::DA, 0)), b"19000101");
+        assert_eq!(pad(Vr::SH, dummy(Vr::SH, 0)).len() % 2, 0);
+        assert!(dummy(Vr::SH, 0).len() <= 16 && dummy(Vr::AE, 0).len() <= 16 && dummy(Vr::CS, 0).len() <= 16);
+        assert_eq!(dummy(Vr::US, 6), vec![0; 6]);
+        assert_eq!(pad(Vr::DS, dummy(Vr::DS, 0)), b"0 ");
+    }
+
+    #[test]
+    fn date_shift() {
+        assert_eq!(shift_dates(Vr::DA, b"20240301", -1), b"20240229");
+        assert_eq!(shift_dates(Vr::DA, b"20240301\\20240302", -2), b"20240228\\20240229 ");
+        assert_eq!(shift_dates(Vr::DA, b"20240301-20240310 ", -1), b"20240229-20240309 ");
+        assert_eq!(shift_dates(Vr::DT, b"20240301123000.5+0100", -1), b"20240229123000.5+0100 ");
+        assert_eq!(shift_dates(Vr::DT, b"2024", -400), b"2022");
+        assert_eq!(shift_dates(Vr::DA, b"garbage!", -1), b"");
+        assert_eq!(shift_dates(Vr::DA, b"20241301", -1), b"", "invalid month");
+    }
+
+    #[test]
+    fn clean_removes_identifiers_and_numbers() {
+        let ids = vec![b"DOE".to_vec(), b"PID-0001".to_vec()];
+        let out = clean_text(b"CT head for Doe, pid-0001 on 2019-03-05, 3D T1", &ids);
+        assert_eq!(out, b"CT head for XXX, XXXXXXXX on XXXX-XX-XX, 3D T1");
+    }
+
+    #[test]
+    fn uid_mapping_keeps_well_known() {
+        let k = Pseudonyms::new(&crate::pseudonym::SecretKey::from_bytes([3; 32]));
+        let out = map_uids(&k, b"1.2.840.10008.5.1.4.1.1.2\\1.2.3\0");
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("1.2.840.10008.5.1.4.1.1.2\\2.25."), "{s}");
+        assert_eq!(s.len() % 2, 0);
+    }
+}

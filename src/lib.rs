@@ -1,0 +1,8 @@
+//! deidfs: a DICOM archive as a de-identified, read-only view.
+//!
+//! Layers (dependencies point down): `cli` / `commands` -> `deid` (pure engine) ->
+//! `policy` (profile tables, policy files) and `pseudonym` (keyed derivations).
+
+pub mod deid;
+pub mod policy;
+pub mod pseudonym;

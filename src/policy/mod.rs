@@ -1,0 +1,396 @@
+//! The policy: which action each attribute gets. The Basic Profile and its ten options come
+//! from PS3.15 Table E.1-1 (generated into `generated.rs`); a policy file picks options, adds
+//! per-attribute overrides and says which files are refused.
+
+pub mod file;
+pub mod generated;
+pub mod table_types;
+
+use crate::deid::layout::Tag;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use table_types::TagPattern;
+
+pub use file::{PolicyError, builtin_names, load as load_policy, load_builtin};
+
+/// The ten options of Table E.1-1, in the order of its option columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProfileOption {
+    RetainSafePrivate,
+    RetainUids,
+    RetainDeviceIdentity,
+    RetainInstitutionIdentity,
+    RetainPatientCharacteristics,
+    RetainLongitudinalFullDates,
+    RetainLongitudinalModifiedDates,
+    CleanDescriptors,
+    CleanStructuredContent,
+    CleanGraphics,
+}
+
+impl ProfileOption {
+    pub const ALL: [ProfileOption; 10] = [
+        ProfileOption::RetainSafePrivate,
+        ProfileOption::RetainUids,
+        ProfileOption::RetainDeviceIdentity,
+        ProfileOption::RetainInstitutionIdentity,
+        ProfileOption::RetainPatientCharacteristics,
+        ProfileOption::RetainLongitudinalFullDates,
+        ProfileOption::RetainLongitudinalModifiedDates,
+        ProfileOption::CleanDescriptors,
+        ProfileOption::CleanStructuredContent,
+        ProfileOption::CleanGraphics,
+    ];
+
+    /// Index of this option's column in `ProfileRow::options`.
+    pub fn column(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileOption::RetainSafePrivate => "retain-safe-private",
+            ProfileOption::RetainUids => "retain-uids",
+            ProfileOption::RetainDeviceIdentity => "retain-device-identity",
+            ProfileOption::RetainInstitutionIdentity => "retain-institution-identity",
+            ProfileOption::RetainPatientCharacteristics => "retain-patient-characteristics",
+            ProfileOption::RetainLongitudinalFullDates => "retain-longitudinal-full-dates",
+            ProfileOption::RetainLongitudinalModifiedDates => "retain-longitudinal-modified-dates",
+            ProfileOption::CleanDescriptors => "clean-descriptors",
+            ProfileOption::CleanStructuredContent => "clean-structured-content",
+            ProfileOption::CleanGraphics => "clean-graphics",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// Code of the option in CID 7050 (De-identification Method), scheme DCM.
+    pub fn code(self) -> (&'static str, &'static str) {
+        match self {
+            ProfileOption::RetainSafePrivate => ("113111", "Retain Safe Private Option"),
+            ProfileOption::RetainUids => ("113110", "Retain UIDs Option"),
+            ProfileOption::RetainDeviceIdentity => ("113109", "Retain Device Identity Option"),
+            ProfileOption::RetainInstitutionIdentity => ("113112", "Retain Institution Identity Option"),
+            ProfileOption::RetainPatientCharacteristics => ("113108", "Retain Patient Characteristics Option"),
+            ProfileOption::RetainLongitudinalFullDates => {
+                ("113106", "Retain Longitudinal Temporal Information Full Dates Option")
+            }
+            ProfileOption::RetainLongitudinalModifiedDates => {
+                ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
+            }
+            ProfileOption::CleanDescriptors => ("113105", "Clean Descriptors Option"),
+            ProfileOption::CleanStructuredContent => ("113104", "Clean Structured Content Option"),
+            ProfileOption::CleanGraphics => ("113103", "Clean Graphics Option"),
+        }
+    }
+}
+
+/// What happens to one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// K: copied verbatim (a sequence's items are still processed).
+    Keep,
+    /// X: removed.
+    Remove,
+    /// Z: present with an empty value (a sequence with no items).
+    Empty,
+    /// D: a dummy value valid for the VR (a sequence's items are processed).
+    Dummy,
+    /// U: UIDs replaced by keyed `2.25.` UIDs (a sequence's items are processed).
+    Uid,
+    /// C: cleaned: free text loses what identifies, dates shift by the patient's offset.
+    Clean,
+    /// A keyed pseudonym for the patient (Patient ID, Patient Name).
+    Pseudonym,
+}
+
+impl Action {
+    /// Parses a Table E.1-1 code or a policy file's action name. Combined codes resolve to
+    /// what keeps the object valid without keeping information: never removal when the
+    /// attribute may be Type 1 or 2 in some IOD (PS3.15 E.1.1).
+    pub fn parse(code: &str) -> Option<Action> {
+        Some(match code {
+            "K" | "keep" => Action::Keep,
+            "X" | "remove" => Action::Remove,
+            "Z" | "X/Z" | "empty" => Action::Empty,
+            "D" | "X/D" | "Z/D" | "X/Z/D" | "dummy" => Action::Dummy,
+            "U" | "X/Z/U*" | "uid" => Action::Uid,
+            "C" | "clean" => Action::Clean,
+            "pseudonym" => Action::Pseudonym,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Remove => "remove",
+            Action::Empty => "empty",
+            Action::Dummy => "dummy",
+            Action::Uid => "uid",
+            Action::Clean => "clean",
+            Action::Pseudonym => "pseudonym",
+        }
+    }
+}
+
+/// Why an attribute gets its action, for `inspect` and the docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The Basic Profile column, with its code as written in the table.
+    Basic(&'static str),
+    /// An option's column.
+    Option(ProfileOption),
+    /// A policy override.
+    Override,
+    /// Not in Table E.1-1: a standard attribute that the profile keeps.
+    NotListed,
+    /// A private attribute in Table E.3.10-1 under retain-safe-private.
+    SafePrivate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub action: Action,
+    pub source: Source,
+}
+
+/// A private attribute's identity: creator string, group, low byte of the element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PrivateKey {
+    pub creator: String,
+    pub group: u16,
+    pub element: u8,
+}
+
+/// An exception to `refuse_modalities`: files matching all given fields are processed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Allow {
+    pub modality: String,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+}
+
+/// A fully resolved policy. Built from a file by [`file::load`], or [`Policy::basic`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub description: String,
+    pub options: BTreeSet<ProfileOption>,
+    pub overrides: BTreeMap<Tag, Action>,
+    pub private_overrides: BTreeMap<PrivateKey, Action>,
+    /// Modalities whose images are known to carry burned-in text when the flag is absent.
+    pub refuse_modalities: BTreeSet<String>,
+    /// SOP Classes refused for the same reason (secondary capture, screen saves...).
+    pub refuse_sop_classes: BTreeSet<String>,
+    pub allow: BTreeSet<Allow>,
+    exact: HashMap<Tag, Rule>,
+    safe_private: HashMap<(String, u16, u8), ()>,
+}
+
+impl Policy {
+    /// The Basic Profile with no options, no overrides and no refusal lists.
+    pub fn bare() -> Policy {
+        Policy::build(String::from("bare"), String::new(), BTreeSet::new(), BTreeMap::new(), BTreeMap::new())
+    }
+
+    pub(crate) fn build(
+        name: String,
+        description: String,
+        options: BTreeSet<ProfileOption>,
+        overrides: BTreeMap<Tag, Action>,
+        private_overrides: BTreeMap<PrivateKey, Action>,
+    ) -> Policy {
+        let mut p = Policy {
+            name,
+            description,
+            options,
+            overrides,
+            private_overrides,
+            refuse_modalities: BTreeSet::new(),
+            refuse_sop_classes: BTreeSet::new(),
+            allow: BTreeSet::new(),
+            exact: HashMap::new(),
+            safe_private: HashMap::new(),
+        };
+        p.index();
+        p
+    }
+
+    /// Precomputes the rule of every exact tag of the table (options and overrides applied).
+    pub(crate) fn index(&mut self) {
+        self.exact.clear();
+        for row in generated::PROFILE_TABLE {
+            if let TagPattern::Exact(g, e) = row.tag {
+                self.exact.insert(Tag(g, e), self.row_rule(row));
+            }
+        }
+        for (tag, action) in &self.overrides {
+            self.exact.insert(*tag, Rule { action: *action, source: Source::Override });
+        }
+        self.safe_private = generated::SAFE_PRIVATE
+            .iter()
+            .map(|r| ((r.creator.to_string(), r.group, r.element), ()))
+            .collect();
+    }
+
+    /// A row's rule: an enabled option's column replaces the basic action; where several
+    /// enabled options name the attribute, retaining (K) wins over cleaning (C).
+    fn row_rule(&self, row: &table_types::ProfileRow) -> Rule {
+        let mut best: Option<(Action, ProfileOption)> = None;
+        for opt in &self.options {
+            let code = row.options[opt.column()];
+            let Some(action) = Action::parse(code) else { continue };
+            match best {
+                Some((Action::Keep, _)) => {}
+                _ => best = Some((action, *opt)),
+            }
+        }
+        match best {
+            Some((action, opt)) => Rule { action, source: Source::Option(opt) },
+            None => Rule {
+                action: Action::parse(row.basic).unwrap_or(Action::Remove),
+                source: Source::Basic(row.basic),
+            },
+        }
+    }
+
+    pub fn has(&self, opt: ProfileOption) -> bool {
+        self.options.contains(&opt)
+    }
+
+    /// The rule for a standard (even-group) attribute.
+    pub fn public_rule(&self, tag: Tag) -> Rule {
+        if let Some(rule) = self.exact.get(&tag) {
+            return rule.clone();
+        }
+        for row in generated::PROFILE_TABLE {
+            if let TagPattern::RepeatingGroup { .. } = row.tag
+                && row.tag.matches(tag.0, tag.1)
+            {
+                return self.row_rule(row);
+            }
+        }
+        Rule { action: Action::Keep, source: Source::NotListed }
+    }
+
+    /// The rule for a private attribute in the block of `creator` (None: no creator found).
+    pub fn private_rule(&self, tag: Tag, creator: Option<&str>) -> Rule {
+        let element = (tag.1 & 0xFF) as u8;
+        if let Some(creator) = creator {
+            let key = PrivateKey { creator: creator.to_string(), group: tag.0, element };
+            if let Some(action) = self.private_overrides.get(&key) {
+                return Rule { action: *action, source: Source::Override };
+            }
+            if self.has(ProfileOption::RetainSafePrivate)
+                && self.safe_private.contains_key(&(creator.to_string(), tag.0, element))
+            {
+                return Rule { action: Action::Keep, source: Source::SafePrivate };
+            }
+        }
+        let row = generated::PROFILE_TABLE.iter().find(|r| r.tag == TagPattern::AllPrivate);
+        let basic = row.map_or("X", |r| r.basic);
+        // The option column of the private row says C ("keep if safe"), handled above.
+        Rule { action: Action::parse(basic).unwrap_or(Action::Remove), source: Source::Basic(basic) }
+    }
+
+    /// Whether any attribute of this creator's block could be kept (to keep the creator).
+    pub fn keeps_some_of_creator(&self, group: u16, creator: &str) -> bool {
+        (self.has(ProfileOption::RetainSafePrivate)
+            && self.safe_private.keys().any(|(c, g, _)| *g == group && c == creator))
+            || self
+                .private_overrides
+                .iter()
+                .any(|(k, a)| k.group == group && k.creator == creator && *a != Action::Remove)
+    }
+
+    /// Identifier for cache keys: changes whenever any decision of the policy can change.
+    pub fn id(&self) -> String {
+        let canon = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.options,
+            self.overrides,
+            self.private_overrides,
+            self.refuse_modalities,
+            self.refuse_sop_classes,
+            self.allow,
+            env!("CARGO_PKG_VERSION"),
+        );
+        blake3::hash(canon.as_bytes()).to_hex()[..16].to_string()
+    }
+
+    /// Whether the whole file is refused for burned-in risk by modality or SOP class.
+    pub fn burned_in_risk(&self, modality: &str, sop_class: &str, manufacturer: &str, model: &str) -> bool {
+        let risky = self.refuse_modalities.contains(modality)
+            || self.refuse_sop_classes.iter().any(|c| c == sop_class);
+        risky
+            && !self.allow.iter().any(|a| {
+                a.modality == modality
+                    && a.manufacturer.as_deref().is_none_or(|m| m == manufacturer)
+                    && a.model.as_deref().is_none_or(|m| m == model)
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(opts: &[ProfileOption]) -> Policy {
+        Policy::build("t".into(), String::new(), opts.iter().copied().collect(), BTreeMap::new(), BTreeMap::new())
+    }
+
+    #[test]
+    fn every_code_in_the_table_parses() {
+        for row in generated::PROFILE_TABLE {
+            assert!(Action::parse(row.basic).is_some(), "{:?}", row);
+            for code in row.options {
+                assert!(code.is_empty() || Action::parse(code).is_some(), "{:?}", row);
+            }
+        }
+    }
+
+    #[test]
+    fn each_option_changes_exactly_its_column() {
+        let basic = with(&[]);
+        for opt in ProfileOption::ALL {
+            let p = with(&[opt]);
+            for row in generated::PROFILE_TABLE {
+                let TagPattern::Exact(g, e) = row.tag else { continue };
+                let (a, b) = (basic.public_rule(Tag(g, e)), p.public_rule(Tag(g, e)));
+                let expected = Action::parse(row.options[opt.column()]).unwrap_or(a.action);
+                assert_eq!(b.action, expected, "{} {}", opt.name(), row.name);
+            }
+        }
+    }
+
+    #[test]
+    fn combined_codes_never_remove() {
+        for code in ["X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"] {
+            assert_ne!(Action::parse(code), Some(Action::Remove), "{code}");
+        }
+    }
+
+    #[test]
+    fn repeating_groups_and_private() {
+        let p = with(&[]);
+        assert_eq!(p.public_rule(Tag(0x6002, 0x3000)).action, Action::Remove);
+        assert_eq!(p.public_rule(Tag(0x5004, 0x0010)).action, Action::Remove);
+        assert_eq!(p.public_rule(Tag(0x6000, 0x0010)).action, Action::Keep);
+        assert_eq!(p.private_rule(Tag(0x0029, 0x1010), Some("SIEMENS CSA HEADER")).action, Action::Remove);
+        let safe = with(&[ProfileOption::RetainSafePrivate]);
+        let row = generated::SAFE_PRIVATE[0];
+        let tag = Tag(row.group, 0x1000 | u16::from(row.element));
+        assert_eq!(safe.private_rule(tag, Some(row.creator)).action, Action::Keep);
+        assert_eq!(safe.private_rule(tag, Some("SOMEONE ELSE")).action, Action::Remove);
+        assert_eq!(safe.private_rule(tag, None).action, Action::Remove);
+    }
+
+    #[test]
+    fn retain_wins_over_clean() {
+        // Date of Last Detector Calibration: K under device identity, C under modified dates.
+        let p = with(&[ProfileOption::RetainDeviceIdentity, ProfileOption::RetainLongitudinalModifiedDates]);
+        assert_eq!(p.public_rule(Tag(0x0018, 0x700C)).action, Action::Keep);
+    }
+}
