@@ -110,7 +110,7 @@ PUBLIC_TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN",
 
 # Compared case-insensitively after removing spaces, '^' and '='.
 NON_IDENTIFYING = {
-    "", "ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "ANONYMOUSPATIENT",
+    "", "19000101", "ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "ANONYMOUSPATIENT",
     "UNKNOWN", "NONE", "NULL", "N/A", "REMOVED", "DEIDENTIFIED",
     "DE-IDENTIFIED", "NOTAVAILABLE", "NOTSPECIFIED", "UNSPECIFIED",
 }
@@ -129,6 +129,18 @@ DEID_PHRASES = [
     "Retain Safe Private Option", "Retain Institution Identity Option",
     "De-identified", "DICOM PS3.15 Annex E",
 ]
+
+# Attributes the Basic Profile retains (absent from Table E.1-1) whose values
+# often coincide with an identifying value.  A match inside one of them is
+# excused only if the output value is byte-identical to a value the source
+# had for the same attribute.
+RETAINED_TAGS = {tag_for_keyword(k) for k in (
+    "Manufacturer", "ManufacturerModelName", "SoftwareVersions",
+    "SecondaryCaptureDeviceManufacturer",
+    "SecondaryCaptureDeviceManufacturerModelName",
+    "SecondaryCaptureDeviceSoftwareVersions",
+    "SeriesNumber", "InstanceNumber", "AcquisitionNumber", "EchoNumbers",
+    "TemporalPositionIdentifier", "ImagesInAcquisition")}
 
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData",
               0x7FE00009: "DoubleFloatPixelData"}
@@ -471,7 +483,13 @@ def check_uids(src, out, res: Result):
     chk.update(source_sop_instance_uid=src_sop, output_sop_instance_uid=out_sop,
                media_storage_sop_instance_uid=media)
     if not out_sop:
-        res.fail("uids", "output has no SOPInstanceUID")
+        if src_sop:
+            res.fail("uids", "output has no SOPInstanceUID")
+        else:  # e.g. a DICOMDIR: only the meta UID identifies the instance
+            src_media = str((getattr(src, "file_meta", None) or {}).get(
+                "MediaStorageSOPInstanceUID", "") or "").strip("\x00 ")
+            if src_media and media == src_media:
+                res.fail("uids", "MediaStorageSOPInstanceUID was not changed")
     elif src_sop and out_sop == src_sop:
         res.fail("uids", "SOPInstanceUID was not changed")
     if out_sop and media != out_sop:
@@ -505,6 +523,7 @@ def collect_candidates(src, res: Result):
     private: dict[str, set] = {}
     public_texts: list[str] = []
     raw_forms: dict[str, set] = {}
+    retained: dict[int, set] = {}
     errors = []
 
     def add(target, text, label, raw_piece=None):
@@ -538,7 +557,11 @@ def collect_candidates(src, res: Result):
                 pieces = raw_pieces(raw)
                 for i, t in enumerate(text_values(elem)):
                     add(private, t, f"private {path}", pieces[i] if i < len(pieces) else None)
-            elif elem.VR in PUBLIC_TEXT_VRS:
+            if tag in RETAINED_TAGS and raw is not None and raw.value is not None:
+                retained.setdefault(tag, set()).add(bytes(raw.value).strip(b" \x00"))
+            if tag in PHI_TAGS or group % 2 == 1:
+                continue
+            if elem.VR in PUBLIC_TEXT_VRS:
                 try:
                     public_texts.extend(text_values(elem))
                 except Exception:  # noqa: BLE001
@@ -555,7 +578,7 @@ def collect_candidates(src, res: Result):
     res.checks.setdefault("phi_leak", {}).update(
         candidates=len(phi), private_candidates=len(private),
         private_excluded_as_public=len(excluded), source_walk_errors=errors[:10])
-    return phi, raw_forms
+    return phi, raw_forms, retained
 
 
 def encodings_of(ds) -> list[str]:
@@ -581,17 +604,72 @@ def byte_variants(text: str, raw_forms: set, encs: list[str]) -> set[bytes]:
     return {b for b in out if b}
 
 
-def output_search_buffer(out, raw: bytes, meta_end: int, res: Result, top_spans):
-    """Bytes to search, and the [start, end) ranges of pixel values in it."""
-    buf = raw
-    base = 0
+def output_buffer(out, raw: bytes, meta_end: int, res: Result):
+    """The output bytes to search (inflated if deflated) and pydicom's base
+    offset for top-level value_tell values in that buffer."""
     ts = str(getattr(out, "file_meta", {}).get("TransferSyntaxUID", ""))
-    if ts == DEFLATED_TS:
-        try:
-            buf = raw[:meta_end] + zlib.decompress(raw[meta_end:], -zlib.MAX_WBITS)
-            base = meta_end
-        except zlib.error as exc:
-            res.fail("phi_leak", f"cannot inflate deflated output: {exc}")
+    if ts != DEFLATED_TS:
+        return raw, 0
+    try:
+        return raw[:meta_end] + zlib.decompress(raw[meta_end:], -zlib.MAX_WBITS), meta_end
+    except zlib.error as exc:
+        res.fail("phi_leak", f"cannot inflate deflated output: {exc}")
+        return raw, 0
+
+
+def element_spans(out, buf: bytes, base: int, res: Result):
+    """(start, end, path, tag) of the raw values of output elements, any depth.
+
+    Must run before anything converts the output's elements (offsets are only
+    known for raw elements); it converts every element itself.  pydicom's
+    value_tell is relative to whatever buffer was being parsed: the file (or
+    inflated stream) for top-level elements and for items of undefined-length
+    sequences (parsed eagerly with the data set), the sequence's own value for
+    items of defined-length sequences (parsed lazily from its bytes).  Every
+    span is verified against the bytes; spans that do not verify are dropped.
+    """
+    spans = []
+    truncated = []
+    stack = [(out, base, "")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while stack:
+            d, dbase, prefix = stack.pop()
+            try:
+                tags = list(d.keys())
+            except Exception:  # noqa: BLE001
+                continue
+            for tag in tags:
+                path = prefix + tag_str(tag)
+                try:
+                    item = d.get_item(tag)
+                    raw = item if isinstance(item, RawDataElement) else None
+                    elem = d[tag]
+                    value = elem.value
+                except Exception:  # noqa: BLE001
+                    continue
+                child_base = dbase
+                if (raw is not None and raw.value is not None and raw.length != 0xFFFFFFFF
+                        and len(raw.value) != raw.length):
+                    truncated.append(f"{path} declares {raw.length} bytes, file has {len(raw.value)}")
+                if raw is not None and raw.value is not None:
+                    start = dbase + raw.value_tell
+                    end = start + len(raw.value)
+                    if buf[start:end] == bytes(raw.value):
+                        spans.append((start, end, path, int(tag)))
+                        child_base = start
+                    else:
+                        child_base = None
+                if elem.VR == "SQ" and value is not None and child_base is not None:
+                    for i, it in enumerate(value):
+                        stack.append((it, child_base, f"{path}[{i}]/"))
+    for t in truncated[:5]:
+        res.fail("output_parse", f"truncated element: {t}")
+    return spans
+
+
+def pixel_ranges(out, buf: bytes, spans, res: Result):
+    """[start, end) ranges in buf of the top-level pixel data values."""
     ranges = []
     located = {}
     for tag, name in PIXEL_TAGS.items():
@@ -600,59 +678,24 @@ def output_search_buffer(out, raw: bytes, meta_end: int, res: Result, top_spans)
         value = bytes(out[tag].value or b"")
         if not value:
             continue
-        start = None
-        for a, _b, t in top_spans:
-            if t == tag:
-                for cand in (a, a + base):
-                    if buf[cand:cand + len(value)] == value:
-                        start = cand
-                        break
-        how = "value_tell"
+        start, how = None, "value_tell"
+        for a, _b, path, _t in spans:
+            if path == tag_str(tag):
+                start = a
         if start is None:
-            start = buf.rfind(value)
-            how = "search"
+            start, how = buf.rfind(value), "search"
         if start < 0:
             res.fail("phi_leak", f"cannot locate {name} value in output bytes")
             continue
         ranges.append((start, start + len(value)))
         located[name] = {"start": start, "end": start + len(value), "located_by": how}
     res.checks.setdefault("phi_leak", {})["excluded_ranges"] = located
-    return buf, sorted(ranges)
+    return sorted(ranges)
 
 
-def top_level_spans(out, base: int):
-    """(start, end, tag) of the values of top-level output elements.
-
-    Exact for elements still raw (value_tell + length); for elements pydicom
-    already converted (undefined-length sequences) the span runs to the next
-    element.  Used to exclude pixel values and to say where a leak was found.
-    """
-    starts = []
-    for tag in out.keys():
-        try:
-            elem = out.get_item(tag)
-        except Exception:  # noqa: BLE001
-            continue
-        if isinstance(elem, RawDataElement):
-            if elem.value is None:
-                continue
-            starts.append((elem.value_tell + base, elem.value_tell + base + len(elem.value), int(tag)))
-        else:
-            tell = getattr(elem, "file_tell", None)
-            if isinstance(tell, int):
-                starts.append((tell + base, None, int(tag)))
-    starts.sort()
-    spans = []
-    for i, (a, b, tag) in enumerate(starts):
-        if b is None:
-            b = starts[i + 1][0] if i + 1 < len(starts) else 1 << 62
-        spans.append((a, b, tag))
-    return spans
-
-
-def check_phi_leak(candidates, src, out, raw: bytes, meta_end: int, res: Result, top_spans):
-    phi, raw_forms = candidates
-    buf, ranges = output_search_buffer(out, raw, meta_end, res, top_spans)
+def check_phi_leak(candidates, src, out, buf: bytes, meta_end: int, res: Result, top_spans):
+    phi, raw_forms, retained_source_values = candidates
+    ranges = pixel_ranges(out, buf, top_spans, res)
     # Segments of the buffer outside pixel values.
     segments, pos = [], 0
     for a, b in ranges:
@@ -662,33 +705,52 @@ def check_phi_leak(candidates, src, out, raw: bytes, meta_end: int, res: Result,
     segments.append((pos, buf[pos:]))
     encs = encodings_of(src)
 
-    leaks = []
+    def locate(pos):
+        best = None
+        for a, b, path, tag in top_spans:
+            if a <= pos < b and (best is None or b - a < best[1] - best[0]):
+                best = (a, b, path, tag)
+        return best
+
+    def excused(span):
+        # A hit inside a retained attribute whose output value is one the
+        # source already had for that attribute is a coincidence (e.g.
+        # InstitutionName "TOSHIBA" inside Manufacturer "TOSHIBA_MEC", or
+        # StudyID "4321" == InstanceNumber), not a leak.
+        if span is None or span[3] not in RETAINED_TAGS:
+            return False
+        value = buf[span[0]:span[1]].strip(b" \x00")
+        return value in retained_source_values.get(span[3], set())
+
+    leaks, collisions = [], []
     for text, labels in sorted(phi.items()):
         short_numeric = bool(NUMERIC_RE.match(text)) and len(text) < 8
+        leak = None
         for variant in sorted(byte_variants(text, raw_forms.get(text, set()), encs)):
             if short_numeric:
                 pat = re.compile(rb"(?<![0-9.])" + re.escape(variant) + rb"(?![0-9.])")
-            hit = None
+            else:
+                pat = re.compile(re.escape(variant))
             for seg_start, seg in segments:
-                if short_numeric:
-                    m = pat.search(seg)
-                    idx = m.start() if m else -1
-                else:
-                    idx = seg.find(variant)
-                if idx >= 0:
-                    hit = seg_start + idx
+                for m in pat.finditer(seg):
+                    hit = seg_start + m.start()
+                    span = locate(hit)
+                    if excused(span):
+                        collisions.append({"value": text, "offset": hit, "in_element": span[2]})
+                        continue
+                    where = span[2] if span is not None else (
+                        "preamble" if hit < 132 else "file meta" if hit < meta_end else None)
+                    leak = {"value": text, "from": sorted(labels), "offset": hit, "in_element": where}
                     break
-            if hit is not None:
-                where = next((tag_str(t) for a, b, t in top_spans if a <= hit < b), None)
-                if where is None and hit < 132:
-                    where = "preamble"
-                elif where is None and hit < meta_end:
-                    where = "file meta"
-                leaks.append({"value": text, "from": sorted(labels), "offset": hit,
-                              "in_element": where})
+                if leak:
+                    break
+            if leak:
                 break
+        if leak:
+            leaks.append(leak)
     chk = res.checks.setdefault("phi_leak", {})
     chk["leaks"] = leaks[:MAX_LISTED]
+    chk["excused_collisions"] = collisions[:MAX_LISTED]
     for leak in leaks[:MAX_LISTED]:
         res.fail("phi_leak", f"{leak['value']!r} (from {', '.join(leak['from'][:3])}) found at "
                  f"byte {leak['offset']} in {leak['in_element'] or 'output'}")
@@ -764,10 +826,10 @@ def check_pair(source: str, output: str, args) -> dict:
         src = read_source(source, res)
         if out is not None:
             meta_end = res.checks["output_parse"].get("meta_end", 132)
-            ts = str(out.file_meta.get("TransferSyntaxUID", "")) if out.file_meta else ""
+            buf, base = output_buffer(out, raw, meta_end, res)
             # Raw spans (value offsets) and the source's raw value bytes must be
             # taken before anything converts the elements.
-            spans = top_level_spans(out, meta_end if ts == DEFLATED_TS else 0)
+            spans = element_spans(out, buf, base, res)
             candidates = collect_candidates(src, res) if src is not None else None
             check_values(out, res)
             if args.profile != "none":
@@ -775,7 +837,7 @@ def check_pair(source: str, output: str, args) -> dict:
             if src is not None:
                 check_pixel_data(src, out, res)
                 check_uids(src, out, res)
-                check_phi_leak(candidates, src, out, raw, meta_end, res, spans)
+                check_phi_leak(candidates, src, out, buf, meta_end, res, spans)
         if args.compare_dciodvfy and os.path.exists(output):
             check_dciodvfy(source, output, res, args.allow_dciodvfy_regressions,
                            args.dciodvfy_timeout)

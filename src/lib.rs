@@ -6,3 +6,6 @@
 pub mod deid;
 pub mod policy;
 pub mod pseudonym;
+pub mod cli;
+pub mod commands;
+pub mod demo;

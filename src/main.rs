@@ -1,1 +1,5 @@
-fn main(){}
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    deidfs::commands::run(deidfs::cli::Cli::parse())
+}

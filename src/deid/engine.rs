@@ -194,19 +194,26 @@ fn inflate(src: &dyn ReadAt, start: u64) -> Result<Vec<u8>, DeidError> {
     Ok(inflated)
 }
 
+struct MetaFacts {
+    class: Option<String>,
+    version: Option<Vec<u8>>,
+    instance: Option<Vec<u8>>,
+}
+
 /// Meta values needed for the output: SOP class (DICOMDIR detection) and meta version.
-fn meta_facts(src: &dyn ReadAt, layout: &Layout) -> io::Result<(Option<String>, Option<Vec<u8>>)> {
-    let (mut class, mut version) = (None, None);
+fn meta_facts(src: &dyn ReadAt, layout: &Layout) -> io::Result<MetaFacts> {
+    let (mut class, mut version, mut instance) = (None, None, None);
     let mut win = Window::new(src);
     for el in layout.meta.iter().flat_map(|m| &m.elements) {
         let v = win.get(el.value_start, el.value_len() as usize)?.map(<[u8]>::to_vec).unwrap_or_default();
         match el.tag {
             Tag(0x0002, 0x0002) => class = Some(string_of(&v)),
             Tag(0x0002, 0x0001) => version = Some(v),
+            Tag(0x0002, 0x0003) => instance = Some(trim(&v).to_vec()),
             _ => {}
         }
     }
-    Ok((class, version))
+    Ok(MetaFacts { class, version, instance })
 }
 
 /// The transfer syntax of the output: the source's, corrected when the data set was found
@@ -296,9 +303,9 @@ impl<'e, 's> Rewriter<'e, 's> {
     }
 
     /// Reads what decides refusal and the per-patient derivations; refuses if needed.
-    fn facts(&mut self, meta: (Option<String>, Option<Vec<u8>>), elements: &[Element]) -> Result<Facts, DeidError> {
+    fn facts(&mut self, meta: MetaFacts, elements: &[Element]) -> Result<Facts, DeidError> {
         let policy = self.engine.policy;
-        let (meta_class, meta_version) = meta;
+        let MetaFacts { class: meta_class, version: meta_version, instance: meta_instance } = meta;
         let text = |v: Option<Vec<u8>>| v.map(|v| string_of(&v)).unwrap_or_default();
         let sop_class = text(self.top_value(elements, SOP_CLASS_UID)?);
         let sop_class = if sop_class.is_empty() { meta_class.clone().unwrap_or_default() } else { sop_class };
@@ -353,7 +360,7 @@ impl<'e, 's> Rewriter<'e, 's> {
 
         Ok(Facts {
             sop_class,
-            sop_instance: self.top_value(elements, SOP_INSTANCE_UID)?,
+            sop_instance: self.top_value(elements, SOP_INSTANCE_UID)?.filter(|v| !v.is_empty()).or(meta_instance),
             modality,
             patient_token: self.patient_token.clone(),
             meta_version,
@@ -444,6 +451,9 @@ impl<'e, 's> Rewriter<'e, 's> {
                     kept_blocks.insert(block);
                 }
                 r
+            } else if is_overlay_group(el.tag.0) && policy.public_rule(Tag(el.tag.0, 0x3000)).action == Action::Remove {
+                // An overlay without its Overlay Data is invalid: the whole group goes.
+                Rule { action: Action::Remove, source: Source::Basic("X") }
             } else {
                 let mut r = policy.public_rule(el.tag);
                 let vr = value_vr(el);
@@ -483,13 +493,7 @@ impl<'e, 's> Rewriter<'e, 's> {
                 Some(b) => format!("<{} bytes>", b.len()),
             }
         };
-        let why = match &rule.source {
-            Source::Basic(code) => format!("basic {code}"),
-            Source::Option(o) => format!("option {}", o.name()),
-            Source::Override => "override".into(),
-            Source::NotListed => "not in E.1-1".into(),
-            Source::SafePrivate => "safe private".into(),
-        };
+        let why = why(&rule.source);
         trace.push(Change {
             path: path.to_string(),
             tag: el.tag,
@@ -576,13 +580,29 @@ impl<'e, 's> Rewriter<'e, 's> {
     }
 
     fn sequence(&mut self, el: &Element, items: &[layout::Item], rule: &Rule, scope: Scope, path: &str) -> Result<Out, DeidError> {
+        // Z empties a sequence. X/Z is Z's dummy form for sequences: a Type 3 sequence may
+        // not be empty, so its items stay, de-identified, with free text replaced.
+        let empties = rule.action == Action::Empty && rule.source != Source::Basic("X/Z");
         let inner_scope = match rule.action {
-            Action::Dummy => Scope::Dummy,
+            Action::Dummy | Action::Empty => Scope::Dummy,
             Action::Clean => Scope::Clean,
             _ => scope,
         };
+        let shape = format!("<{} items>", items.len());
+        let after = if empties { "<0 items>".to_string() } else { shape.clone() };
+        if let Some(trace) = self.trace.as_mut() {
+            trace.push(Change {
+                path: path.to_string(),
+                tag: el.tag,
+                keyword: keyword(el.tag).unwrap_or(if el.tag.is_private() { "(private)" } else { "" }),
+                action: if empties { "empty" } else { "recurse" },
+                why: why(&rule.source),
+                before: shape,
+                after,
+            });
+        }
         let mut body = Out::new();
-        if rule.action != Action::Empty {
+        if !empties {
             for (i, item) in items.iter().enumerate() {
                 let parts = self.dataset(&item.elements, inner_scope, &format!("{path}[{}]/", i + 1))?;
                 let mut content = Out::new();
@@ -599,7 +619,6 @@ impl<'e, 's> Rewriter<'e, 's> {
                 }
             }
         }
-        self.record(el, path, rule, if rule.action == Action::Empty { "empty" } else { "recurse" }, None, None);
         let mut out = Out::new();
         let seq_enc = el.enc;
         // CP-246 sequences stay UN; their items carry implicit VR content.
@@ -634,8 +653,12 @@ impl<'e, 's> Rewriter<'e, 's> {
             Ok(())
         };
         put(Tag(0x0002, 0x0001), Vr::OB, facts.meta_version.as_deref().unwrap_or(&[0, 1]))?;
-        put(Tag(0x0002, 0x0002), Vr::UI, facts.sop_class.as_bytes())?;
-        put(Tag(0x0002, 0x0003), Vr::UI, trim(&instance))?;
+        if !facts.sop_class.is_empty() {
+            put(Tag(0x0002, 0x0002), Vr::UI, facts.sop_class.as_bytes())?;
+        }
+        if !instance.is_empty() {
+            put(Tag(0x0002, 0x0003), Vr::UI, trim(&instance))?;
+        }
         put(Tag(0x0002, 0x0010), Vr::UI, ts.as_bytes())?;
         put(Tag(0x0002, 0x0012), Vr::UI, IMPLEMENTATION_CLASS_UID.as_bytes())?;
         put(Tag(0x0002, 0x0013), Vr::SH, IMPLEMENTATION_VERSION.as_bytes())?;
@@ -645,6 +668,20 @@ impl<'e, 's> Rewriter<'e, 's> {
         head.extend((meta.len() as u32).to_le_bytes());
         head.extend(meta);
         Ok(head)
+    }
+}
+
+fn is_overlay_group(group: u16) -> bool {
+    group & 0xFF00 == 0x6000 && group % 2 == 0
+}
+
+fn why(source: &Source) -> String {
+    match source {
+        Source::Basic(code) => format!("basic {code}"),
+        Source::Option(o) => format!("option {}", o.name()),
+        Source::Override => "override".into(),
+        Source::NotListed => "not in E.1-1".into(),
+        Source::SafePrivate => "safe private".into(),
     }
 }
 

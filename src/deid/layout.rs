@@ -21,7 +21,7 @@ pub struct Tag(pub u16, pub u16);
 
 impl Tag {
     pub fn is_private(self) -> bool {
-        self.0 % 2 == 1 && self.0 > 0x0008 && self.0 != 0xFFFF
+        self.0 % 2 == 1 && self.0 != 0xFFFF
     }
     pub fn is_private_creator(self) -> bool {
         self.is_private() && (0x0010..=0x00FF).contains(&self.1)

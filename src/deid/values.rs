@@ -20,7 +20,8 @@ pub fn dummy(vr: Vr, original_len: usize) -> Vec<u8> {
         TM => "000000",
         DS | IS => "0",
         LO | LT | SH | ST | UC | UT | PN => DUMMY_TEXT,
-        UI | UR => "",
+        UI => "",
+        UR => "https://anonymized.invalid",
         FL | FD | SL | SS | UL | US | SV | UV | AT | OB | OD | OF | OL | OV | OW | UN => {
             return vec![0; original_len];
         }

@@ -26,7 +26,9 @@
 //!   (FFFE,E00D) / (FFFE,E0DD) delimiters).
 //! * A `Value::Seq` under VR `UN` is encoded per CP-246: its whole content
 //!   (items, nested elements, delimiters) is Implicit VR Little Endian,
-//!   regardless of the surrounding transfer syntax.
+//!   regardless of the surrounding transfer syntax. (For the retired Explicit
+//!   VR *Big* Endian TS, DCMTK reads this as written; pydicom 3.0 instead
+//!   reads the UN content with the enclosing byte order and fails.)
 //! * Big endian: `Value::U16`/`U32`/... are serialised big endian; `Value::Bytes`
 //!   is interpreted as the *little-endian* encoding of the value and is
 //!   byte-swapped per the VR's word size (OW/US/SS/AT: 2, OL/UL/SL/FL/OF: 4,

@@ -1,0 +1,174 @@
+//! The composition root: turns parsed command lines into engine calls and exit codes.
+
+use crate::cli::{Cli, Command, PolicyArgs, PolicyCommand};
+use crate::deid::{DeidError, Engine, FileAt, Outcome, ReadAt};
+use crate::policy::{self, Policy};
+use crate::pseudonym::{Pseudonyms, SecretKey};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exit status when a file is refused (not an error of the command itself).
+pub const EXIT_REFUSED: u8 = 3;
+
+pub fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("deidfs: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Keygen { keyfile } => {
+            let key = SecretKey::generate_file(&keyfile).map_err(|e| e.to_string())?;
+            println!("wrote a new key to {} (key id {}); keep it secret and backed up", keyfile.display(), Pseudonyms::new(&key).key_id());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deid { input, output, key_file, policy } => deid(&input, &output, &key_file, &policy),
+        Command::Inspect { file, key_file, policy } => {
+            let (keys, policy) = setup(&key_file, &policy)?;
+            print!("{}", inspect(&file, &keys, &policy)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy { action } => policy_command(action),
+        Command::Demo => {
+            print!("{}", demo().map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads the key and the policy (with command-line options) or explains what is wrong.
+pub fn setup(key_file: &Path, args: &PolicyArgs) -> Result<(Pseudonyms, Policy), String> {
+    let key = SecretKey::load(key_file).map_err(|e| e.to_string())?;
+    let policy = load_policy(args)?;
+    Ok((Pseudonyms::new(&key), policy))
+}
+
+pub fn load_policy(args: &PolicyArgs) -> Result<Policy, String> {
+    let p = policy::load_policy(&args.policy).map_err(|e| e.to_string())?;
+    policy::file::with_options(p, &args.options).map_err(|e| e.to_string())
+}
+
+fn open(path: &Path) -> Result<FileAt, String> {
+    FileAt::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))
+}
+
+fn deid(input: &Path, output: &Path, key_file: &Path, args: &PolicyArgs) -> Result<ExitCode, String> {
+    let (keys, policy) = setup(key_file, args)?;
+    let src = open(input)?;
+    let outcome = match Engine::new(&policy, &keys).plan(&src) {
+        Ok(o) => o,
+        Err(DeidError::Refused(r)) => {
+            eprintln!("deidfs: {}: refused ({}): {r}", input.display(), r.reason());
+            return Ok(ExitCode::from(EXIT_REFUSED));
+        }
+        Err(DeidError::Io(e)) => return Err(format!("{}: read error: {e}", input.display())),
+    };
+    write_atomically(output, |f| outcome.plan.write_to(&src, f))
+        .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes through a temporary file in the same directory, renamed into place only when
+/// complete: an interrupted run never leaves a partial file under the final name.
+pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.deidfs-tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        fill(&mut f)?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn render_trace(out: &mut String, outcome: &Outcome) {
+    let _ = writeln!(out, "{:<34} {:<36} {:<9} {:<32} BEFORE -> AFTER", "ELEMENT", "KEYWORD", "ACTION", "WHY");
+    for c in &outcome.trace {
+        let _ = writeln!(out, "{:<34} {:<36} {:<9} {:<32} {:?} -> {:?}", c.path, c.keyword, c.action, c.why, c.before, c.after);
+    }
+}
+
+pub fn inspect(path: &Path, keys: &Pseudonyms, policy: &Policy) -> Result<String, String> {
+    let src = open(path)?;
+    let mut engine = Engine::new(policy, keys);
+    engine.trace = true;
+    let mut out = String::new();
+    let _ = writeln!(out, "file: {}\npolicy: {} (id {})\nkey id: {}", path.display(), policy.name, policy.id(), keys.key_id());
+    match engine.plan(&src) {
+        Ok(outcome) => {
+            let _ = writeln!(
+                out,
+                "result: de-identified, {} bytes ({} in memory, the rest served from the source; source {} bytes)",
+                outcome.plan.len(),
+                outcome.plan.inline_bytes(),
+                src.len()
+            );
+            render_trace(&mut out, &outcome);
+        }
+        Err(DeidError::Refused(r)) => {
+            let _ = writeln!(out, "result: refused ({}): {r}", r.reason());
+        }
+        Err(DeidError::Io(e)) => return Err(format!("{}: read error: {e}", path.display())),
+    }
+    Ok(out)
+}
+
+fn policy_command(action: PolicyCommand) -> Result<ExitCode, String> {
+    match action {
+        PolicyCommand::List => {
+            for name in policy::builtin_names() {
+                let p = policy::load_builtin(name).map_err(|e| e.to_string())?;
+                println!("{name:<10} {}", p.description);
+            }
+        }
+        PolicyCommand::Show { name } => {
+            let p = policy::load_policy(&name).map_err(|e| e.to_string())?;
+            print!("{}", policy::file::describe(&p));
+        }
+        PolicyCommand::Check { path } => {
+            let p = policy::load_policy(&path.to_string_lossy()).map_err(|e| e.to_string())?;
+            println!("{}: ok (policy {}, id {})", path.display(), p.name, p.id());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The embedded demo: a synthetic CT slice full of fake PHI, de-identified with a throwaway key.
+pub fn demo() -> Result<String, DeidError> {
+    let source = crate::demo::ct_slice(0, 1, 2, 3, 64, 64);
+    let keys = Pseudonyms::new(&SecretKey::generate());
+    let policy = policy::load_builtin("basic").map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut engine = Engine::new(&policy, &keys);
+    engine.trace = true;
+    let outcome = engine.plan(&source)?;
+    let result = outcome.plan.to_vec(&source)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "deidfs demo: a synthetic CT slice with fake PHI, de-identified with policy 'basic' and a throwaway key\n");
+    let _ = writeln!(out, "{:<36} {:<9} {:<38} {}", "ATTRIBUTE", "ACTION", "BEFORE", "AFTER");
+    for c in outcome.trace.iter().filter(|c| c.action != "keep" || c.keyword == "Modality") {
+        let _ = writeln!(out, "{:<36} {:<9} {:<38} {}", c.keyword, c.action, c.before, c.after);
+    }
+    let pixels_same = source.ends_with(&result[result.len() - 64 * 64 * 2..]);
+    let _ = writeln!(
+        out,
+        "\nsource {} bytes -> de-identified {} bytes; Pixel Data byte-identical: {}; plan: {} segments, {} bytes from the source",
+        source.len(),
+        result.len(),
+        pixels_same,
+        outcome.plan.segments().len(),
+        outcome.plan.len() - outcome.plan.inline_bytes()
+    );
+    Ok(out)
+}

@@ -1,0 +1,365 @@
+//! Engine tests on synthetic files built by an independent writer (tests/common/fixtures.rs)
+//! and read back by an independent reader (dicom-object).
+
+mod common;
+
+use common::fixtures::{self as fx, Elem, FileBuilder, Ts, Value};
+use deidfs::deid::{DeidError, Engine, Refusal};
+use deidfs::policy::{self, Policy};
+use deidfs::pseudonym::{Pseudonyms, SecretKey};
+use dicom_core::Tag;
+use dicom_object::DefaultDicomObject;
+
+fn keys(n: u8) -> Pseudonyms {
+    Pseudonyms::new(&SecretKey::from_bytes([n; 32]))
+}
+
+fn basic() -> Policy {
+    policy::load_builtin("basic").unwrap()
+}
+
+fn run(src: &[u8], policy: &Policy, keys: &Pseudonyms) -> Result<Vec<u8>, DeidError> {
+    let outcome = Engine::new(policy, keys).plan(&src.to_vec())?;
+    let bytes = outcome.plan.to_vec(&src.to_vec()).unwrap();
+    assert_eq!(bytes.len() as u64, outcome.plan.len(), "plan length is the file size");
+    Ok(bytes)
+}
+
+fn parse(bytes: &[u8]) -> DefaultDicomObject {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("out.dcm");
+    std::fs::write(&p, bytes).unwrap();
+    dicom_object::open_file(&p).expect("output parses with dicom-object")
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn text(obj: &DefaultDicomObject, tag: (u16, u16)) -> Option<String> {
+    obj.element_opt(Tag(tag.0, tag.1))
+        .ok()
+        .flatten()
+        .map(|e| e.to_str().map(|s| s.trim_end_matches(['\0', ' ']).to_string()).unwrap_or_default())
+}
+
+fn variants() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("ct explicit LE", fx::ct_default().build()),
+        ("mr", fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build()),
+        ("ct implicit undefined lengths", fx::ct_implicit_undefined_lengths().build()),
+        ("ct explicit BE", fx::ct_explicit_be().build()),
+        ("ct deflated", fx::ct_deflated().build()),
+        ("bare implicit", fx::bare_implicit().build()),
+        ("bare explicit", fx::bare_explicit().build()),
+        ("jpeg baseline", fx::jpeg_baseline().build()),
+        (
+            "jpeg two frames",
+            fx::jpeg_baseline_two_frames()
+                .remove((0x0028, 0x0301))
+                .str((0x0008, 0x0060), "CS", "XA")
+                .sop("1.2.840.10008.5.1.4.1.1.12.1", fx::US_SOP_INSTANCE_UID)
+                .build(),
+        ),
+        ("trailing after pixel data", fx::trailing_after_pixel_data().build()),
+        ("cp246 private UN sequence", fx::cp246_private_un_sequence().build()),
+        ("cp246 public UN sequence", fx::cp246_public_un_sequence().build()),
+        ("explicit meta implicit body", fx::explicit_meta_implicit_body().build()),
+        ("nested 12", fx::nested(12).build()),
+        ("overlays and curves", fx::overlays_and_curves().build()),
+    ]
+}
+
+#[test]
+fn every_variant_is_deidentified_without_phi() {
+    // Some fixtures are secondary captures (refused for burned-in risk by default).
+    let (mut policy, k) = (basic(), keys(1));
+    policy.refuse_modalities.clear();
+    policy.refuse_sop_classes.clear();
+    for (name, src) in variants() {
+        let out = run(&src, &policy, &k).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let obj = parse(&out);
+        for phi in fx::PHI_STRINGS.iter().chain(fx::PHI_UIDS) {
+            assert!(find(&out, phi.as_bytes()).is_none(), "{name}: {phi:?} survived");
+        }
+        assert_eq!(text(&obj, (0x0012, 0x0062)).as_deref(), Some("YES"), "{name}");
+        let sop = text(&obj, (0x0008, 0x0018)).unwrap_or_default();
+        assert!(sop.starts_with("2.25."), "{name}: SOP Instance UID {sop}");
+        assert_eq!(obj.meta().media_storage_sop_instance_uid().trim_end_matches('\0'), sop, "{name}: meta follows");
+        for (g, e) in [(0x0009u16, 0x0010u16), (0x0009, 0x1001), (0x6000, 0x3000), (0x5000, 0x3000), (0xFFFC, 0xFFFC), (0xFFFA, 0xFFFA)] {
+            assert!(obj.element_opt(Tag(g, e)).unwrap().is_none(), "{name}: ({g:04X},{e:04X}) survived");
+        }
+        // Deterministic: same input, key and policy give the same bytes.
+        assert_eq!(run(&src, &policy, &k).unwrap(), out, "{name}: deterministic");
+    }
+}
+
+#[test]
+fn pixel_data_is_byte_identical_and_served_from_the_source() {
+    let (policy, k) = (basic(), keys(1));
+    for (name, b) in [("ct", fx::ct_like("A^B", "X1", 64, 64)), ("jpeg", fx::jpeg_baseline())] {
+        let src = b.build();
+        let el = b.get((0x7FE0, 0x0010)).unwrap();
+        let outcome = Engine::new(&policy, &k).plan(&src).unwrap();
+        let out = outcome.plan.to_vec(&src).unwrap();
+        match &el.value {
+            Value::Bytes(px) => {
+                let at = find(&out, px).unwrap_or_else(|| panic!("{name}: pixels not found"));
+                assert_eq!(&out[at..at + px.len()], &px[..]);
+            }
+            Value::U16(px) => {
+                let bytes: Vec<u8> = px.iter().flat_map(|v| v.to_le_bytes()).collect();
+                assert!(find(&out, &bytes).is_some(), "{name}: pixels not found");
+            }
+            Value::Encapsulated { fragments, .. } => {
+                for f in fragments {
+                    assert!(find(&out, f).is_some(), "{name}: fragment not found");
+                }
+            }
+            _ => panic!("unexpected pixel value kind"),
+        }
+        if name == "ct" {
+            let from_source = outcome.plan.len() - outcome.plan.inline_bytes();
+            assert!(from_source >= 64 * 64 * 2, "pixel bytes are a source range, not copied: {from_source}");
+        }
+    }
+}
+
+#[test]
+fn uids_are_consistent_across_files_and_keys_unlink() {
+    let policy = basic();
+    let a = fx::ct_default().build();
+    let b = fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build();
+    let (oa, ob) = (parse(&run(&a, &policy, &keys(1)).unwrap()), parse(&run(&b, &policy, &keys(1)).unwrap()));
+    // Same study, same patient: same pseudonyms in both files.
+    assert_eq!(text(&oa, (0x0020, 0x000D)), text(&ob, (0x0020, 0x000D)));
+    assert_eq!(text(&oa, (0x0010, 0x0020)), text(&ob, (0x0010, 0x0020)));
+    assert_ne!(text(&oa, (0x0008, 0x0018)), text(&ob, (0x0008, 0x0018)));
+    // Another key: nothing in common.
+    let other = parse(&run(&a, &policy, &keys(2)).unwrap());
+    for tag in [(0x0020, 0x000D), (0x0008, 0x0018), (0x0010, 0x0020), (0x0010, 0x0010)] {
+        assert_ne!(text(&oa, tag), text(&other, tag), "{tag:?}");
+    }
+    // Well-known UIDs are never remapped.
+    assert_eq!(text(&oa, (0x0008, 0x0016)).as_deref(), Some(fx::CT_IMAGE_STORAGE));
+}
+
+#[test]
+fn refusals_fail_closed() {
+    let (policy, k) = (basic(), keys(1));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("dicomdir", fx::dicomdir_like().build(), "dicomdir"),
+        ("pdf", fx::encapsulated_pdf().build(), "document"),
+        ("burned in", fx::ct_burned_in_annotation().build(), "burned-in-annotation"),
+        ("us", fx::us_image().remove((0x0028, 0x0301)).build(), "burned-in-risk"),
+        ("deep", fx::nested(40).build(), "too-deep"),
+        ("not dicom", b"%PDF-1.4 hello".to_vec(), "not-dicom"),
+    ];
+    for (name, src, reason) in cases {
+        match Engine::new(&policy, &k).plan(&src) {
+            Err(DeidError::Refused(r)) => assert_eq!(r.reason(), reason, "{name}: {r}"),
+            other => panic!("{name}: expected refusal {reason}, got {:?}", other.map(|o| o.plan.len())),
+        }
+    }
+}
+
+#[test]
+fn an_allowed_modality_is_processed() {
+    let p = policy::file::parse(
+        "extends = \"basic\"\n[[allow]]\nmodality = \"US\"\nmanufacturer = \"FIXTURE-US-VENDOR\"\n",
+        "t.toml",
+        None,
+        0,
+    )
+    .unwrap();
+    let src = fx::us_image().remove((0x0028, 0x0301)).str((0x0008, 0x0070), "LO", "FIXTURE-US-VENDOR").build();
+    run(&src, &p, &keys(1)).unwrap();
+    assert!(run(&src, &basic(), &keys(1)).is_err());
+}
+
+#[test]
+fn truncation_never_serves_a_partial_image() {
+    let (policy, k) = (basic(), keys(1));
+    let src = fx::ct_like("A^B", "X1", 16, 16).build();
+    let px_start = src.len() - 16 * 16 * 2;
+    for cut in (0..src.len()).step_by(3) {
+        let r = Engine::new(&policy, &k).plan(&src[..cut].to_vec());
+        if cut > px_start - 12 {
+            match r {
+                Err(DeidError::Refused(Refusal::Malformed(_))) => {}
+                other => panic!("cut at {cut} inside Pixel Data: {:?}", other.map(|o| o.plan.len())),
+            }
+        } else if let Ok(o) = r {
+            // A cut exactly between elements is a shorter valid file; it must still be clean.
+            let out = o.plan.to_vec(&src[..cut].to_vec()).unwrap();
+            assert!(find(&out, b"A^B").is_none());
+        }
+    }
+}
+
+#[test]
+fn research_policy_shifts_dates_per_patient_and_cleans_text() {
+    let research = policy::load_builtin("research").unwrap();
+    let k = keys(7);
+    let a = parse(&run(&fx::ct_default().build(), &research, &k).unwrap());
+    let b = parse(&run(&fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build(), &research, &k).unwrap());
+    let shifted = text(&a, (0x0008, 0x0020)).unwrap();
+    assert_ne!(shifted, fx::STUDY_DATE);
+    assert_eq!(shifted.len(), 8);
+    assert_eq!(text(&b, (0x0008, 0x0020)).unwrap(), shifted, "one patient, one offset");
+    let other = fx::ct_like("OTHER^PERSON", "PID-OTHER-0002", 8, 8).build();
+    let c = parse(&run(&other, &research, &k).unwrap());
+    // Another patient gets another offset (1 in 3652 chance of equality for a given key).
+    assert_ne!(text(&c, (0x0008, 0x0020)).unwrap(), shifted);
+    assert_eq!(text(&a, (0x0028, 0x0303)).as_deref(), Some("MODIFIED"));
+    assert_eq!(text(&a, (0x0010, 0x0040)).as_deref(), Some(fx::PATIENT_SEX), "patient characteristics kept");
+    let codes: Vec<String> = a
+        .element(Tag(0x0012, 0x0064))
+        .unwrap()
+        .items()
+        .unwrap()
+        .iter()
+        .map(|i| i.element(Tag(0x0008, 0x0100)).unwrap().to_str().unwrap().trim().to_string())
+        .collect();
+    for code in ["113100", "113107", "113108", "113109", "113111", "113105", "113103"] {
+        assert!(codes.iter().any(|c| c == code), "{code} in {codes:?}");
+    }
+}
+
+#[test]
+fn retain_safe_private_is_creator_aware() {
+    let p = policy::file::with_options(basic(), &["retain-safe-private".into()]).unwrap();
+    let row = deidfs::policy::generated::SAFE_PRIVATE.iter().find(|r| r.vr == "DS").unwrap();
+    let src = fx::ct_default()
+        .elem((row.group, 0x0010), "LO", Value::str(row.creator))
+        .elem((row.group, 0x1000 | u16::from(row.element)), "DS", Value::str("1.5"))
+        .elem((row.group, 0x0011), "LO", Value::str("NOT A SAFE CREATOR"))
+        .elem((row.group, 0x1100 | u16::from(row.element)), "DS", Value::str("2.5"))
+        .build();
+    let obj = parse(&run(&src, &p, &keys(1)).unwrap());
+    assert_eq!(text(&obj, (row.group, 0x1000 | u16::from(row.element))).as_deref(), Some("1.5"));
+    assert_eq!(text(&obj, (row.group, 0x0010)).as_deref(), Some(row.creator));
+    assert!(text(&obj, (row.group, 0x1100 | u16::from(row.element))).is_none(), "same element, other creator");
+    assert!(text(&obj, (row.group, 0x0011)).is_none(), "creator of an emptied block goes");
+    assert!(text(&obj, (0x0009, 0x1001)).is_none(), "ACME block still removed");
+}
+
+/// One element per exact-tag row of Table E.1-1, with a value valid for its dictionary VR.
+fn every_table_attribute() -> Vec<(u16, u16, &'static str, Elem)> {
+    use deidfs::policy::table_types::TagPattern;
+    let mut out = Vec::new();
+    for (n, row) in deidfs::policy::generated::PROFILE_TABLE.iter().enumerate() {
+        let TagPattern::Exact(g, e) = row.tag else { continue };
+        // Meta and command groups are not data set attributes; a document or a directory
+        // record would make the whole file refused (tested elsewhere).
+        if g <= 0x0004 || (g, e) == (0x0042, 0x0011) || (g, e) == (0x0004, 0x1220) {
+            continue;
+        }
+        let vr = deidfs::deid::vr::dictionary_vr(deidfs::deid::layout::Tag(g, e));
+        let code = vr.to_string();
+        let value = match code {
+            "SQ" => Value::seq(vec![vec![Elem::str((0x0008, 0x0100), "SH", "CODE1")]]),
+            "DA" => Value::str("20200102"),
+            "DT" => Value::str("20200102030405"),
+            "TM" => Value::str("030405"),
+            "UI" => Value::str(&format!("1.2.826.0.1.3680043.10.1047.{n}")),
+            "AS" => Value::str("042Y"),
+            "DS" | "IS" => Value::str("7"),
+            "CS" => Value::str("VALUE"),
+            "AE" => Value::str("AETITLE"),
+            "UR" => Value::str("http://example.org/x"),
+            "US" | "SS" => Value::Bytes(vec![7, 0]),
+            "UL" | "SL" | "FL" | "AT" => Value::Bytes(vec![7, 0, 0, 0]),
+            "FD" | "SV" | "UV" => Value::Bytes(vec![7, 0, 0, 0, 0, 0, 0, 0]),
+            "UN" => continue,
+            "OB" | "OW" | "OD" | "OF" | "OL" | "OV" => Value::Bytes(vec![7, 7, 7, 7]),
+            _ => Value::str(&format!("TEXT{n}")),
+        };
+        out.push((g, e, row.basic, Elem::new((g, e), code, value)));
+    }
+    out
+}
+
+/// What the standard's action means for the output, checked with dicom-object.
+fn check_fate(obj: &dicom_object::InMemDicomObject, g: u16, e: u16, vr: &str, action: deidfs::policy::Action, code: &str, original: &Elem, at: &str) {
+    use deidfs::policy::Action;
+    let el = obj.element_opt(Tag(g, e)).unwrap();
+    let what = format!("{at} ({g:04X},{e:04X}) {vr} {code} -> {action:?}");
+    if action == Action::Remove {
+        assert!(el.is_none(), "{what}: should be removed");
+        return;
+    }
+    let el = el.unwrap_or_else(|| panic!("{what}: should be present"));
+    if vr == "SQ" {
+        let n = el.items().map_or(0, |i| i.len());
+        let expect_empty = action == Action::Empty && code != "X/Z";
+        assert_eq!(n == 0, expect_empty, "{what}: items {n}");
+        return;
+    }
+    let bytes = el.to_bytes().unwrap().to_vec();
+    let orig = match &original.value {
+        Value::Bytes(b) => b.clone(),
+        Value::Str(s) => s.as_bytes().to_vec(),
+        _ => unreachable!(),
+    };
+    let trimmed = |b: &[u8]| -> Vec<u8> { let mut v = b.to_vec(); while v.last().is_some_and(|c| *c == 0 || *c == b' ') { v.pop(); } v };
+    match action {
+        Action::Keep => assert_eq!(trimmed(&bytes), trimmed(&orig), "{what}"),
+        Action::Empty => assert!(bytes.is_empty(), "{what}: {bytes:?}"),
+        Action::Uid => {
+            assert!(bytes.starts_with(b"2.25."), "{what}: {:?}", String::from_utf8_lossy(&bytes));
+        }
+        Action::Dummy if matches!(original.value, Value::Bytes(_)) => {
+            assert!(bytes.len() == orig.len() && bytes.iter().all(|b| *b == 0), "{what}: binary dummy is zeros");
+        }
+        Action::Dummy => {
+            assert!(!trimmed(&bytes).is_empty() || vr == "UR", "{what}: dummy must not be empty");
+            assert_ne!(trimmed(&bytes), trimmed(&orig), "{what}: dummy must differ");
+        }
+        Action::Clean => {
+            if vr == "DA" || vr == "DT" {
+                assert_ne!(trimmed(&bytes), trimmed(&orig), "{what}: date shifted");
+            }
+        }
+        Action::Pseudonym | Action::Remove => {}
+    }
+}
+
+#[test]
+fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
+    use deidfs::policy::ProfileOption;
+    let attrs = every_table_attribute();
+    assert!(attrs.len() > 550, "most rows covered: {}", attrs.len());
+    // Top level, and again inside an item of a sequence the profile keeps (VOI LUT Sequence).
+    let mut b = FileBuilder::new(Ts::ExplicitLE).sop(fx::CT_IMAGE_STORAGE, "1.2.3.4.5").str((0x0008, 0x0060), "CS", "CT");
+    let nested: Vec<Elem> = attrs.iter().map(|(_, _, _, el)| el.clone()).collect();
+    for (_, _, _, el) in &attrs {
+        b = b.push(el.clone());
+    }
+    b = b.push(Elem::seq((0x0028, 0x3010), vec![nested]));
+    let src = b.build();
+    let mut sets: Vec<Vec<ProfileOption>> = vec![vec![]];
+    sets.extend(ProfileOption::ALL.iter().map(|o| vec![*o]));
+    for opts in sets {
+        let names: Vec<String> = opts.iter().map(|o| o.name().to_string()).collect();
+        let p = policy::file::with_options(Policy::bare(), &names).unwrap();
+        let out = run(&src, &p, &keys(1)).unwrap_or_else(|e| panic!("{names:?}: {e}"));
+        let obj = parse(&out);
+        let item = &obj.element(Tag(0x0028, 0x3010)).unwrap().items().unwrap()[0];
+        for (g, e, code, el) in &attrs {
+            let rule = p.public_rule(deidfs::deid::layout::Tag(*g, *e));
+            // The expected action comes from the table row and the option column directly.
+            let row = deidfs::policy::generated::PROFILE_TABLE
+                .iter()
+                .find(|r| r.tag == deidfs::policy::table_types::TagPattern::Exact(*g, *e))
+                .unwrap();
+            let col = opts.first().map(|o| row.options[o.column()]).unwrap_or("");
+            let expected_code = if col.is_empty() { *code } else { col };
+            let expected = deidfs::policy::Action::parse(expected_code).unwrap();
+            assert_eq!(rule.action, expected, "({g:04X},{e:04X}) {names:?}");
+            let vr = el.vr_str().to_string();
+            check_fate(&obj, *g, *e, &vr, expected, expected_code, el, &format!("top {names:?}"));
+            check_fate(item, *g, *e, &vr, expected, expected_code, el, &format!("nested {names:?}"));
+        }
+    }
+}
