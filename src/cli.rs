@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "deidfs", version, about = "DICOM de-identification per PS3.15 Annex E, as a read-only view of an archive")]
+#[command(
+    name = "deidfs",
+    version,
+    about = "DICOM de-identification per PS3.15 Annex E, as a read-only view of an archive"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

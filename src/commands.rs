@@ -26,11 +26,24 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Keygen { keyfile } => {
             let key = SecretKey::generate_file(&keyfile).map_err(|e| e.to_string())?;
-            println!("wrote a new key to {} (key id {}); keep it secret and backed up", keyfile.display(), Pseudonyms::new(&key).key_id());
+            println!(
+                "wrote a new key to {} (key id {}); keep it secret and backed up",
+                keyfile.display(),
+                Pseudonyms::new(&key).key_id()
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Deid { input, output, key_file, policy } => deid(&input, &output, &key_file, &policy),
-        Command::Inspect { file, key_file, policy } => {
+        Command::Deid {
+            input,
+            output,
+            key_file,
+            policy,
+        } => deid(&input, &output, &key_file, &policy),
+        Command::Inspect {
+            file,
+            key_file,
+            policy,
+        } => {
             let (keys, policy) = setup(&key_file, &policy)?;
             print!("{}", inspect(&file, &keys, &policy)?);
             Ok(ExitCode::SUCCESS)
@@ -59,7 +72,12 @@ fn open(path: &Path) -> Result<FileAt, String> {
     FileAt::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))
 }
 
-fn deid(input: &Path, output: &Path, key_file: &Path, args: &PolicyArgs) -> Result<ExitCode, String> {
+fn deid(
+    input: &Path,
+    output: &Path,
+    key_file: &Path,
+    args: &PolicyArgs,
+) -> Result<ExitCode, String> {
     let (keys, policy) = setup(key_file, args)?;
     let src = open(input)?;
     let outcome = match Engine::new(&policy, &keys).plan(&src) {
@@ -77,9 +95,18 @@ fn deid(input: &Path, output: &Path, key_file: &Path, args: &PolicyArgs) -> Resu
 
 /// Writes through a temporary file in the same directory, renamed into place only when
 /// complete: an interrupted run never leaves a partial file under the final name.
-pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+pub fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.deidfs-tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -94,9 +121,17 @@ pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::i
 }
 
 fn render_trace(out: &mut String, outcome: &Outcome) {
-    let _ = writeln!(out, "{:<34} {:<36} {:<9} {:<32} BEFORE -> AFTER", "ELEMENT", "KEYWORD", "ACTION", "WHY");
+    let _ = writeln!(
+        out,
+        "{:<34} {:<36} {:<9} {:<32} BEFORE -> AFTER",
+        "ELEMENT", "KEYWORD", "ACTION", "WHY"
+    );
     for c in &outcome.trace {
-        let _ = writeln!(out, "{:<34} {:<36} {:<9} {:<32} {:?} -> {:?}", c.path, c.keyword, c.action, c.why, c.before, c.after);
+        let _ = writeln!(
+            out,
+            "{:<34} {:<36} {:<9} {:<32} {:?} -> {:?}",
+            c.path, c.keyword, c.action, c.why, c.before, c.after
+        );
     }
 }
 
@@ -105,7 +140,14 @@ pub fn inspect(path: &Path, keys: &Pseudonyms, policy: &Policy) -> Result<String
     let mut engine = Engine::new(policy, keys);
     engine.trace = true;
     let mut out = String::new();
-    let _ = writeln!(out, "file: {}\npolicy: {} (id {})\nkey id: {}", path.display(), policy.name, policy.id(), keys.key_id());
+    let _ = writeln!(
+        out,
+        "file: {}\npolicy: {} (id {})\nkey id: {}",
+        path.display(),
+        policy.name,
+        policy.id(),
+        keys.key_id()
+    );
     match engine.plan(&src) {
         Ok(outcome) => {
             let _ = writeln!(
@@ -155,10 +197,25 @@ pub fn demo() -> Result<String, DeidError> {
     let outcome = engine.plan(&source)?;
     let result = outcome.plan.to_vec(&source)?;
     let mut out = String::new();
-    let _ = writeln!(out, "deidfs demo: a synthetic CT slice with fake PHI, de-identified with policy 'basic' and a throwaway key\n");
-    let _ = writeln!(out, "{:<36} {:<9} {:<38} {}", "ATTRIBUTE", "ACTION", "BEFORE", "AFTER");
-    for c in outcome.trace.iter().filter(|c| c.action != "keep" || c.keyword == "Modality") {
-        let _ = writeln!(out, "{:<36} {:<9} {:<38} {}", c.keyword, c.action, c.before, c.after);
+    let _ = writeln!(
+        out,
+        "deidfs demo: a synthetic CT slice with fake PHI, de-identified with policy 'basic' and a throwaway key\n"
+    );
+    let _ = writeln!(
+        out,
+        "{:<36} {:<9} {:<38} AFTER",
+        "ATTRIBUTE", "ACTION", "BEFORE"
+    );
+    for c in outcome
+        .trace
+        .iter()
+        .filter(|c| c.action != "keep" || c.keyword == "Modality")
+    {
+        let _ = writeln!(
+            out,
+            "{:<36} {:<9} {:<38} {}",
+            c.keyword, c.action, c.before, c.after
+        );
     }
     let pixels_same = source.ends_with(&result[result.len() - 64 * 64 * 2..]);
     let _ = writeln!(

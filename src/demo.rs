@@ -34,7 +34,14 @@ fn item(content: &[u8]) -> Vec<u8> {
 }
 
 /// One CT slice of a fake patient: explicit VR little endian, `rows` x `cols` 16-bit pixels.
-pub fn ct_slice(patient: usize, study: u32, series: u32, instance: u32, rows: u16, cols: u16) -> Vec<u8> {
+pub fn ct_slice(
+    patient: usize,
+    study: u32,
+    series: u32,
+    instance: u32,
+    rows: u16,
+    cols: u16,
+) -> Vec<u8> {
     let (name, id, birth) = FAKE_PATIENTS[patient % FAKE_PATIENTS.len()];
     let root = format!("1.2.826.0.1.3680043.10.1047.{patient}.{study}");
     let study_uid = root.clone();
@@ -50,40 +57,100 @@ pub fn ct_slice(patient: usize, study: u32, series: u32, instance: u32, rows: u1
     el(&mut ds, 0x0008, 0x0021, "DA", b"20240311");
     el(&mut ds, 0x0008, 0x0023, "DA", b"20240311");
     el(&mut ds, 0x0008, 0x0030, "TM", b"101502");
-    el(&mut ds, 0x0008, 0x0050, "SH", format!("ACC{patient}{study:04}").as_bytes());
+    el(
+        &mut ds,
+        0x0008,
+        0x0050,
+        "SH",
+        format!("ACC{patient}{study:04}").as_bytes(),
+    );
     el(&mut ds, 0x0008, 0x0060, "CS", b"CT");
     el(&mut ds, 0x0008, 0x0070, "LO", b"ACME MEDICAL");
-    el(&mut ds, 0x0008, 0x0080, "LO", b"ST. EXAMPLE GENERAL HOSPITAL");
+    el(
+        &mut ds,
+        0x0008,
+        0x0080,
+        "LO",
+        b"ST. EXAMPLE GENERAL HOSPITAL",
+    );
     el(&mut ds, 0x0008, 0x0081, "ST", b"1 Fake Street, Springfield");
     el(&mut ds, 0x0008, 0x0090, "PN", b"HOUSE^GREGORY^DEMO");
     el(&mut ds, 0x0008, 0x1010, "SH", b"CT-ROOM-7");
-    el(&mut ds, 0x0008, 0x1030, "LO", format!("CT CHEST for {name} 2024-03-11").as_bytes());
+    el(
+        &mut ds,
+        0x0008,
+        0x1030,
+        "LO",
+        format!("CT CHEST for {name} 2024-03-11").as_bytes(),
+    );
     el(&mut ds, 0x0008, 0x103E, "LO", b"AXIAL 1.25mm");
     el(&mut ds, 0x0008, 0x1070, "PN", b"TECH^TERRY^DEMO");
     el(&mut ds, 0x0008, 0x1090, "LO", b"SCANMASTER 3000");
     let mut refd = Vec::new();
     el(&mut refd, 0x0008, 0x1150, "UI", class.as_bytes());
-    el(&mut refd, 0x0008, 0x1155, "UI", format!("{root}.{series}.1").as_bytes());
+    el(
+        &mut refd,
+        0x0008,
+        0x1155,
+        "UI",
+        format!("{root}.{series}.1").as_bytes(),
+    );
     el(&mut ds, 0x0008, 0x1140, "SQ", &item(&refd));
     el(&mut ds, 0x0009, 0x0010, "LO", b"ACME PRIVATE");
-    el(&mut ds, 0x0009, 0x1001, "LO", format!("operator note: {name}").as_bytes());
+    el(
+        &mut ds,
+        0x0009,
+        0x1001,
+        "LO",
+        format!("operator note: {name}").as_bytes(),
+    );
     el(&mut ds, 0x0010, 0x0010, "PN", name.as_bytes());
     el(&mut ds, 0x0010, 0x0020, "LO", id.as_bytes());
     el(&mut ds, 0x0010, 0x0030, "DA", birth.as_bytes());
     el(&mut ds, 0x0010, 0x0040, "CS", b"F");
     el(&mut ds, 0x0010, 0x1010, "AS", b"079Y");
-    el(&mut ds, 0x0010, 0x1040, "LO", b"12 Imaginary Road, Springfield");
+    el(
+        &mut ds,
+        0x0010,
+        0x1040,
+        "LO",
+        b"12 Imaginary Road, Springfield",
+    );
     el(&mut ds, 0x0018, 0x0050, "DS", b"1.25");
     el(&mut ds, 0x0018, 0x1000, "LO", b"SN-998877");
     el(&mut ds, 0x0018, 0x1030, "LO", b"CHEST ROUTINE");
     el(&mut ds, 0x0020, 0x000D, "UI", study_uid.as_bytes());
     el(&mut ds, 0x0020, 0x000E, "UI", series_uid.as_bytes());
-    el(&mut ds, 0x0020, 0x0010, "SH", format!("S{study}").as_bytes());
+    el(
+        &mut ds,
+        0x0020,
+        0x0010,
+        "SH",
+        format!("S{study}").as_bytes(),
+    );
     el(&mut ds, 0x0020, 0x0011, "IS", series.to_string().as_bytes());
-    el(&mut ds, 0x0020, 0x0013, "IS", instance.to_string().as_bytes());
-    el(&mut ds, 0x0020, 0x0032, "DS", format!("-200\\-200\\{}", instance as f32 * 1.25).as_bytes());
+    el(
+        &mut ds,
+        0x0020,
+        0x0013,
+        "IS",
+        instance.to_string().as_bytes(),
+    );
+    el(
+        &mut ds,
+        0x0020,
+        0x0032,
+        "DS",
+        format!("-200\\-200\\{}", instance as f32 * 1.25).as_bytes(),
+    );
     el(&mut ds, 0x0020, 0x0037, "DS", b"1\\0\\0\\0\\1\\0");
-    el(&mut ds, 0x0020, 0x0052, "UI", format!("{root}.9").as_bytes());
+    el(
+        &mut ds,
+        0x0020,
+        0x0052,
+        "UI",
+        format!("{root}.9").as_bytes(),
+    );
     el(&mut ds, 0x0028, 0x0002, "US", &1u16.to_le_bytes());
     el(&mut ds, 0x0028, 0x0004, "CS", b"MONOCHROME2");
     el(&mut ds, 0x0028, 0x0010, "US", &rows.to_le_bytes());
@@ -111,11 +178,23 @@ pub fn ct_slice(patient: usize, study: u32, series: u32, instance: u32, rows: u1
     el(&mut meta, 0x0002, 0x0002, "UI", class.as_bytes());
     el(&mut meta, 0x0002, 0x0003, "UI", sop_uid.as_bytes());
     el(&mut meta, 0x0002, 0x0010, "UI", b"1.2.840.10008.1.2.1");
-    el(&mut meta, 0x0002, 0x0012, "UI", b"1.2.826.0.1.3680043.10.1047");
+    el(
+        &mut meta,
+        0x0002,
+        0x0012,
+        "UI",
+        b"1.2.826.0.1.3680043.10.1047",
+    );
     el(&mut meta, 0x0002, 0x0016, "AE", b"HOSPITAL_PACS");
     let mut file = vec![0u8; 128];
     file.extend(b"DICM");
-    el(&mut file, 0x0002, 0x0000, "UL", &(meta.len() as u32).to_le_bytes());
+    el(
+        &mut file,
+        0x0002,
+        0x0000,
+        "UL",
+        &(meta.len() as u32).to_le_bytes(),
+    );
     file.extend(meta);
     file.extend(ds);
     file

@@ -3,9 +3,9 @@
 //! Layers (dependencies point down): `cli` / `commands` -> `deid` (pure engine) ->
 //! `policy` (profile tables, policy files) and `pseudonym` (keyed derivations).
 
-pub mod deid;
-pub mod policy;
-pub mod pseudonym;
 pub mod cli;
 pub mod commands;
+pub mod deid;
 pub mod demo;
+pub mod policy;
+pub mod pseudonym;

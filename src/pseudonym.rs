@@ -31,13 +31,21 @@ impl fmt::Debug for SecretKey {
 pub enum KeyError {
     #[error("key file {path}: cannot read it ({source}); create one with `deidfs keygen {path}`")]
     Read { path: PathBuf, source: io::Error },
-    #[error("key file {path} is readable by group or others (mode {mode:04o}); fix it with `chmod 600 {path}`")]
+    #[error(
+        "key file {path} is readable by group or others (mode {mode:04o}); fix it with `chmod 600 {path}`"
+    )]
     TooOpen { path: PathBuf, mode: u32 },
-    #[error("key file {path} is owned by uid {owner}, not by you (uid {me}); use your own key file")]
+    #[error(
+        "key file {path} is owned by uid {owner}, not by you (uid {me}); use your own key file"
+    )]
     NotOwner { path: PathBuf, owner: u32, me: u32 },
-    #[error("key file {path} does not hold a key (expected 64 hex digits); create one with `deidfs keygen NEWFILE`")]
+    #[error(
+        "key file {path} does not hold a key (expected 64 hex digits); create one with `deidfs keygen NEWFILE`"
+    )]
     Format { path: PathBuf },
-    #[error("{path} already exists; keygen never overwrites a key (losing it loses the way back to the patients)")]
+    #[error(
+        "{path} already exists; keygen never overwrites a key (losing it loses the way back to the patients)"
+    )]
     Exists { path: PathBuf },
     #[error("cannot write key file {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
@@ -73,19 +81,31 @@ impl SecretKey {
 
     /// Loads a key file, refusing one that others could read.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let read_err = |source| KeyError::Read { path: path.to_path_buf(), source };
+        let read_err = |source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
         let meta = std::fs::metadata(path).map_err(read_err)?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::TooOpen { path: path.to_path_buf(), mode });
+            return Err(KeyError::TooOpen {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if meta.uid() != me {
-            return Err(KeyError::NotOwner { path: path.to_path_buf(), owner: meta.uid(), me });
+            return Err(KeyError::NotOwner {
+                path: path.to_path_buf(),
+                owner: meta.uid(),
+                me,
+            });
         }
         let text = std::fs::read_to_string(path).map_err(read_err)?;
-        Self::from_hex(&text).ok_or_else(|| KeyError::Format { path: path.to_path_buf() })
+        Self::from_hex(&text).ok_or_else(|| KeyError::Format {
+            path: path.to_path_buf(),
+        })
     }
 
     /// Writes a new random key to `path` with mode 0600; never overwrites.
@@ -97,12 +117,20 @@ impl SecretKey {
             .mode(0o600)
             .open(path)
             .map_err(|source| match source.kind() {
-                io::ErrorKind::AlreadyExists => KeyError::Exists { path: path.to_path_buf() },
-                _ => KeyError::Write { path: path.to_path_buf(), source },
+                io::ErrorKind::AlreadyExists => KeyError::Exists {
+                    path: path.to_path_buf(),
+                },
+                _ => KeyError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                },
             })?;
         writeln!(f, "{}", key.to_hex())
             .and_then(|_| f.sync_all())
-            .map_err(|source| KeyError::Write { path: path.to_path_buf(), source })?;
+            .map_err(|source| KeyError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(key)
     }
 }
@@ -199,7 +227,10 @@ mod tests {
     use super::*;
 
     fn keys() -> (Pseudonyms, Pseudonyms) {
-        (Pseudonyms::new(&SecretKey::from_bytes([1; 32])), Pseudonyms::new(&SecretKey::from_bytes([2; 32])))
+        (
+            Pseudonyms::new(&SecretKey::from_bytes([1; 32])),
+            Pseudonyms::new(&SecretKey::from_bytes([2; 32])),
+        )
     }
 
     #[test]
@@ -240,5 +271,52 @@ mod tests {
         let k = SecretKey::from_bytes([0xAB; 32]);
         assert!(!format!("{k:?}").contains("ab"));
         assert!(!format!("{k:?}").to_lowercase().contains("abab"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn uids_are_valid_dicom_uids(key in any::<[u8; 32]>(), uid in "[0-9]{1,20}(\\.[0-9]{1,10}){0,8}") {
+            let u = Pseudonyms::new(&SecretKey::from_bytes(key)).uid(&uid);
+            prop_assert!(u.len() <= 64);
+            prop_assert!(u.starts_with("2.25."));
+            let n = &u[5..];
+            prop_assert!(n.bytes().all(|c| c.is_ascii_digit()) && !n.starts_with('0'));
+        }
+
+        #[test]
+        fn distinct_uids_stay_distinct(key in any::<[u8; 32]>(), a in "[0-9.]{1,30}", b in "[0-9.]{1,30}") {
+            prop_assume!(a != b);
+            let p = Pseudonyms::new(&SecretKey::from_bytes(key));
+            prop_assert_ne!(p.uid(&a), p.uid(&b));
+        }
+
+        #[test]
+        fn day_shift_is_in_range_and_stable(key in any::<[u8; 32]>(), id in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let p = Pseudonyms::new(&SecretKey::from_bytes(key));
+            let d = p.day_shift(&id);
+            prop_assert!((-MAX_DAY_SHIFT..=-1).contains(&d));
+            prop_assert_eq!(d, p.day_shift(&id));
+        }
+
+        #[test]
+        fn shifted_dates_keep_intervals(days in -3652i64..0, y in 1900i32..2100, m in 1u32..13, d in 1u32..29, gap in 0u64..2000) {
+            use crate::deid::values::shift_dates;
+            use crate::deid::vr::Vr;
+            let a = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let b = a.checked_add_days(chrono::Days::new(gap)).unwrap();
+            let f = |x: chrono::NaiveDate| x.format("%Y%m%d").to_string();
+            let parse = |v: Vec<u8>| chrono::NaiveDate::parse_from_str(std::str::from_utf8(&v).unwrap().trim(), "%Y%m%d").unwrap();
+            let (sa, sb) = (parse(shift_dates(Vr::DA, f(a).as_bytes(), days)), parse(shift_dates(Vr::DA, f(b).as_bytes(), days)));
+            prop_assert_eq!((sb - sa).num_days(), gap as i64);
+            prop_assert_eq!((a - sa).num_days(), -days);
+        }
     }
 }

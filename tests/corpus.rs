@@ -15,7 +15,11 @@ fn corpus() -> Option<PathBuf> {
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -51,7 +55,10 @@ const KNOWN: &[(&str, &str, &str)] = &[
 ];
 
 fn have_oracle() -> bool {
-    Command::new("python3").args(["-c", "import pydicom"]).status().is_ok_and(|s| s.success())
+    Command::new("python3")
+        .args(["-c", "import pydicom"])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -74,7 +81,12 @@ fn corpus_conformance() {
             Ok(outcome) => {
                 let bytes = outcome.plan.to_vec(&src).unwrap();
                 assert_eq!(bytes.len() as u64, outcome.plan.len(), "{rel}: exact size");
-                let again = Engine::new(&basic, &keys).plan(&src).unwrap().plan.to_vec(&src).unwrap();
+                let again = Engine::new(&basic, &keys)
+                    .plan(&src)
+                    .unwrap()
+                    .plan
+                    .to_vec(&src)
+                    .unwrap();
                 assert!(again == bytes, "{rel}: not deterministic");
                 let out = out_dir.path().join(format!("{i}.dcm"));
                 std::fs::write(&out, &bytes).unwrap();
@@ -84,7 +96,11 @@ fn corpus_conformance() {
                 pairs += &format!("{}\t{}\n", path.display(), out.display());
                 *outcomes.entry("produced".into()).or_default() += 1;
             }
-            Err(DeidError::Refused(r)) => *outcomes.entry(format!("refused: {}", r.reason())).or_default() += 1,
+            Err(DeidError::Refused(r)) => {
+                *outcomes
+                    .entry(format!("refused: {}", r.reason()))
+                    .or_default() += 1
+            }
             Err(DeidError::Io(e)) => panic!("{rel}: I/O error {e}"),
         }
     }
@@ -92,11 +108,20 @@ fn corpus_conformance() {
     for (k, v) in &outcomes {
         println!("  {k:<36} {v}");
     }
-    assert!(outcomes.get("produced").copied().unwrap_or(0) >= 200, "{outcomes:?}");
-    assert!(!outcomes.contains_key("refused: unreadable"), "{outcomes:?}");
+    assert!(
+        outcomes.get("produced").copied().unwrap_or(0) >= 200,
+        "{outcomes:?}"
+    );
+    assert!(
+        !outcomes.contains_key("refused: unreadable"),
+        "{outcomes:?}"
+    );
 
     if !have_oracle() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install pydicom for the oracle (scripts/test.sh does)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install pydicom for the oracle (scripts/test.sh does)"
+        );
         println!("skipped oracle: python3 with pydicom not installed");
         return;
     }
@@ -104,22 +129,36 @@ fn corpus_conformance() {
     std::fs::write(&pairs_file, pairs).unwrap();
     let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/oracle.py");
     let mut cmd = Command::new("python3");
-    cmd.arg(&oracle).arg("--batch").arg(&pairs_file).arg("--json");
+    cmd.arg(&oracle)
+        .arg("--batch")
+        .arg(&pairs_file)
+        .arg("--json");
     if Command::new("dciodvfy").arg("/dev/null").output().is_ok() {
         cmd.arg("--compare-dciodvfy");
     } else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install dicom3tools (dciodvfy)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install dicom3tools (dciodvfy)"
+        );
     }
     let result = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&result.stdout);
     let mut unexpected = 0;
     for line in stdout.lines().filter(|l| l.contains("\"ok\": false")) {
-        let known = KNOWN.iter().find(|(file, msg, _)| line.contains(file) && line.contains(msg));
+        let known = KNOWN
+            .iter()
+            .find(|(file, msg, _)| line.contains(file) && line.contains(msg));
         // Every failure of a line must be a known one.
-        let failures = line.split("\"failures\": [").nth(1).and_then(|r| r.split("], ").next()).unwrap_or("");
-        let all_known = failures
-            .split("\", \"")
-            .all(|f| KNOWN.iter().any(|(file, msg, _)| line.contains(file) && f.contains(msg)));
+        let failures = line
+            .split("\"failures\": [")
+            .nth(1)
+            .and_then(|r| r.split("], ").next())
+            .unwrap_or("");
+        let all_known = failures.split("\", \"").all(|f| {
+            KNOWN
+                .iter()
+                .any(|(file, msg, _)| line.contains(file) && f.contains(msg))
+        });
         match known {
             Some((_, _, why)) if all_known => println!("known: {why}"),
             _ => {
@@ -129,5 +168,9 @@ fn corpus_conformance() {
         }
     }
     assert_eq!(unexpected, 0, "outputs failed the oracle (see above)");
-    assert!(stdout.lines().count() > 0, "oracle printed nothing: {}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        stdout.lines().count() > 0,
+        "oracle printed nothing: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
 }

@@ -21,7 +21,11 @@ fn basic() -> Policy {
 fn run(src: &[u8], policy: &Policy, keys: &Pseudonyms) -> Result<Vec<u8>, DeidError> {
     let outcome = Engine::new(policy, keys).plan(&src.to_vec())?;
     let bytes = outcome.plan.to_vec(&src.to_vec()).unwrap();
-    assert_eq!(bytes.len() as u64, outcome.plan.len(), "plan length is the file size");
+    assert_eq!(
+        bytes.len() as u64,
+        outcome.plan.len(),
+        "plan length is the file size"
+    );
     Ok(bytes)
 }
 
@@ -37,17 +41,24 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn text(obj: &DefaultDicomObject, tag: (u16, u16)) -> Option<String> {
-    obj.element_opt(Tag(tag.0, tag.1))
-        .ok()
-        .flatten()
-        .map(|e| e.to_str().map(|s| s.trim_end_matches(['\0', ' ']).to_string()).unwrap_or_default())
+    obj.element_opt(Tag(tag.0, tag.1)).ok().flatten().map(|e| {
+        e.to_str()
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default()
+    })
 }
 
 fn variants() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("ct explicit LE", fx::ct_default().build()),
-        ("mr", fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build()),
-        ("ct implicit undefined lengths", fx::ct_implicit_undefined_lengths().build()),
+        (
+            "mr",
+            fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build(),
+        ),
+        (
+            "ct implicit undefined lengths",
+            fx::ct_implicit_undefined_lengths().build(),
+        ),
         ("ct explicit BE", fx::ct_explicit_be().build()),
         ("ct deflated", fx::ct_deflated().build()),
         ("bare implicit", fx::bare_implicit().build()),
@@ -61,10 +72,22 @@ fn variants() -> Vec<(&'static str, Vec<u8>)> {
                 .sop("1.2.840.10008.5.1.4.1.1.12.1", fx::US_SOP_INSTANCE_UID)
                 .build(),
         ),
-        ("trailing after pixel data", fx::trailing_after_pixel_data().build()),
-        ("cp246 private UN sequence", fx::cp246_private_un_sequence().build()),
-        ("cp246 public UN sequence", fx::cp246_public_un_sequence().build()),
-        ("explicit meta implicit body", fx::explicit_meta_implicit_body().build()),
+        (
+            "trailing after pixel data",
+            fx::trailing_after_pixel_data().build(),
+        ),
+        (
+            "cp246 private UN sequence",
+            fx::cp246_private_un_sequence().build(),
+        ),
+        (
+            "cp246 public UN sequence",
+            fx::cp246_public_un_sequence().build(),
+        ),
+        (
+            "explicit meta implicit body",
+            fx::explicit_meta_implicit_body().build(),
+        ),
         ("nested 12", fx::nested(12).build()),
         ("overlays and curves", fx::overlays_and_curves().build()),
     ]
@@ -80,24 +103,54 @@ fn every_variant_is_deidentified_without_phi() {
         let out = run(&src, &policy, &k).unwrap_or_else(|e| panic!("{name}: {e}"));
         let obj = parse(&out);
         for phi in fx::PHI_STRINGS.iter().chain(fx::PHI_UIDS) {
-            assert!(find(&out, phi.as_bytes()).is_none(), "{name}: {phi:?} survived");
+            assert!(
+                find(&out, phi.as_bytes()).is_none(),
+                "{name}: {phi:?} survived"
+            );
         }
-        assert_eq!(text(&obj, (0x0012, 0x0062)).as_deref(), Some("YES"), "{name}");
+        assert_eq!(
+            text(&obj, (0x0012, 0x0062)).as_deref(),
+            Some("YES"),
+            "{name}"
+        );
         let sop = text(&obj, (0x0008, 0x0018)).unwrap_or_default();
         assert!(sop.starts_with("2.25."), "{name}: SOP Instance UID {sop}");
-        assert_eq!(obj.meta().media_storage_sop_instance_uid().trim_end_matches('\0'), sop, "{name}: meta follows");
-        for (g, e) in [(0x0009u16, 0x0010u16), (0x0009, 0x1001), (0x6000, 0x3000), (0x5000, 0x3000), (0xFFFC, 0xFFFC), (0xFFFA, 0xFFFA)] {
-            assert!(obj.element_opt(Tag(g, e)).unwrap().is_none(), "{name}: ({g:04X},{e:04X}) survived");
+        assert_eq!(
+            obj.meta()
+                .media_storage_sop_instance_uid()
+                .trim_end_matches('\0'),
+            sop,
+            "{name}: meta follows"
+        );
+        for (g, e) in [
+            (0x0009u16, 0x0010u16),
+            (0x0009, 0x1001),
+            (0x6000, 0x3000),
+            (0x5000, 0x3000),
+            (0xFFFC, 0xFFFC),
+            (0xFFFA, 0xFFFA),
+        ] {
+            assert!(
+                obj.element_opt(Tag(g, e)).unwrap().is_none(),
+                "{name}: ({g:04X},{e:04X}) survived"
+            );
         }
         // Deterministic: same input, key and policy give the same bytes.
-        assert_eq!(run(&src, &policy, &k).unwrap(), out, "{name}: deterministic");
+        assert_eq!(
+            run(&src, &policy, &k).unwrap(),
+            out,
+            "{name}: deterministic"
+        );
     }
 }
 
 #[test]
 fn pixel_data_is_byte_identical_and_served_from_the_source() {
     let (policy, k) = (basic(), keys(1));
-    for (name, b) in [("ct", fx::ct_like("A^B", "X1", 64, 64)), ("jpeg", fx::jpeg_baseline())] {
+    for (name, b) in [
+        ("ct", fx::ct_like("A^B", "X1", 64, 64)),
+        ("jpeg", fx::jpeg_baseline()),
+    ] {
         let src = b.build();
         let el = b.get((0x7FE0, 0x0010)).unwrap();
         let outcome = Engine::new(&policy, &k).plan(&src).unwrap();
@@ -120,7 +173,10 @@ fn pixel_data_is_byte_identical_and_served_from_the_source() {
         }
         if name == "ct" {
             let from_source = outcome.plan.len() - outcome.plan.inline_bytes();
-            assert!(from_source >= 64 * 64 * 2, "pixel bytes are a source range, not copied: {from_source}");
+            assert!(
+                from_source >= 64 * 64 * 2,
+                "pixel bytes are a source range, not copied: {from_source}"
+            );
         }
     }
 }
@@ -130,18 +186,29 @@ fn uids_are_consistent_across_files_and_keys_unlink() {
     let policy = basic();
     let a = fx::ct_default().build();
     let b = fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build();
-    let (oa, ob) = (parse(&run(&a, &policy, &keys(1)).unwrap()), parse(&run(&b, &policy, &keys(1)).unwrap()));
+    let (oa, ob) = (
+        parse(&run(&a, &policy, &keys(1)).unwrap()),
+        parse(&run(&b, &policy, &keys(1)).unwrap()),
+    );
     // Same study, same patient: same pseudonyms in both files.
     assert_eq!(text(&oa, (0x0020, 0x000D)), text(&ob, (0x0020, 0x000D)));
     assert_eq!(text(&oa, (0x0010, 0x0020)), text(&ob, (0x0010, 0x0020)));
     assert_ne!(text(&oa, (0x0008, 0x0018)), text(&ob, (0x0008, 0x0018)));
     // Another key: nothing in common.
     let other = parse(&run(&a, &policy, &keys(2)).unwrap());
-    for tag in [(0x0020, 0x000D), (0x0008, 0x0018), (0x0010, 0x0020), (0x0010, 0x0010)] {
+    for tag in [
+        (0x0020, 0x000D),
+        (0x0008, 0x0018),
+        (0x0010, 0x0020),
+        (0x0010, 0x0010),
+    ] {
         assert_ne!(text(&oa, tag), text(&other, tag), "{tag:?}");
     }
     // Well-known UIDs are never remapped.
-    assert_eq!(text(&oa, (0x0008, 0x0016)).as_deref(), Some(fx::CT_IMAGE_STORAGE));
+    assert_eq!(
+        text(&oa, (0x0008, 0x0016)).as_deref(),
+        Some(fx::CT_IMAGE_STORAGE)
+    );
 }
 
 #[test]
@@ -150,15 +217,26 @@ fn refusals_fail_closed() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("dicomdir", fx::dicomdir_like().build(), "dicomdir"),
         ("pdf", fx::encapsulated_pdf().build(), "document"),
-        ("burned in", fx::ct_burned_in_annotation().build(), "burned-in-annotation"),
-        ("us", fx::us_image().remove((0x0028, 0x0301)).build(), "burned-in-risk"),
+        (
+            "burned in",
+            fx::ct_burned_in_annotation().build(),
+            "burned-in-annotation",
+        ),
+        (
+            "us",
+            fx::us_image().remove((0x0028, 0x0301)).build(),
+            "burned-in-risk",
+        ),
         ("deep", fx::nested(40).build(), "too-deep"),
         ("not dicom", b"%PDF-1.4 hello".to_vec(), "not-dicom"),
     ];
     for (name, src, reason) in cases {
         match Engine::new(&policy, &k).plan(&src) {
             Err(DeidError::Refused(r)) => assert_eq!(r.reason(), reason, "{name}: {r}"),
-            other => panic!("{name}: expected refusal {reason}, got {:?}", other.map(|o| o.plan.len())),
+            other => panic!(
+                "{name}: expected refusal {reason}, got {:?}",
+                other.map(|o| o.plan.len())
+            ),
         }
     }
 }
@@ -172,7 +250,10 @@ fn an_allowed_modality_is_processed() {
         0,
     )
     .unwrap();
-    let src = fx::us_image().remove((0x0028, 0x0301)).str((0x0008, 0x0070), "LO", "FIXTURE-US-VENDOR").build();
+    let src = fx::us_image()
+        .remove((0x0028, 0x0301))
+        .str((0x0008, 0x0070), "LO", "FIXTURE-US-VENDOR")
+        .build();
     run(&src, &p, &keys(1)).unwrap();
     assert!(run(&src, &basic(), &keys(1)).is_err());
 }
@@ -187,7 +268,10 @@ fn truncation_never_serves_a_partial_image() {
         if cut > px_start - 12 {
             match r {
                 Err(DeidError::Refused(Refusal::Malformed(_))) => {}
-                other => panic!("cut at {cut} inside Pixel Data: {:?}", other.map(|o| o.plan.len())),
+                other => panic!(
+                    "cut at {cut} inside Pixel Data: {:?}",
+                    other.map(|o| o.plan.len())
+                ),
             }
         } else if let Ok(o) = r {
             // A cut exactly between elements is a shorter valid file; it must still be clean.
@@ -202,26 +286,50 @@ fn research_policy_shifts_dates_per_patient_and_cleans_text() {
     let research = policy::load_builtin("research").unwrap();
     let k = keys(7);
     let a = parse(&run(&fx::ct_default().build(), &research, &k).unwrap());
-    let b = parse(&run(&fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build(), &research, &k).unwrap());
+    let b = parse(
+        &run(
+            &fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 8, 8).build(),
+            &research,
+            &k,
+        )
+        .unwrap(),
+    );
     let shifted = text(&a, (0x0008, 0x0020)).unwrap();
     assert_ne!(shifted, fx::STUDY_DATE);
     assert_eq!(shifted.len(), 8);
-    assert_eq!(text(&b, (0x0008, 0x0020)).unwrap(), shifted, "one patient, one offset");
+    assert_eq!(
+        text(&b, (0x0008, 0x0020)).unwrap(),
+        shifted,
+        "one patient, one offset"
+    );
     let other = fx::ct_like("OTHER^PERSON", "PID-OTHER-0002", 8, 8).build();
     let c = parse(&run(&other, &research, &k).unwrap());
     // Another patient gets another offset (1 in 3652 chance of equality for a given key).
     assert_ne!(text(&c, (0x0008, 0x0020)).unwrap(), shifted);
     assert_eq!(text(&a, (0x0028, 0x0303)).as_deref(), Some("MODIFIED"));
-    assert_eq!(text(&a, (0x0010, 0x0040)).as_deref(), Some(fx::PATIENT_SEX), "patient characteristics kept");
+    assert_eq!(
+        text(&a, (0x0010, 0x0040)).as_deref(),
+        Some(fx::PATIENT_SEX),
+        "patient characteristics kept"
+    );
     let codes: Vec<String> = a
         .element(Tag(0x0012, 0x0064))
         .unwrap()
         .items()
         .unwrap()
         .iter()
-        .map(|i| i.element(Tag(0x0008, 0x0100)).unwrap().to_str().unwrap().trim().to_string())
+        .map(|i| {
+            i.element(Tag(0x0008, 0x0100))
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim()
+                .to_string()
+        })
         .collect();
-    for code in ["113100", "113107", "113108", "113109", "113111", "113105", "113103"] {
+    for code in [
+        "113100", "113107", "113108", "113109", "113111", "113105", "113103",
+    ] {
         assert!(codes.iter().any(|c| c == code), "{code} in {codes:?}");
     }
 }
@@ -229,19 +337,45 @@ fn research_policy_shifts_dates_per_patient_and_cleans_text() {
 #[test]
 fn retain_safe_private_is_creator_aware() {
     let p = policy::file::with_options(basic(), &["retain-safe-private".into()]).unwrap();
-    let row = deidfs::policy::generated::SAFE_PRIVATE.iter().find(|r| r.vr == "DS").unwrap();
+    let row = deidfs::policy::generated::SAFE_PRIVATE
+        .iter()
+        .find(|r| r.vr == "DS")
+        .unwrap();
     let src = fx::ct_default()
         .elem((row.group, 0x0010), "LO", Value::str(row.creator))
-        .elem((row.group, 0x1000 | u16::from(row.element)), "DS", Value::str("1.5"))
+        .elem(
+            (row.group, 0x1000 | u16::from(row.element)),
+            "DS",
+            Value::str("1.5"),
+        )
         .elem((row.group, 0x0011), "LO", Value::str("NOT A SAFE CREATOR"))
-        .elem((row.group, 0x1100 | u16::from(row.element)), "DS", Value::str("2.5"))
+        .elem(
+            (row.group, 0x1100 | u16::from(row.element)),
+            "DS",
+            Value::str("2.5"),
+        )
         .build();
     let obj = parse(&run(&src, &p, &keys(1)).unwrap());
-    assert_eq!(text(&obj, (row.group, 0x1000 | u16::from(row.element))).as_deref(), Some("1.5"));
-    assert_eq!(text(&obj, (row.group, 0x0010)).as_deref(), Some(row.creator));
-    assert!(text(&obj, (row.group, 0x1100 | u16::from(row.element))).is_none(), "same element, other creator");
-    assert!(text(&obj, (row.group, 0x0011)).is_none(), "creator of an emptied block goes");
-    assert!(text(&obj, (0x0009, 0x1001)).is_none(), "ACME block still removed");
+    assert_eq!(
+        text(&obj, (row.group, 0x1000 | u16::from(row.element))).as_deref(),
+        Some("1.5")
+    );
+    assert_eq!(
+        text(&obj, (row.group, 0x0010)).as_deref(),
+        Some(row.creator)
+    );
+    assert!(
+        text(&obj, (row.group, 0x1100 | u16::from(row.element))).is_none(),
+        "same element, other creator"
+    );
+    assert!(
+        text(&obj, (row.group, 0x0011)).is_none(),
+        "creator of an emptied block goes"
+    );
+    assert!(
+        text(&obj, (0x0009, 0x1001)).is_none(),
+        "ACME block still removed"
+    );
 }
 
 /// One element per exact-tag row of Table E.1-1, with a value valid for its dictionary VR.
@@ -249,7 +383,9 @@ fn every_table_attribute() -> Vec<(u16, u16, &'static str, Elem)> {
     use deidfs::policy::table_types::TagPattern;
     let mut out = Vec::new();
     for (n, row) in deidfs::policy::generated::PROFILE_TABLE.iter().enumerate() {
-        let TagPattern::Exact(g, e) = row.tag else { continue };
+        let TagPattern::Exact(g, e) = row.tag else {
+            continue;
+        };
         // Meta and command groups are not data set attributes; a document or a directory
         // record would make the whole file refused (tested elsewhere).
         if g <= 0x0004 || (g, e) == (0x0042, 0x0011) || (g, e) == (0x0004, 0x1220) {
@@ -281,7 +417,17 @@ fn every_table_attribute() -> Vec<(u16, u16, &'static str, Elem)> {
 }
 
 /// What the standard's action means for the output, checked with dicom-object.
-fn check_fate(obj: &dicom_object::InMemDicomObject, g: u16, e: u16, vr: &str, action: deidfs::policy::Action, code: &str, original: &Elem, at: &str) {
+#[allow(clippy::too_many_arguments)]
+fn check_fate(
+    obj: &dicom_object::InMemDicomObject,
+    g: u16,
+    e: u16,
+    vr: &str,
+    action: deidfs::policy::Action,
+    code: &str,
+    original: &Elem,
+    at: &str,
+) {
     use deidfs::policy::Action;
     let el = obj.element_opt(Tag(g, e)).unwrap();
     let what = format!("{at} ({g:04X},{e:04X}) {vr} {code} -> {action:?}");
@@ -302,18 +448,34 @@ fn check_fate(obj: &dicom_object::InMemDicomObject, g: u16, e: u16, vr: &str, ac
         Value::Str(s) => s.as_bytes().to_vec(),
         _ => unreachable!(),
     };
-    let trimmed = |b: &[u8]| -> Vec<u8> { let mut v = b.to_vec(); while v.last().is_some_and(|c| *c == 0 || *c == b' ') { v.pop(); } v };
+    let trimmed = |b: &[u8]| -> Vec<u8> {
+        let mut v = b.to_vec();
+        while v.last().is_some_and(|c| *c == 0 || *c == b' ') {
+            v.pop();
+        }
+        v
+    };
     match action {
         Action::Keep => assert_eq!(trimmed(&bytes), trimmed(&orig), "{what}"),
         Action::Empty => assert!(bytes.is_empty(), "{what}: {bytes:?}"),
         Action::Uid => {
-            assert!(bytes.starts_with(b"2.25."), "{what}: {:?}", String::from_utf8_lossy(&bytes));
+            assert!(
+                bytes.starts_with(b"2.25."),
+                "{what}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
         Action::Dummy if matches!(original.value, Value::Bytes(_)) => {
-            assert!(bytes.len() == orig.len() && bytes.iter().all(|b| *b == 0), "{what}: binary dummy is zeros");
+            assert!(
+                bytes.len() == orig.len() && bytes.iter().all(|b| *b == 0),
+                "{what}: binary dummy is zeros"
+            );
         }
         Action::Dummy => {
-            assert!(!trimmed(&bytes).is_empty() || vr == "UR", "{what}: dummy must not be empty");
+            assert!(
+                !trimmed(&bytes).is_empty() || vr == "UR",
+                "{what}: dummy must not be empty"
+            );
             assert_ne!(trimmed(&bytes), trimmed(&orig), "{what}: dummy must differ");
         }
         Action::Clean => {
@@ -331,7 +493,9 @@ fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
     let attrs = every_table_attribute();
     assert!(attrs.len() > 550, "most rows covered: {}", attrs.len());
     // Top level, and again inside an item of a sequence the profile keeps (VOI LUT Sequence).
-    let mut b = FileBuilder::new(Ts::ExplicitLE).sop(fx::CT_IMAGE_STORAGE, "1.2.3.4.5").str((0x0008, 0x0060), "CS", "CT");
+    let mut b = FileBuilder::new(Ts::ExplicitLE)
+        .sop(fx::CT_IMAGE_STORAGE, "1.2.3.4.5")
+        .str((0x0008, 0x0060), "CS", "CT");
     let nested: Vec<Elem> = attrs.iter().map(|(_, _, _, el)| el.clone()).collect();
     for (_, _, _, el) in &attrs {
         b = b.push(el.clone());
@@ -358,8 +522,26 @@ fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
             let expected = deidfs::policy::Action::parse(expected_code).unwrap();
             assert_eq!(rule.action, expected, "({g:04X},{e:04X}) {names:?}");
             let vr = el.vr_str().to_string();
-            check_fate(&obj, *g, *e, &vr, expected, expected_code, el, &format!("top {names:?}"));
-            check_fate(item, *g, *e, &vr, expected, expected_code, el, &format!("nested {names:?}"));
+            check_fate(
+                &obj,
+                *g,
+                *e,
+                &vr,
+                expected,
+                expected_code,
+                el,
+                &format!("top {names:?}"),
+            );
+            check_fate(
+                item,
+                *g,
+                *e,
+                &vr,
+                expected,
+                expected_code,
+                el,
+                &format!("nested {names:?}"),
+            );
         }
     }
 }

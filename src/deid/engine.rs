@@ -2,8 +2,8 @@
 //! element at every depth: look up the rule, apply it, re-encode only what changed.
 
 use super::layout::{
-    self, Body, Element, Encoding, ITEM, ITEM_END, Layout, LayoutError, Limits, SEQ_END, TS_DEFLATED, TS_EXPLICIT_BE,
-    TS_EXPLICIT_LE, TS_IMPLICIT_LE, Tag,
+    self, Body, Element, Encoding, ITEM, ITEM_END, Layout, LayoutError, Limits, SEQ_END,
+    TS_DEFLATED, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, Tag,
 };
 use super::plan::{Out, Plan};
 use super::read::{ReadAt, Window};
@@ -63,7 +63,9 @@ pub enum Refusal {
     Document(String),
     #[error("Burned In Annotation is YES: the pixels carry identifying text")]
     BurnedInAnnotation,
-    #[error("modality {modality} / SOP Class {sop_class} often carries burned-in text; allow it in the policy ([[allow]]) once checked")]
+    #[error(
+        "modality {modality} / SOP Class {sop_class} often carries burned-in text; allow it in the policy ([[allow]]) once checked"
+    )]
     BurnedInRisk { modality: String, sop_class: String },
     #[error("deflated data set: {0}")]
     Deflate(String),
@@ -142,7 +144,12 @@ pub struct Engine<'a> {
 
 impl<'a> Engine<'a> {
     pub fn new(policy: &'a Policy, keys: &'a Pseudonyms) -> Self {
-        Self { policy, keys, limits: Limits::default(), trace: false }
+        Self {
+            policy,
+            keys,
+            limits: Limits::default(),
+            trace: false,
+        }
     }
 
     /// Plans the de-identified form of `src`, or refuses it.
@@ -158,7 +165,11 @@ impl<'a> Engine<'a> {
         let mut out = Out::new();
         out.bytes(&rw.file_head(&facts, &ts)?);
         out.append(dataset);
-        Ok(Outcome { plan: out.finish(), info: facts.info(ts), trace: rw.trace.unwrap_or_default() })
+        Ok(Outcome {
+            plan: out.finish(),
+            info: facts.info(ts),
+            trace: rw.trace.unwrap_or_default(),
+        })
     }
 
     fn plan_deflated(&self, src: &dyn ReadAt, layout: &Layout) -> Result<Outcome, DeidError> {
@@ -176,7 +187,11 @@ impl<'a> Engine<'a> {
         }
         let mut out = Out::new();
         out.bytes(&bytes);
-        Ok(Outcome { plan: out.finish(), info: facts.info(TS_DEFLATED.into()), trace: rw.trace.unwrap_or_default() })
+        Ok(Outcome {
+            plan: out.finish(),
+            info: facts.info(TS_DEFLATED.into()),
+            trace: rw.trace.unwrap_or_default(),
+        })
     }
 }
 
@@ -205,7 +220,10 @@ fn meta_facts(src: &dyn ReadAt, layout: &Layout) -> io::Result<MetaFacts> {
     let (mut class, mut version, mut instance) = (None, None, None);
     let mut win = Window::new(src);
     for el in layout.meta.iter().flat_map(|m| &m.elements) {
-        let v = win.get(el.value_start, el.value_len() as usize)?.map(<[u8]>::to_vec).unwrap_or_default();
+        let v = win
+            .get(el.value_start, el.value_len() as usize)?
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
         match el.tag {
             Tag(0x0002, 0x0002) => class = Some(string_of(&v)),
             Tag(0x0002, 0x0001) => version = Some(v),
@@ -213,7 +231,11 @@ fn meta_facts(src: &dyn ReadAt, layout: &Layout) -> io::Result<MetaFacts> {
             _ => {}
         }
     }
-    Ok(MetaFacts { class, version, instance })
+    Ok(MetaFacts {
+        class,
+        version,
+        instance,
+    })
 }
 
 /// The transfer syntax of the output: the source's, corrected when the data set was found
@@ -291,12 +313,18 @@ impl<'e, 's> Rewriter<'e, 's> {
         let len = el.value_len() as usize;
         match self.win.get(el.value_start, len)? {
             Some(b) => Ok(b.to_vec()),
-            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "source changed while planning")),
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "source changed while planning",
+            )),
         }
     }
 
     fn top_value(&mut self, elements: &[Element], tag: Tag) -> io::Result<Option<Vec<u8>>> {
-        match elements.iter().find(|e| e.tag == tag && matches!(e.body, Body::Primitive)) {
+        match elements
+            .iter()
+            .find(|e| e.tag == tag && matches!(e.body, Body::Primitive))
+        {
             Some(el) => Ok(Some(trim(&self.value(el)?).to_vec())),
             None => Ok(None),
         }
@@ -305,16 +333,28 @@ impl<'e, 's> Rewriter<'e, 's> {
     /// Reads what decides refusal and the per-patient derivations; refuses if needed.
     fn facts(&mut self, meta: MetaFacts, elements: &[Element]) -> Result<Facts, DeidError> {
         let policy = self.engine.policy;
-        let MetaFacts { class: meta_class, version: meta_version, instance: meta_instance } = meta;
+        let MetaFacts {
+            class: meta_class,
+            version: meta_version,
+            instance: meta_instance,
+        } = meta;
         let text = |v: Option<Vec<u8>>| v.map(|v| string_of(&v)).unwrap_or_default();
         let sop_class = text(self.top_value(elements, SOP_CLASS_UID)?);
-        let sop_class = if sop_class.is_empty() { meta_class.clone().unwrap_or_default() } else { sop_class };
+        let sop_class = if sop_class.is_empty() {
+            meta_class.clone().unwrap_or_default()
+        } else {
+            sop_class
+        };
         let modality = text(self.top_value(elements, MODALITY)?).to_ascii_uppercase();
 
-        if meta_class.as_deref() == Some(DICOMDIR_SOP_CLASS) || elements.iter().any(|e| e.tag == DIRECTORY_RECORDS) {
+        if meta_class.as_deref() == Some(DICOMDIR_SOP_CLASS)
+            || elements.iter().any(|e| e.tag == DIRECTORY_RECORDS)
+        {
             return Err(Refusal::DicomDir.into());
         }
-        if DOCUMENT_SOP_CLASSES.contains(&sop_class.as_str()) || elements.iter().any(|e| e.tag == Tag(0x0042, 0x0011)) {
+        if DOCUMENT_SOP_CLASSES.contains(&sop_class.as_str())
+            || elements.iter().any(|e| e.tag == Tag(0x0042, 0x0011))
+        {
             return Err(Refusal::Document(sop_class).into());
         }
         if text(self.top_value(elements, BURNED_IN)?).eq_ignore_ascii_case("YES") {
@@ -323,18 +363,33 @@ impl<'e, 's> Rewriter<'e, 's> {
         let manufacturer = text(self.top_value(elements, MANUFACTURER)?);
         let model = text(self.top_value(elements, MODEL)?);
         if policy.burned_in_risk(&modality, &sop_class, &manufacturer, &model) {
-            return Err(Refusal::BurnedInRisk { modality, sop_class }.into());
+            return Err(Refusal::BurnedInRisk {
+                modality,
+                sop_class,
+            }
+            .into());
         }
 
         // The patient: issuer + ID when there is an ID, else the name, else the study.
         let id = self.top_value(elements, PATIENT_ID)?.unwrap_or_default();
         let patient_identity = if !id.is_empty() {
-            let issuer = self.top_value(elements, ISSUER_OF_PATIENT_ID)?.unwrap_or_default();
+            let issuer = self
+                .top_value(elements, ISSUER_OF_PATIENT_ID)?
+                .unwrap_or_default();
             [b"id\0".as_slice(), &issuer, b"\0", &id].concat()
-        } else if let Some(name) = self.top_value(elements, PATIENT_NAME)?.filter(|n| !n.is_empty()) {
+        } else if let Some(name) = self
+            .top_value(elements, PATIENT_NAME)?
+            .filter(|n| !n.is_empty())
+        {
             [b"name\0".as_slice(), &name].concat()
         } else {
-            [b"study\0".as_slice(), &self.top_value(elements, STUDY_INSTANCE_UID)?.unwrap_or_default()].concat()
+            [
+                b"study\0".as_slice(),
+                &self
+                    .top_value(elements, STUDY_INSTANCE_UID)?
+                    .unwrap_or_default(),
+            ]
+            .concat()
         };
         let keys = self.engine.keys;
         self.patient_token = keys.patient_token(&patient_identity);
@@ -348,7 +403,9 @@ impl<'e, 's> Rewriter<'e, 's> {
                 continue;
             }
             let vr = value_vr(el);
-            if !(vr.is_text() || vr == Vr::DA) || policy.public_rule(el.tag).action == Action::Keep {
+            if !(vr.free_text() || vr == Vr::DA)
+                || policy.public_rule(el.tag).action == Action::Keep
+            {
                 continue;
             }
             let v = self.value(el)?;
@@ -360,7 +417,10 @@ impl<'e, 's> Rewriter<'e, 's> {
 
         Ok(Facts {
             sop_class,
-            sop_instance: self.top_value(elements, SOP_INSTANCE_UID)?.filter(|v| !v.is_empty()).or(meta_instance),
+            sop_instance: self
+                .top_value(elements, SOP_INSTANCE_UID)?
+                .filter(|v| !v.is_empty())
+                .or(meta_instance),
             modality,
             patient_token: self.patient_token.clone(),
             meta_version,
@@ -371,7 +431,11 @@ impl<'e, 's> Rewriter<'e, 's> {
     fn top(&mut self, elements: &[Element]) -> Result<Out, DeidError> {
         let marks = self.marking_elements()?;
         let replaced: BTreeSet<Tag> = marks.iter().map(|(t, _)| *t).collect();
-        let kept: Vec<Element> = elements.iter().filter(|e| !replaced.contains(&e.tag)).cloned().collect();
+        let kept: Vec<Element> = elements
+            .iter()
+            .filter(|e| !replaced.contains(&e.tag))
+            .cloned()
+            .collect();
         let mut parts = self.dataset(&kept, Scope::Plain, "")?;
         parts.extend(marks);
         parts.sort_by_key(|(t, _)| *t);
@@ -384,10 +448,24 @@ impl<'e, 's> Rewriter<'e, 's> {
 
     fn marking_elements(&mut self) -> Result<Vec<(Tag, Out)>, DeidError> {
         let policy = self.engine.policy;
-        let mut v = vec![(PATIENT_IDENTITY_REMOVED, self.new_element(PATIENT_IDENTITY_REMOVED, Vr::CS, b"YES")?)];
-        let method = format!("deidfs {} policy {}", env!("CARGO_PKG_VERSION"), policy.name);
-        let method: String = method.chars().filter(|c| c.is_ascii() && *c != '\\').take(64).collect();
-        v.push((DEID_METHOD, self.new_element(DEID_METHOD, Vr::LO, method.as_bytes())?));
+        let mut v = vec![(
+            PATIENT_IDENTITY_REMOVED,
+            self.new_element(PATIENT_IDENTITY_REMOVED, Vr::CS, b"YES")?,
+        )];
+        let method = format!(
+            "deidfs {} policy {}",
+            env!("CARGO_PKG_VERSION"),
+            policy.name
+        );
+        let method: String = method
+            .chars()
+            .filter(|c| c.is_ascii() && *c != '\\')
+            .take(64)
+            .collect();
+        v.push((
+            DEID_METHOD,
+            self.new_element(DEID_METHOD, Vr::LO, method.as_bytes())?,
+        ));
 
         let mut codes = vec![("113100", "Basic Application Confidentiality Profile")];
         codes.extend(policy.options.iter().map(|o| o.code()));
@@ -401,7 +479,13 @@ impl<'e, 's> Rewriter<'e, 's> {
             items.append(item);
         }
         let mut seq = Out::new();
-        seq.bytes(&header(DEID_METHOD_CODES, Vr::SQ, self.enc, Some(items.len())).ok_or(Refusal::ValueTooLong { tag: DEID_METHOD_CODES })?);
+        seq.bytes(
+            &header(DEID_METHOD_CODES, Vr::SQ, self.enc, Some(items.len())).ok_or(
+                Refusal::ValueTooLong {
+                    tag: DEID_METHOD_CODES,
+                },
+            )?,
+        );
         seq.append(items);
         v.push((DEID_METHOD_CODES, seq));
 
@@ -413,7 +497,10 @@ impl<'e, 's> Rewriter<'e, 's> {
             None
         };
         if let Some(l) = longitudinal {
-            v.push((LONGITUDINAL_MODIFIED, self.new_element(LONGITUDINAL_MODIFIED, Vr::CS, l.as_bytes())?));
+            v.push((
+                LONGITUDINAL_MODIFIED,
+                self.new_element(LONGITUDINAL_MODIFIED, Vr::CS, l.as_bytes())?,
+            ));
         }
         Ok(v)
     }
@@ -421,13 +508,21 @@ impl<'e, 's> Rewriter<'e, 's> {
     fn new_element(&self, tag: Tag, vr: Vr, value: &[u8]) -> Result<Out, DeidError> {
         let v = values::pad(vr, value.to_vec());
         let mut o = Out::new();
-        o.bytes(&header(tag, vr, self.enc, Some(v.len() as u64)).ok_or(Refusal::ValueTooLong { tag })?);
+        o.bytes(
+            &header(tag, vr, self.enc, Some(v.len() as u64))
+                .ok_or(Refusal::ValueTooLong { tag })?,
+        );
         o.bytes(&v);
         Ok(o)
     }
 
     /// Rewrites one data set (top level or an item). Returns each surviving element's bytes.
-    fn dataset(&mut self, elements: &[Element], scope: Scope, path: &str) -> Result<Vec<(Tag, Out)>, DeidError> {
+    fn dataset(
+        &mut self,
+        elements: &[Element],
+        scope: Scope,
+        path: &str,
+    ) -> Result<Vec<(Tag, Out)>, DeidError> {
         let policy = self.engine.policy;
         // Private creators of this data set: block (group, xx) -> creator string.
         let mut creators: HashMap<(u16, u8), String> = HashMap::new();
@@ -438,42 +533,62 @@ impl<'e, 's> Rewriter<'e, 's> {
         let mut rules = Vec::with_capacity(elements.len());
         let mut kept_blocks = BTreeSet::new();
         for el in elements {
-            let rule = if el.tag.1 == 0x0000 || el.tag == TRAILING_PADDING || el.tag == DIGITAL_SIGNATURES {
-                // Group lengths are retired and stale after edits; padding and signatures go.
-                Rule { action: Action::Remove, source: Source::Basic("-") }
-            } else if el.tag.is_private_creator() {
-                Rule { action: Action::Keep, source: Source::SafePrivate } // decided below
-            } else if el.tag.is_private() {
-                let block = (el.tag.0, (el.tag.1 >> 8) as u8);
-                let creator = (el.tag.1 >= 0x1000).then(|| creators.get(&block)).flatten();
-                let r = policy.private_rule(el.tag, creator.map(String::as_str));
-                if r.action != Action::Remove {
-                    kept_blocks.insert(block);
-                }
-                r
-            } else if is_overlay_group(el.tag.0) && policy.public_rule(Tag(el.tag.0, 0x3000)).action == Action::Remove {
-                // An overlay without its Overlay Data is invalid: the whole group goes.
-                Rule { action: Action::Remove, source: Source::Basic("X") }
-            } else {
-                let mut r = policy.public_rule(el.tag);
-                let vr = value_vr(el);
-                if r.source == Source::NotListed && matches!(vr, Vr::ST | Vr::LT | Vr::UT) {
-                    r.action = match scope {
-                        Scope::Plain => Action::Keep,
-                        Scope::Dummy => Action::Dummy,
-                        Scope::Clean => Action::Clean,
-                    };
-                }
-                r
-            };
+            let rule =
+                if el.tag.1 == 0x0000 || el.tag == TRAILING_PADDING || el.tag == DIGITAL_SIGNATURES
+                {
+                    // Group lengths are retired and stale after edits; padding and signatures go.
+                    Rule {
+                        action: Action::Remove,
+                        source: Source::Basic("-"),
+                    }
+                } else if el.tag.is_private_creator() {
+                    Rule {
+                        action: Action::Keep,
+                        source: Source::SafePrivate,
+                    } // decided below
+                } else if el.tag.is_private() {
+                    let block = (el.tag.0, (el.tag.1 >> 8) as u8);
+                    let creator = (el.tag.1 >= 0x1000).then(|| creators.get(&block)).flatten();
+                    let r = policy.private_rule(el.tag, creator.map(String::as_str));
+                    if r.action != Action::Remove {
+                        kept_blocks.insert(block);
+                    }
+                    r
+                } else if is_overlay_group(el.tag.0)
+                    && policy.public_rule(Tag(el.tag.0, 0x3000)).action == Action::Remove
+                {
+                    // An overlay without its Overlay Data is invalid: the whole group goes.
+                    Rule {
+                        action: Action::Remove,
+                        source: Source::Basic("X"),
+                    }
+                } else {
+                    let mut r = policy.public_rule(el.tag);
+                    let vr = value_vr(el);
+                    if r.source == Source::NotListed && matches!(vr, Vr::ST | Vr::LT | Vr::UT) {
+                        r.action = match scope {
+                            Scope::Plain => Action::Keep,
+                            Scope::Dummy => Action::Dummy,
+                            Scope::Clean => Action::Clean,
+                        };
+                    }
+                    r
+                };
             rules.push(rule);
         }
         let mut out = Vec::new();
         for (el, mut rule) in elements.iter().zip(rules) {
             if el.tag.is_private_creator() && !kept_blocks.contains(&(el.tag.0, el.tag.1 as u8)) {
-                rule = Rule { action: Action::Remove, source: Source::Basic("X") };
+                rule = Rule {
+                    action: Action::Remove,
+                    source: Source::Basic("X"),
+                };
             }
-            let el_path = format!("{path}{}", el.tag);
+            let el_path = if self.trace.is_some() {
+                format!("{path}{}", el.tag)
+            } else {
+                String::new()
+            };
             if let Some(o) = self.apply(el, &rule, scope, &el_path)? {
                 out.push((el.tag, o));
             }
@@ -481,14 +596,28 @@ impl<'e, 's> Rewriter<'e, 's> {
         Ok(out)
     }
 
-    fn record(&mut self, el: &Element, path: &str, rule: &Rule, action: &'static str, before: Option<&[u8]>, after: Option<&[u8]>) {
-        let Some(trace) = self.trace.as_mut() else { return };
+    fn record(
+        &mut self,
+        el: &Element,
+        path: &str,
+        rule: &Rule,
+        action: &'static str,
+        before: Option<&[u8]>,
+        after: Option<&[u8]>,
+    ) {
+        let Some(trace) = self.trace.as_mut() else {
+            return;
+        };
         let show = |v: Option<&[u8]>| -> String {
             match v {
                 None => "(removed)".into(),
-                Some(b) if value_vr(el).is_string() || value_vr(el) == Vr::PN => {
+                Some(b) if value_vr(el).string_valued() || value_vr(el) == Vr::PN => {
                     let s = string_of(b);
-                    if s.chars().count() > 64 { format!("{}…", s.chars().take(64).collect::<String>()) } else { s }
+                    if s.chars().count() > 64 {
+                        format!("{}…", s.chars().take(64).collect::<String>())
+                    } else {
+                        s
+                    }
                 }
                 Some(b) => format!("<{} bytes>", b.len()),
             }
@@ -506,14 +635,23 @@ impl<'e, 's> Rewriter<'e, 's> {
     }
 
     fn before(&mut self, el: &Element) -> io::Result<Option<Vec<u8>>> {
-        if self.trace.is_some() && matches!(el.body, Body::Primitive) && el.value_len() <= INLINE_MAX {
+        if self.trace.is_some()
+            && matches!(el.body, Body::Primitive)
+            && el.value_len() <= INLINE_MAX
+        {
             Ok(Some(self.value(el)?))
         } else {
             Ok(None)
         }
     }
 
-    fn apply(&mut self, el: &Element, rule: &Rule, scope: Scope, path: &str) -> Result<Option<Out>, DeidError> {
+    fn apply(
+        &mut self,
+        el: &Element,
+        rule: &Rule,
+        scope: Scope,
+        path: &str,
+    ) -> Result<Option<Out>, DeidError> {
         let tag = el.tag;
         if rule.action == Action::Remove {
             let before = self.before(el)?;
@@ -536,7 +674,11 @@ impl<'e, 's> Rewriter<'e, 's> {
             (Action::Dummy, _) => Some(values::pad(vr, values::dummy(vr, el.value_len() as usize))),
             (Action::Pseudonym, _) => {
                 let token = &self.patient_token;
-                let v = if vr == Vr::PN { format!("ANON^{token}") } else { token.clone() };
+                let v = if vr == Vr::PN {
+                    format!("ANON^{token}")
+                } else {
+                    token.clone()
+                };
                 Some(values::pad(vr, v.into_bytes()))
             }
             (Action::Clean, _) => Some(self.clean(el, vr)?),
@@ -550,7 +692,11 @@ impl<'e, 's> Rewriter<'e, 's> {
                 self.record(el, path, rule, "keep", before.as_deref(), before.as_deref());
                 let whole = el.end - el.start;
                 if whole <= INLINE_MAX {
-                    let b = self.win.get(el.start, whole as usize)?.map(<[u8]>::to_vec).unwrap_or_default();
+                    let b = self
+                        .win
+                        .get(el.start, whole as usize)?
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_default();
                     out.bytes(&b);
                 } else {
                     out.source(el.start, whole);
@@ -558,8 +704,16 @@ impl<'e, 's> Rewriter<'e, 's> {
             }
             Some(v) => {
                 let before = self.before(el)?;
-                self.record(el, path, rule, rule.action.name(), before.as_deref(), Some(&v));
-                let h = header(tag, el.vr, el.enc, Some(v.len() as u64)).ok_or(Refusal::ValueTooLong { tag })?;
+                self.record(
+                    el,
+                    path,
+                    rule,
+                    rule.action.name(),
+                    before.as_deref(),
+                    Some(&v),
+                );
+                let h = header(tag, el.vr, el.enc, Some(v.len() as u64))
+                    .ok_or(Refusal::ValueTooLong { tag })?;
                 out.bytes(&h);
                 out.bytes(&v);
             }
@@ -573,13 +727,29 @@ impl<'e, 's> Rewriter<'e, 's> {
             Vr::DA | Vr::DT => values::shift_dates(vr, &v, self.day_shift),
             // Whole-day shifts keep the time of day.
             Vr::TM => v,
-            _ if vr.is_text() => values::pad(vr, values::clean_text(trim(&v), &self.identifiers)),
-            Vr::US | Vr::SS | Vr::UL | Vr::SL | Vr::FL | Vr::FD | Vr::DS | Vr::IS | Vr::AS | Vr::CS => v,
+            _ if vr.free_text() => values::pad(vr, values::clean_text(trim(&v), &self.identifiers)),
+            Vr::US
+            | Vr::SS
+            | Vr::UL
+            | Vr::SL
+            | Vr::FL
+            | Vr::FD
+            | Vr::DS
+            | Vr::IS
+            | Vr::AS
+            | Vr::CS => v,
             _ => values::pad(vr, values::dummy(vr, v.len())),
         })
     }
 
-    fn sequence(&mut self, el: &Element, items: &[layout::Item], rule: &Rule, scope: Scope, path: &str) -> Result<Out, DeidError> {
+    fn sequence(
+        &mut self,
+        el: &Element,
+        items: &[layout::Item],
+        rule: &Rule,
+        scope: Scope,
+        path: &str,
+    ) -> Result<Out, DeidError> {
         // Z empties a sequence. X/Z is Z's dummy form for sequences: a Type 3 sequence may
         // not be empty, so its items stay, de-identified, with free text replaced.
         let empties = rule.action == Action::Empty && rule.source != Source::Basic("X/Z");
@@ -589,12 +759,20 @@ impl<'e, 's> Rewriter<'e, 's> {
             _ => scope,
         };
         let shape = format!("<{} items>", items.len());
-        let after = if empties { "<0 items>".to_string() } else { shape.clone() };
+        let after = if empties {
+            "<0 items>".to_string()
+        } else {
+            shape.clone()
+        };
         if let Some(trace) = self.trace.as_mut() {
             trace.push(Change {
                 path: path.to_string(),
                 tag: el.tag,
-                keyword: keyword(el.tag).unwrap_or(if el.tag.is_private() { "(private)" } else { "" }),
+                keyword: keyword(el.tag).unwrap_or(if el.tag.is_private() {
+                    "(private)"
+                } else {
+                    ""
+                }),
                 action: if empties { "empty" } else { "recurse" },
                 why: why(&rule.source),
                 before: shape,
@@ -604,7 +782,12 @@ impl<'e, 's> Rewriter<'e, 's> {
         let mut body = Out::new();
         if !empties {
             for (i, item) in items.iter().enumerate() {
-                let parts = self.dataset(&item.elements, inner_scope, &format!("{path}[{}]/", i + 1))?;
+                let item_path = if self.trace.is_some() {
+                    format!("{path}[{}]/", i + 1)
+                } else {
+                    String::new()
+                };
+                let parts = self.dataset(&item.elements, inner_scope, &item_path)?;
                 let mut content = Out::new();
                 for (_, o) in parts {
                     content.append(o);
@@ -624,12 +807,24 @@ impl<'e, 's> Rewriter<'e, 's> {
         // CP-246 sequences stay UN; their items carry implicit VR content.
         let item_enc = items.first().map_or(seq_enc, |i| i.enc);
         if el.len.is_some() {
-            out.bytes(&header(el.tag, el.vr, seq_enc, Some(body.len())).ok_or(Refusal::ValueTooLong { tag: el.tag })?);
+            out.bytes(
+                &header(el.tag, el.vr, seq_enc, Some(body.len()))
+                    .ok_or(Refusal::ValueTooLong { tag: el.tag })?,
+            );
             out.append(body);
         } else {
-            out.bytes(&header(el.tag, el.vr, seq_enc, None).ok_or(Refusal::ValueTooLong { tag: el.tag })?);
+            out.bytes(
+                &header(el.tag, el.vr, seq_enc, None)
+                    .ok_or(Refusal::ValueTooLong { tag: el.tag })?,
+            );
             out.append(body);
-            out.bytes(&delimiter(Encoding { big_endian: seq_enc.big_endian, ..item_enc }, SEQ_END));
+            out.bytes(&delimiter(
+                Encoding {
+                    big_endian: seq_enc.big_endian,
+                    ..item_enc
+                },
+                SEQ_END,
+            ));
         }
         Ok(out)
     }
@@ -648,11 +843,18 @@ impl<'e, 's> Rewriter<'e, 's> {
         let mut meta = Vec::new();
         let mut put = |tag: Tag, vr: Vr, v: &[u8]| -> Result<(), DeidError> {
             let v = values::pad(vr, v.to_vec());
-            meta.extend(header(tag, vr, Encoding::EXPLICIT_LE, Some(v.len() as u64)).ok_or(Refusal::ValueTooLong { tag })?);
+            meta.extend(
+                header(tag, vr, Encoding::EXPLICIT_LE, Some(v.len() as u64))
+                    .ok_or(Refusal::ValueTooLong { tag })?,
+            );
             meta.extend(v);
             Ok(())
         };
-        put(Tag(0x0002, 0x0001), Vr::OB, facts.meta_version.as_deref().unwrap_or(&[0, 1]))?;
+        put(
+            Tag(0x0002, 0x0001),
+            Vr::OB,
+            facts.meta_version.as_deref().unwrap_or(&[0, 1]),
+        )?;
         if !facts.sop_class.is_empty() {
             put(Tag(0x0002, 0x0002), Vr::UI, facts.sop_class.as_bytes())?;
         }
@@ -660,11 +862,21 @@ impl<'e, 's> Rewriter<'e, 's> {
             put(Tag(0x0002, 0x0003), Vr::UI, trim(&instance))?;
         }
         put(Tag(0x0002, 0x0010), Vr::UI, ts.as_bytes())?;
-        put(Tag(0x0002, 0x0012), Vr::UI, IMPLEMENTATION_CLASS_UID.as_bytes())?;
-        put(Tag(0x0002, 0x0013), Vr::SH, IMPLEMENTATION_VERSION.as_bytes())?;
+        put(
+            Tag(0x0002, 0x0012),
+            Vr::UI,
+            IMPLEMENTATION_CLASS_UID.as_bytes(),
+        )?;
+        put(
+            Tag(0x0002, 0x0013),
+            Vr::SH,
+            IMPLEMENTATION_VERSION.as_bytes(),
+        )?;
         let mut head = vec![0u8; 128];
         head.extend_from_slice(b"DICM");
-        head.extend(header(Tag(0x0002, 0x0000), Vr::UL, Encoding::EXPLICIT_LE, Some(4)).unwrap_or_default());
+        head.extend(
+            header(Tag(0x0002, 0x0000), Vr::UL, Encoding::EXPLICIT_LE, Some(4)).unwrap_or_default(),
+        );
         head.extend((meta.len() as u32).to_le_bytes());
         head.extend(meta);
         Ok(head)
@@ -687,7 +899,11 @@ fn why(source: &Source) -> String {
 
 /// The VR that describes an element's value: the dictionary's when the file says UN.
 fn value_vr(el: &Element) -> Vr {
-    if el.vr == Vr::UN && !el.tag.is_private() { dictionary_vr(el.tag) } else { el.vr }
+    if el.vr == Vr::UN && !el.tag.is_private() {
+        dictionary_vr(el.tag)
+    } else {
+        el.vr
+    }
 }
 
 /// An element header; `None` length is undefined. `None` result: the length does not fit.
@@ -731,9 +947,17 @@ fn delimiter(enc: Encoding, tag: Tag) -> Vec<u8> {
 }
 
 fn put16(v: &mut Vec<u8>, x: u16, enc: Encoding) {
-    v.extend_from_slice(&if enc.big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+    v.extend_from_slice(&if enc.big_endian {
+        x.to_be_bytes()
+    } else {
+        x.to_le_bytes()
+    });
 }
 
 fn put32(v: &mut Vec<u8>, x: u32, enc: Encoding) {
-    v.extend_from_slice(&if enc.big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+    v.extend_from_slice(&if enc.big_endian {
+        x.to_be_bytes()
+    } else {
+        x.to_le_bytes()
+    });
 }

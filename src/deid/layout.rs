@@ -45,17 +45,34 @@ pub struct Encoding {
 }
 
 impl Encoding {
-    pub const EXPLICIT_LE: Encoding = Encoding { explicit: true, big_endian: false };
-    pub const IMPLICIT_LE: Encoding = Encoding { explicit: false, big_endian: false };
-    pub const EXPLICIT_BE: Encoding = Encoding { explicit: true, big_endian: true };
+    pub const EXPLICIT_LE: Encoding = Encoding {
+        explicit: true,
+        big_endian: false,
+    };
+    pub const IMPLICIT_LE: Encoding = Encoding {
+        explicit: false,
+        big_endian: false,
+    };
+    pub const EXPLICIT_BE: Encoding = Encoding {
+        explicit: true,
+        big_endian: true,
+    };
 
     pub fn u16(self, b: &[u8]) -> u16 {
         let a = [b[0], b[1]];
-        if self.big_endian { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
+        if self.big_endian {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        }
     }
     pub fn u32(self, b: &[u8]) -> u32 {
         let a = [b[0], b[1], b[2], b[3]];
-        if self.big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+        if self.big_endian {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        }
     }
 }
 
@@ -69,7 +86,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 32, max_elements: 1_000_000, max_fragments: 1_000_000 }
+        Self {
+            max_depth: 32,
+            max_elements: 1_000_000,
+            max_fragments: 1_000_000,
+        }
     }
 }
 
@@ -153,9 +174,21 @@ pub enum LayoutError {
     #[error("not a DICOM file: {0}")]
     NotDicom(&'static str),
     #[error("truncated at byte {offset}: {what} needs {needed} bytes, the file ends at {file_len}")]
-    Truncated { offset: u64, what: String, needed: u64, file_len: u64 },
-    #[error("element {tag} at byte {offset}: length {len} overruns its container ending at byte {container_end}")]
-    Overrun { tag: Tag, offset: u64, len: u64, container_end: u64 },
+    Truncated {
+        offset: u64,
+        what: String,
+        needed: u64,
+        file_len: u64,
+    },
+    #[error(
+        "element {tag} at byte {offset}: length {len} overruns its container ending at byte {container_end}"
+    )]
+    Overrun {
+        tag: Tag,
+        offset: u64,
+        len: u64,
+        container_end: u64,
+    },
     #[error("element {tag} at byte {offset}: unknown VR code {code:?}")]
     UnknownVr { tag: Tag, offset: u64, code: String },
     #[error("nesting deeper than {limit} levels at byte {offset}")]
@@ -163,7 +196,11 @@ pub enum LayoutError {
     #[error("more than {limit} {what}")]
     TooMany { what: &'static str, limit: usize },
     #[error("byte {offset}: expected {expected}, found tag {found}")]
-    Unexpected { offset: u64, expected: &'static str, found: Tag },
+    Unexpected {
+        offset: u64,
+        expected: &'static str,
+        found: Tag,
+    },
     #[error("file meta information: {0}")]
     BadMeta(String),
     #[error("I/O error while reading the source: {0}")]
@@ -195,7 +232,12 @@ pub const TS_DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 /// Walks a whole file (meta + data set). For deflated files the data set is not walked here:
 /// `elements` is empty and the caller inflates `[dataset_start..]` and calls [`walk_dataset`].
 pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
-    let mut w = Walker { win: Window::new(src), limits, elements: 0, file_len: src.len() };
+    let mut w = Walker {
+        win: Window::new(src),
+        limits,
+        elements: 0,
+        file_len: src.len(),
+    };
     let preamble = matches!(w.win.get(128, 4)?, Some(b"DICM"));
     let mut pos = if preamble { 132 } else { 0 };
     if !preamble && matches!(w.win.get(0, 4)?, Some(b"DICM")) {
@@ -208,7 +250,9 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
         None
     };
     if preamble && meta.is_none() {
-        return Err(LayoutError::BadMeta("\"DICM\" is not followed by a file meta group".into()));
+        return Err(LayoutError::BadMeta(
+            "\"DICM\" is not followed by a file meta group".into(),
+        ));
     }
     let dataset_start = meta.as_ref().map_or(pos, |m| m.end);
     let ts = meta.as_ref().and_then(|m| m.transfer_syntax.clone());
@@ -238,12 +282,29 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
     if meta.is_none() && elements.is_empty() {
         return Err(LayoutError::NotDicom("no data elements"));
     }
-    Ok(Layout { file_len: w.file_len, preamble, meta, dataset_start, enc, deflated, elements })
+    Ok(Layout {
+        file_len: w.file_len,
+        preamble,
+        meta,
+        dataset_start,
+        enc,
+        deflated,
+        elements,
+    })
 }
 
 /// Walks a bare data set (used for inflated deflate data).
-pub fn walk_dataset(src: &dyn ReadAt, enc: Encoding, limits: Limits) -> Result<Vec<Element>, LayoutError> {
-    let mut w = Walker { win: Window::new(src), limits, elements: 0, file_len: src.len() };
+pub fn walk_dataset(
+    src: &dyn ReadAt,
+    enc: Encoding,
+    limits: Limits,
+) -> Result<Vec<Element>, LayoutError> {
+    let mut w = Walker {
+        win: Window::new(src),
+        limits,
+        elements: 0,
+        file_len: src.len(),
+    };
     let enc = w.detect(0, Some(enc))?;
     w.dataset(0, w.file_len, enc, 0)
 }
@@ -278,7 +339,11 @@ impl Walker<'_> {
 
     fn peek_group(&mut self, pos: u64, big_endian: bool) -> Result<Option<u16>, LayoutError> {
         Ok(self.win.get(pos, 2)?.map(|b| {
-            if big_endian { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) }
+            if big_endian {
+                u16::from_be_bytes([b[0], b[1]])
+            } else {
+                u16::from_le_bytes([b[0], b[1]])
+            }
         }))
     }
 
@@ -289,18 +354,27 @@ impl Walker<'_> {
         while self.peek_group(pos, false)? == Some(0x0002) {
             let el = self.element(pos, self.file_len, Encoding::EXPLICIT_LE, 0)?;
             if !matches!(el.body, Body::Primitive) {
-                return Err(LayoutError::BadMeta(format!("{} is not a plain value", el.tag)));
+                return Err(LayoutError::BadMeta(format!(
+                    "{} is not a plain value",
+                    el.tag
+                )));
             }
             if el.tag == Tag(0x0002, 0x0010) {
                 let len = el.value_len() as usize;
                 let raw = self.bytes(el.value_start, len, "Transfer Syntax UID")?;
-                let uid = String::from_utf8_lossy(raw).trim_end_matches(['\0', ' ']).to_string();
+                let uid = String::from_utf8_lossy(raw)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string();
                 transfer_syntax = Some(uid);
             }
             pos = el.end;
             elements.push(el);
         }
-        Ok(Meta { elements, transfer_syntax, end: pos })
+        Ok(Meta {
+            elements,
+            transfer_syntax,
+            end: pos,
+        })
     }
 
     /// Which encoding the data set starting at `pos` really uses. A declared explicit VR data
@@ -312,11 +386,17 @@ impl Walker<'_> {
         let le_group = u16::from_le_bytes([head[0], head[1]]);
         let vr_ok = Vr::from_code([head[4], head[5]]).is_some();
         Ok(match declared {
-            Some(enc) if enc.explicit && !vr_ok => Encoding { explicit: false, big_endian: enc.big_endian },
+            Some(enc) if enc.explicit && !vr_ok => Encoding {
+                explicit: false,
+                big_endian: enc.big_endian,
+            },
             Some(enc) => enc,
             // No meta: byte order from the group number (data sets start in low groups),
             // VR style from the VR slot.
-            None => Encoding { explicit: vr_ok, big_endian: le_group > 0x00FF && le_group.swap_bytes() <= 0x00FF },
+            None => Encoding {
+                explicit: vr_ok,
+                big_endian: le_group > 0x00FF && le_group.swap_bytes() <= 0x00FF,
+            },
         })
     }
 
@@ -325,12 +405,20 @@ impl Walker<'_> {
         let head: [u8; 8] = self.head(pos, "first element")?;
         let group = enc.u16(&head[0..2]);
         if !(0x0000..=0x0010).contains(&group) || group == 0x0002 {
-            return Err(LayoutError::NotDicom("no preamble, and the first bytes are not a data element"));
+            return Err(LayoutError::NotDicom(
+                "no preamble, and the first bytes are not a data element",
+            ));
         }
         Ok(())
     }
 
-    fn dataset(&mut self, start: u64, end: u64, enc: Encoding, depth: usize) -> Result<Vec<Element>, LayoutError> {
+    fn dataset(
+        &mut self,
+        start: u64,
+        end: u64,
+        enc: Encoding,
+        depth: usize,
+    ) -> Result<Vec<Element>, LayoutError> {
         let mut pos = start;
         let mut out = Vec::new();
         while pos < end {
@@ -358,7 +446,11 @@ impl Walker<'_> {
                 return Ok((out, pos + 8));
             }
             if tag.0 == 0xFFFE {
-                return Err(LayoutError::Unexpected { offset: pos, expected: "item delimiter", found: tag });
+                return Err(LayoutError::Unexpected {
+                    offset: pos,
+                    expected: "item delimiter",
+                    found: tag,
+                });
             }
             let el = self.element(pos, limit, enc, depth)?;
             pos = el.end;
@@ -369,22 +461,39 @@ impl Walker<'_> {
     fn count(&mut self) -> Result<(), LayoutError> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
-            return Err(LayoutError::TooMany { what: "elements", limit: self.limits.max_elements });
+            return Err(LayoutError::TooMany {
+                what: "elements",
+                limit: self.limits.max_elements,
+            });
         }
         Ok(())
     }
 
-    fn element(&mut self, pos: u64, container_end: u64, enc: Encoding, depth: usize) -> Result<Element, LayoutError> {
+    fn element(
+        &mut self,
+        pos: u64,
+        container_end: u64,
+        enc: Encoding,
+        depth: usize,
+    ) -> Result<Element, LayoutError> {
         self.count()?;
         let head: [u8; 8] = self.head(pos, "element header")?;
         let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
         if tag.0 == 0xFFFE {
-            return Err(LayoutError::Unexpected { offset: pos, expected: "data element", found: tag });
+            return Err(LayoutError::Unexpected {
+                offset: pos,
+                expected: "data element",
+                found: tag,
+            });
         }
         let (vr, len, header) = if enc.explicit {
             let code = [head[4], head[5]];
             let Some(vr) = Vr::from_code(code) else {
-                return Err(LayoutError::UnknownVr { tag, offset: pos, code: String::from_utf8_lossy(&code).into_owned() });
+                return Err(LayoutError::UnknownVr {
+                    tag,
+                    offset: pos,
+                    code: String::from_utf8_lossy(&code).into_owned(),
+                });
             };
             if vr.has_long_length() {
                 let h: [u8; 12] = self.head(pos, "element header")?;
@@ -422,10 +531,26 @@ impl Walker<'_> {
         } else {
             Body::Primitive
         };
-        Ok(Element { tag, vr, enc, start: pos, value_start, len: Some(len), end, body })
+        Ok(Element {
+            tag,
+            vr,
+            enc,
+            start: pos,
+            value_start,
+            len: Some(len),
+            end,
+            body,
+        })
     }
 
-    fn may_hold_sequence(&mut self, tag: Tag, vr: Vr, enc: Encoding, value_start: u64, len: u32) -> Result<bool, LayoutError> {
+    fn may_hold_sequence(
+        &mut self,
+        tag: Tag,
+        vr: Vr,
+        enc: Encoding,
+        value_start: u64,
+        len: u32,
+    ) -> Result<bool, LayoutError> {
         if vr != Vr::UN || len < 8 || enc.big_endian {
             return Ok(false);
         }
@@ -433,14 +558,27 @@ impl Walker<'_> {
             return Ok(true);
         }
         let head: [u8; 4] = self.head(value_start, "value")?;
-        Ok(Tag(u16::from_le_bytes([head[0], head[1]]), u16::from_le_bytes([head[2], head[3]])) == ITEM)
+        Ok(Tag(
+            u16::from_le_bytes([head[0], head[1]]),
+            u16::from_le_bytes([head[2], head[3]]),
+        ) == ITEM)
     }
 
     fn overrun(&self, tag: Tag, offset: u64, len: u64, container_end: u64) -> LayoutError {
         if offset + len > self.file_len && container_end >= self.file_len {
-            LayoutError::Truncated { offset, what: format!("value of {tag}"), needed: len, file_len: self.file_len }
+            LayoutError::Truncated {
+                offset,
+                what: format!("value of {tag}"),
+                needed: len,
+                file_len: self.file_len,
+            }
         } else {
-            LayoutError::Overrun { tag, offset, len, container_end }
+            LayoutError::Overrun {
+                tag,
+                offset,
+                len,
+                container_end,
+            }
         }
     }
 
@@ -464,7 +602,10 @@ impl Walker<'_> {
             }
             // CP-246: a sequence of unknown VR, content implicit VR little endian.
             Vr::UN if tag != PIXEL_DATA => {
-                let inner = Encoding { explicit: false, big_endian: false };
+                let inner = Encoding {
+                    explicit: false,
+                    big_endian: false,
+                };
                 let items = self.items(value_start, None, inner, depth + 1, pos)?;
                 let end = items.last().map_or(value_start, |i| i.end);
                 let end = self.expect_tag(end, SEQ_END, inner, "sequence delimiter")?;
@@ -478,14 +619,33 @@ impl Walker<'_> {
         if end > container_end {
             return Err(self.overrun(tag, pos, end - value_start, container_end));
         }
-        Ok(Element { tag, vr: if vr == Vr::UN { Vr::UN } else { vr }, enc, start: pos, value_start, len: None, end, body })
+        Ok(Element {
+            tag,
+            vr: if vr == Vr::UN { Vr::UN } else { vr },
+            enc,
+            start: pos,
+            value_start,
+            len: None,
+            end,
+            body,
+        })
     }
 
-    fn expect_tag(&mut self, pos: u64, want: Tag, enc: Encoding, what: &'static str) -> Result<u64, LayoutError> {
+    fn expect_tag(
+        &mut self,
+        pos: u64,
+        want: Tag,
+        enc: Encoding,
+        what: &'static str,
+    ) -> Result<u64, LayoutError> {
         let head: [u8; 8] = self.head(pos, what)?;
         let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
         if tag != want {
-            return Err(LayoutError::Unexpected { offset: pos, expected: what, found: tag });
+            return Err(LayoutError::Unexpected {
+                offset: pos,
+                expected: what,
+                found: tag,
+            });
         }
         Ok(pos + 8)
     }
@@ -501,7 +661,10 @@ impl Walker<'_> {
         seq_pos: u64,
     ) -> Result<Vec<Item>, LayoutError> {
         if depth > self.limits.max_depth {
-            return Err(LayoutError::TooDeep { offset: seq_pos, limit: self.limits.max_depth });
+            return Err(LayoutError::TooDeep {
+                offset: seq_pos,
+                limit: self.limits.max_depth,
+            });
         }
         let limit = end.unwrap_or(self.file_len);
         let mut pos = start;
@@ -517,23 +680,44 @@ impl Walker<'_> {
                 break;
             }
             if tag != ITEM {
-                return Err(LayoutError::Unexpected { offset: pos, expected: "item", found: tag });
+                return Err(LayoutError::Unexpected {
+                    offset: pos,
+                    expected: "item",
+                    found: tag,
+                });
             }
             self.count()?;
             let content = pos + 8;
             // An item inherits its sequence's encoding, except that explicit VR content which
             // is really implicit (Philips/GE private sequences) is detected per item.
-            let item_enc = if enc.explicit { self.detect_item(content, enc)? } else { enc };
+            let item_enc = if enc.explicit {
+                self.detect_item(content, enc)?
+            } else {
+                enc
+            };
             let item = if len == UNDEFINED {
-                let (elements, item_end) = self.dataset_until_item_end(content, limit, item_enc, depth)?;
-                Item { start: pos, len: None, enc: item_enc, elements, end: item_end }
+                let (elements, item_end) =
+                    self.dataset_until_item_end(content, limit, item_enc, depth)?;
+                Item {
+                    start: pos,
+                    len: None,
+                    enc: item_enc,
+                    elements,
+                    end: item_end,
+                }
             } else {
                 let item_end = content + u64::from(len);
                 if item_end > limit {
                     return Err(self.overrun(ITEM, pos, u64::from(len), limit));
                 }
                 let elements = self.dataset(content, item_end, item_enc, depth)?;
-                Item { start: pos, len: Some(len), enc: item_enc, elements, end: item_end }
+                Item {
+                    start: pos,
+                    len: Some(len),
+                    enc: item_enc,
+                    elements,
+                    end: item_end,
+                }
             };
             pos = item.end;
             items.push(item);
@@ -543,8 +727,14 @@ impl Walker<'_> {
 
     fn detect_item(&mut self, content: u64, enc: Encoding) -> Result<Encoding, LayoutError> {
         match self.win.get(content, 6)? {
-            Some(h) if Tag(enc.u16(&h[0..2]), enc.u16(&h[2..4])).0 != 0xFFFE && Vr::from_code([h[4], h[5]]).is_none() => {
-                Ok(Encoding { explicit: false, big_endian: enc.big_endian })
+            Some(h)
+                if Tag(enc.u16(&h[0..2]), enc.u16(&h[2..4])).0 != 0xFFFE
+                    && Vr::from_code([h[4], h[5]]).is_none() =>
+            {
+                Ok(Encoding {
+                    explicit: false,
+                    big_endian: enc.big_endian,
+                })
             }
             _ => Ok(enc),
         }
@@ -562,11 +752,18 @@ impl Walker<'_> {
                 return Ok((n, pos + 8));
             }
             if tag != ITEM || len == UNDEFINED {
-                return Err(LayoutError::Unexpected { offset: pos, expected: "fragment", found: tag });
+                return Err(LayoutError::Unexpected {
+                    offset: pos,
+                    expected: "fragment",
+                    found: tag,
+                });
             }
             n += 1;
             if n > self.limits.max_fragments {
-                return Err(LayoutError::TooMany { what: "fragments", limit: self.limits.max_fragments });
+                return Err(LayoutError::TooMany {
+                    what: "fragments",
+                    limit: self.limits.max_fragments,
+                });
             }
             let end = pos + 8 + u64::from(len);
             if end > self.file_len {

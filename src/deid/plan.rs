@@ -47,7 +47,11 @@ impl Plan {
 
     /// Bytes held in memory (for cache accounting).
     pub fn inline_bytes(&self) -> u64 {
-        self.segments.iter().filter(|s| matches!(s, Segment::Inline(_))).map(Segment::len).sum()
+        self.segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Inline(_)))
+            .map(Segment::len)
+            .sum()
     }
 
     /// Fills `buf` from output offset `offset`; returns the count (short only at the end).
@@ -175,7 +179,11 @@ impl Out {
             at += seg.len();
             segments.push(seg);
         }
-        Plan { segments, starts, len: at }
+        Plan {
+            segments,
+            starts,
+            len: at,
+        }
     }
 
     /// Resolves source ranges against `src` into bytes (for data that must be re-encoded).

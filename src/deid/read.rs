@@ -64,7 +64,10 @@ impl ReadAt for FileAt {
 }
 
 fn eof() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the source")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "read past the end of the source",
+    )
 }
 
 /// Window size: large enough that a typical header is one read.
@@ -79,7 +82,11 @@ pub struct Window<'a> {
 
 impl<'a> Window<'a> {
     pub fn new(src: &'a dyn ReadAt) -> Self {
-        Self { src, buf: Vec::new(), start: 0 }
+        Self {
+            src,
+            buf: Vec::new(),
+            start: 0,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -92,7 +99,9 @@ impl<'a> Window<'a> {
 
     /// `len` bytes at `offset`, or `None` when they are not all in the source.
     pub fn get(&mut self, offset: u64, len: usize) -> io::Result<Option<&[u8]>> {
-        let Some(end) = offset.checked_add(len as u64) else { return Ok(None) };
+        let Some(end) = offset.checked_add(len as u64) else {
+            return Ok(None);
+        };
         if end > self.src.len() {
             return Ok(None);
         }

@@ -40,7 +40,10 @@ pub fn pad(vr: Vr, mut v: Vec<u8>) -> Vec<u8> {
 
 /// String value with padding (trailing spaces/NULs) and leading spaces removed.
 pub fn trim(v: &[u8]) -> &[u8] {
-    let end = v.iter().rposition(|b| *b != b' ' && *b != 0).map_or(0, |p| p + 1);
+    let end = v
+        .iter()
+        .rposition(|b| *b != b' ' && *b != 0)
+        .map_or(0, |p| p + 1);
     let start = v[..end].iter().position(|b| *b != b' ').unwrap_or(end);
     &v[start..end]
 }
@@ -58,7 +61,11 @@ pub fn map_uids(keys: &Pseudonyms, value: &[u8]) -> Vec<u8> {
         .split('\\')
         .map(|u| {
             let u = u.trim_matches(|c| c == ' ' || c == '\0');
-            if u.is_empty() || is_well_known_uid(u) { u.to_string() } else { keys.uid(u) }
+            if u.is_empty() || is_well_known_uid(u) {
+                u.to_string()
+            } else {
+                keys.uid(u)
+            }
         })
         .collect();
     pad(Vr::UI, mapped.join("\\").into_bytes())
@@ -71,7 +78,11 @@ fn shift_ymd(ymd: &str, days: i64) -> Option<String> {
         return None;
     }
     let (y, m, d) = match ymd.len() {
-        8 => (ymd[0..4].parse().ok()?, ymd[4..6].parse().ok()?, ymd[6..8].parse().ok()?),
+        8 => (
+            ymd[0..4].parse().ok()?,
+            ymd[4..6].parse().ok()?,
+            ymd[6..8].parse().ok()?,
+        ),
         6 => (ymd[0..4].parse().ok()?, ymd[4..6].parse().ok()?, 1),
         4 => (ymd[0..4].parse().ok()?, 1, 1),
         _ => return None,
@@ -100,11 +111,21 @@ pub fn shift_dates(vr: Vr, value: &[u8], days: i64) -> Vec<u8> {
             _ => {
                 // DT: YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX]: shift the date, keep the rest.
                 let date_len = v.bytes().take(8).take_while(u8::is_ascii_digit).count();
-                let date_len = if date_len >= 8 { 8 } else if date_len >= 6 { 6 } else { 4 };
+                let date_len = if date_len >= 8 {
+                    8
+                } else if date_len >= 6 {
+                    6
+                } else {
+                    4
+                };
                 if v.len() < date_len {
                     return None;
                 }
-                Some(format!("{}{}", shift_ymd(&v[..date_len], days)?, &v[date_len..]))
+                Some(format!(
+                    "{}{}",
+                    shift_ymd(&v[..date_len], days)?,
+                    &v[date_len..]
+                ))
             }
         }
     };
@@ -152,12 +173,17 @@ pub fn clean_text(value: &[u8], identifiers: &[Vec<u8>]) -> Vec<u8> {
         if out[i].is_ascii_digit() {
             let start = i;
             let mut digits = 0;
-            while i < out.len() && (out[i].is_ascii_digit() || matches!(out[i], b'.' | b'/' | b'-' | b':')) {
+            while i < out.len()
+                && (out[i].is_ascii_digit() || matches!(out[i], b'.' | b'/' | b'-' | b':'))
+            {
                 digits += usize::from(out[i].is_ascii_digit());
                 i += 1;
             }
             if digits >= 4 {
-                out[start..i].iter_mut().filter(|b| b.is_ascii_digit()).for_each(|b| *b = b'X');
+                out[start..i]
+                    .iter_mut()
+                    .filter(|b| b.is_ascii_digit())
+                    .for_each(|b| *b = b'X');
             }
         } else {
             i += 1;
@@ -180,7 +206,7 @@ pub fn identifier_parts(vr: Vr, value: &[u8]) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     let mut parts = vec![v.to_vec()];
-    if vr == Vr::PN || vr.is_text() {
+    if vr == Vr::PN || vr.free_text() {
         for p in v.split(|b| matches!(b, b'^' | b'=' | b' ' | b'\\' | b',')) {
             if p.len() >= 3 {
                 parts.push(p.to_vec());
@@ -198,7 +224,11 @@ mod tests {
     fn dummies_respect_vr() {
         assert_eq!(pad(Vr::DA, dummy(Vr::DA, 0)), b"19000101");
         assert_eq!(pad(Vr::SH, dummy(Vr::SH, 0)).len() % 2, 0);
-        assert!(dummy(Vr::SH, 0).len() <= 16 && dummy(Vr::AE, 0).len() <= 16 && dummy(Vr::CS, 0).len() <= 16);
+        assert!(
+            dummy(Vr::SH, 0).len() <= 16
+                && dummy(Vr::AE, 0).len() <= 16
+                && dummy(Vr::CS, 0).len() <= 16
+        );
         assert_eq!(dummy(Vr::US, 6), vec![0; 6]);
         assert_eq!(pad(Vr::DS, dummy(Vr::DS, 0)), b"0 ");
     }
@@ -206,9 +236,18 @@ mod tests {
     #[test]
     fn date_shift() {
         assert_eq!(shift_dates(Vr::DA, b"20240301", -1), b"20240229");
-        assert_eq!(shift_dates(Vr::DA, b"20240301\\20240302", -2), b"20240228\\20240229 ");
-        assert_eq!(shift_dates(Vr::DA, b"20240301-20240310 ", -1), b"20240229-20240309 ");
-        assert_eq!(shift_dates(Vr::DT, b"20240301123000.5+0100", -1), b"20240229123000.5+0100 ");
+        assert_eq!(
+            shift_dates(Vr::DA, b"20240301\\20240302", -2),
+            b"20240228\\20240229 "
+        );
+        assert_eq!(
+            shift_dates(Vr::DA, b"20240301-20240310 ", -1),
+            b"20240229-20240309 "
+        );
+        assert_eq!(
+            shift_dates(Vr::DT, b"20240301123000.5+0100", -1),
+            b"20240229123000.5+0100 "
+        );
         assert_eq!(shift_dates(Vr::DT, b"2024", -400), b"2022");
         assert_eq!(shift_dates(Vr::DA, b"garbage!", -1), b"");
         assert_eq!(shift_dates(Vr::DA, b"20241301", -1), b"", "invalid month");

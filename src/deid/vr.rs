@@ -12,9 +12,9 @@ pub trait VrExt {
     /// Explicit VR headers with a 2-byte reserved field and a 4-byte length.
     fn has_long_length(self) -> bool;
     /// Values that are character strings (padded with a space, or NUL for UI).
-    fn is_string(self) -> bool;
+    fn string_valued(self) -> bool;
     /// Free text whose content can be cleaned.
-    fn is_text(self) -> bool;
+    fn free_text(self) -> bool;
     fn pad_byte(self) -> u8;
 }
 
@@ -25,21 +25,31 @@ impl VrExt for Vr {
 
     fn has_long_length(self) -> bool {
         use Vr::*;
-        matches!(self, OB | OD | OF | OL | OV | OW | SQ | SV | UC | UN | UR | UT | UV)
+        matches!(
+            self,
+            OB | OD | OF | OL | OV | OW | SQ | SV | UC | UN | UR | UT | UV
+        )
     }
 
-    fn is_string(self) -> bool {
+    fn string_valued(self) -> bool {
         use Vr::*;
-        matches!(self, AE | AS | CS | DA | DS | DT | IS | LO | LT | PN | SH | ST | TM | UC | UI | UR | UT)
+        matches!(
+            self,
+            AE | AS | CS | DA | DS | DT | IS | LO | LT | PN | SH | ST | TM | UC | UI | UR | UT
+        )
     }
 
-    fn is_text(self) -> bool {
+    fn free_text(self) -> bool {
         use Vr::*;
         matches!(self, LO | LT | SH | ST | UC | UT | PN)
     }
 
     fn pad_byte(self) -> u8 {
-        if self.is_string() && self != Vr::UI { b' ' } else { 0 }
+        if self.string_valued() && self != Vr::UI {
+            b' '
+        } else {
+            0
+        }
     }
 }
 
@@ -47,7 +57,11 @@ impl VrExt for Vr {
 /// OB/OW) resolve to one of their forms: good enough, as their values are only copied.
 pub fn dictionary_vr(tag: Tag) -> Vr {
     if tag.0 % 2 == 1 {
-        return if tag.is_private_creator() { Vr::LO } else { Vr::UN };
+        return if tag.is_private_creator() {
+            Vr::LO
+        } else {
+            Vr::UN
+        };
     }
     if tag.1 == 0x0000 {
         return Vr::UL;

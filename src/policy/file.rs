@@ -74,7 +74,9 @@ pub fn load(name_or_path: &str) -> Result<Policy, PolicyError> {
         return Err(PolicyError {
             origin: name_or_path.into(),
             line: 0,
-            message: format!("no built-in policy of that name (built in: {known}); or give a path to a .toml file"),
+            message: format!(
+                "no built-in policy of that name (built in: {known}); or give a path to a .toml file"
+            ),
         });
     }
     load_path(path, 0)
@@ -99,12 +101,25 @@ fn load_path(path: &Path, depth: usize) -> Result<Policy, PolicyError> {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses policy text; `dir` resolves a relative `extends` path.
-pub fn parse(text: &str, origin: &str, dir: Option<&Path>, depth: usize) -> Result<Policy, PolicyError> {
-    let err = |offset: usize, message: String| PolicyError { origin: origin.to_string(), line: line_of(text, offset), message };
+pub fn parse(
+    text: &str,
+    origin: &str,
+    dir: Option<&Path>,
+    depth: usize,
+) -> Result<Policy, PolicyError> {
+    let err = |offset: usize, message: String| PolicyError {
+        origin: origin.to_string(),
+        line: line_of(text, offset),
+        message,
+    };
     let raw: RawPolicy = toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         err(at, e.message().trim().to_string())
@@ -112,17 +127,30 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>, depth: usize) -> Resu
 
     let mut policy = match &raw.extends {
         None => Policy::bare(),
-        Some(parent) if depth >= 8 => return Err(err(parent.span().start, "`extends` chain deeper than 8 (a cycle?)".into())),
+        Some(parent) if depth >= 8 => {
+            return Err(err(
+                parent.span().start,
+                "`extends` chain deeper than 8 (a cycle?)".into(),
+            ));
+        }
         Some(parent) => {
             let name = parent.get_ref();
             if builtin_text(name).is_some() {
-                parse(builtin_text(name).unwrap_or_default(), &format!("policies/{name}.toml"), None, depth + 1)?
+                parse(
+                    builtin_text(name).unwrap_or_default(),
+                    &format!("policies/{name}.toml"),
+                    None,
+                    depth + 1,
+                )?
             } else {
                 let p: PathBuf = dir.map_or_else(|| PathBuf::from(name), |d| d.join(name));
                 if !p.exists() {
                     return Err(err(
                         parent.span().start,
-                        format!("extends {name:?}: neither a built-in policy ({}) nor an existing file", builtin_names().collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "extends {name:?}: neither a built-in policy ({}) nor an existing file",
+                            builtin_names().collect::<Vec<_>>().join(", ")
+                        ),
                     ));
                 }
                 load_path(&p, depth + 1)?
@@ -139,11 +167,19 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>, depth: usize) -> Resu
     for opt in &raw.options {
         let o = ProfileOption::from_name(opt.get_ref()).ok_or_else(|| {
             let names: Vec<_> = ProfileOption::ALL.iter().map(|o| o.name()).collect();
-            err(opt.span().start, format!("unknown option {:?}; the options are: {}", opt.get_ref(), names.join(", ")))
+            err(
+                opt.span().start,
+                format!(
+                    "unknown option {:?}; the options are: {}",
+                    opt.get_ref(),
+                    names.join(", ")
+                ),
+            )
         })?;
         policy.options.insert(o);
     }
-    check_options(&policy.options).map_err(|m| err(raw.options.first().map_or(0, |o| o.span().start), m))?;
+    check_options(&policy.options)
+        .map_err(|m| err(raw.options.first().map_or(0, |o| o.span().start), m))?;
     if let Some(m) = raw.refuse_modalities {
         policy.refuse_modalities = m.into_iter().collect();
     }
@@ -151,7 +187,11 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>, depth: usize) -> Resu
         policy.refuse_sop_classes = c.into_iter().collect();
     }
     for a in raw.allow {
-        policy.allow.insert(Allow { modality: a.modality, manufacturer: a.manufacturer, model: a.model });
+        policy.allow.insert(Allow {
+            modality: a.modality,
+            manufacturer: a.manufacturer,
+            model: a.model,
+        });
     }
     for ov in &raw.overrides {
         let at = ov.span().start;
@@ -164,16 +204,31 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>, depth: usize) -> Resu
                 let (group, element) = parse_private_tag(tag).ok_or_else(|| {
                     err(at, format!("private tag {tag:?} must look like \"(0029,xx10)\": an odd group and the element's low byte"))
                 })?;
-                policy.private_overrides.insert(PrivateKey { creator: creator.clone(), group, element }, action);
+                policy.private_overrides.insert(
+                    PrivateKey {
+                        creator: creator.clone(),
+                        group,
+                        element,
+                    },
+                    action,
+                );
             }
             (None, Some(kw), None) => {
                 let tag = tag_of_keyword(kw).ok_or_else(|| err(at, format!("unknown keyword {kw:?} (keywords are as in PS3.6, e.g. \"PatientName\")")))?;
                 policy.overrides.insert(tag, action);
             }
             (None, None, Some(t)) => {
-                let tag = parse_tag(t).ok_or_else(|| err(at, format!("tag {t:?} must look like \"(0010,0010)\"")))?;
+                let tag = parse_tag(t)
+                    .ok_or_else(|| err(at, format!("tag {t:?} must look like \"(0010,0010)\"")))?;
                 if tag.is_private() {
-                    return Err(err(at, format!("{tag} is private: give its `creator` and write the tag as \"({:04X},xx{:02X})\"", tag.0, tag.1 & 0xFF)));
+                    return Err(err(
+                        at,
+                        format!(
+                            "{tag} is private: give its `creator` and write the tag as \"({:04X},xx{:02X})\"",
+                            tag.0,
+                            tag.1 & 0xFF
+                        ),
+                    ));
                 }
                 policy.overrides.insert(tag, action);
             }
@@ -203,18 +258,30 @@ pub fn with_options(mut policy: Policy, names: &[String]) -> Result<Policy, Poli
             line: 0,
             message: format!(
                 "unknown option {n:?}; the options are: {}",
-                ProfileOption::ALL.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")
+                ProfileOption::ALL
+                    .iter()
+                    .map(|o| o.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
         policy.options.insert(o);
     }
-    check_options(&policy.options).map_err(|message| PolicyError { origin: "--option".into(), line: 0, message })?;
+    check_options(&policy.options).map_err(|message| PolicyError {
+        origin: "--option".into(),
+        line: 0,
+        message,
+    })?;
     policy.index();
     Ok(policy)
 }
 
 fn hex4(s: &str) -> Option<u16> {
-    if s.len() == 4 { u16::from_str_radix(s, 16).ok() } else { None }
+    if s.len() == 4 {
+        u16::from_str_radix(s, 16).ok()
+    } else {
+        None
+    }
 }
 
 pub fn parse_tag(s: &str) -> Option<Tag> {
@@ -244,20 +311,54 @@ pub fn describe(p: &Policy) -> String {
     s += &format!("id: {}\n", p.id());
     s += "profile: PS3.15 Basic Application Level Confidentiality Profile\n";
     let opts: Vec<_> = p.options.iter().map(|o| o.name()).collect();
-    s += &format!("options: {}\n", if opts.is_empty() { "(none)".into() } else { opts.join(", ") });
+    s += &format!(
+        "options: {}\n",
+        if opts.is_empty() {
+            "(none)".into()
+        } else {
+            opts.join(", ")
+        }
+    );
     let overrides: BTreeMap<String, &str> = p
         .overrides
         .iter()
-        .map(|(t, a)| (format!("{t} {}", crate::deid::vr::keyword(*t).unwrap_or("")), a.name()))
-        .chain(p.private_overrides.iter().map(|(k, a)| (format!("({:04X},xx{:02X}) {:?}", k.group, k.element, k.creator), a.name())))
+        .map(|(t, a)| {
+            (
+                format!("{t} {}", crate::deid::vr::keyword(*t).unwrap_or("")),
+                a.name(),
+            )
+        })
+        .chain(p.private_overrides.iter().map(|(k, a)| {
+            (
+                format!("({:04X},xx{:02X}) {:?}", k.group, k.element, k.creator),
+                a.name(),
+            )
+        }))
         .collect();
     for (k, a) in overrides {
         s += &format!("override: {k} -> {a}\n");
     }
-    s += &format!("refuse modalities: {}\n", p.refuse_modalities.iter().cloned().collect::<Vec<_>>().join(", "));
-    s += &format!("refuse SOP classes: {}\n", p.refuse_sop_classes.iter().cloned().collect::<Vec<_>>().join(", "));
+    s += &format!(
+        "refuse modalities: {}\n",
+        p.refuse_modalities
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    s += &format!(
+        "refuse SOP classes: {}\n",
+        p.refuse_sop_classes
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for a in &p.allow {
-        s += &format!("allow: modality {} manufacturer {:?} model {:?}\n", a.modality, a.manufacturer, a.model);
+        s += &format!(
+            "allow: modality {} manufacturer {:?} model {:?}\n",
+            a.modality, a.manufacturer, a.model
+        );
     }
     s
 }
@@ -274,18 +375,39 @@ mod tests {
         let r = load_builtin("research").unwrap();
         assert!(r.has(ProfileOption::RetainLongitudinalModifiedDates));
         assert!(r.has(ProfileOption::CleanDescriptors));
-        assert!(!r.refuse_modalities.is_empty(), "research inherits basic's refusals");
+        assert!(
+            !r.refuse_modalities.is_empty(),
+            "research inherits basic's refusals"
+        );
     }
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("name = \"x\"\n\noptions = [\"retain-uid\"]\n", "p.toml", None, 0).unwrap_err();
+        let e = parse(
+            "name = \"x\"\n\noptions = [\"retain-uid\"]\n",
+            "p.toml",
+            None,
+            0,
+        )
+        .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
-        assert!(e.to_string().contains("retain-uids"), "lists the valid names: {e}");
+        assert!(
+            e.to_string().contains("retain-uids"),
+            "lists the valid names: {e}"
+        );
 
-        let e = parse("name = \"x\"\n[[override]]\nkeyword = \"PatientNam\"\naction = \"keep\"\n", "p.toml", None, 0).unwrap_err();
+        let e = parse(
+            "name = \"x\"\n[[override]]\nkeyword = \"PatientNam\"\naction = \"keep\"\n",
+            "p.toml",
+            None,
+            0,
+        )
+        .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
-        assert!(e.to_string().starts_with("p.toml:2: unknown keyword"), "{e}");
+        assert!(
+            e.to_string().starts_with("p.toml:2: unknown keyword"),
+            "{e}"
+        );
 
         let e = parse("name = \"x\"\ncolour = 3\n", "p.toml", None, 0).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
@@ -302,14 +424,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.public_rule(Tag(0x0008, 0x1030)).action, Action::Keep);
-        assert_eq!(p.private_rule(Tag(0x0009, 0x1001), Some("ACME")).action, Action::Keep);
-        assert_eq!(p.private_rule(Tag(0x0009, 0x1002), Some("ACME")).action, Action::Remove);
-        assert!(parse("[[override]]\ntag = \"(0009,1001)\"\naction = \"keep\"\n", "p", None, 0).is_err());
+        assert_eq!(
+            p.private_rule(Tag(0x0009, 0x1001), Some("ACME")).action,
+            Action::Keep
+        );
+        assert_eq!(
+            p.private_rule(Tag(0x0009, 0x1002), Some("ACME")).action,
+            Action::Remove
+        );
+        assert!(
+            parse(
+                "[[override]]\ntag = \"(0009,1001)\"\naction = \"keep\"\n",
+                "p",
+                None,
+                0
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn exclusive_date_options() {
-        let e = parse("options = [\"retain-longitudinal-full-dates\", \"retain-longitudinal-modified-dates\"]\n", "p", None, 0);
+        let e = parse(
+            "options = [\"retain-longitudinal-full-dates\", \"retain-longitudinal-modified-dates\"]\n",
+            "p",
+            None,
+            0,
+        );
         assert!(e.is_err());
     }
 }

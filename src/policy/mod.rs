@@ -71,14 +71,20 @@ impl ProfileOption {
             ProfileOption::RetainSafePrivate => ("113111", "Retain Safe Private Option"),
             ProfileOption::RetainUids => ("113110", "Retain UIDs Option"),
             ProfileOption::RetainDeviceIdentity => ("113109", "Retain Device Identity Option"),
-            ProfileOption::RetainInstitutionIdentity => ("113112", "Retain Institution Identity Option"),
-            ProfileOption::RetainPatientCharacteristics => ("113108", "Retain Patient Characteristics Option"),
-            ProfileOption::RetainLongitudinalFullDates => {
-                ("113106", "Retain Longitudinal Temporal Information Full Dates Option")
+            ProfileOption::RetainInstitutionIdentity => {
+                ("113112", "Retain Institution Identity Option")
             }
-            ProfileOption::RetainLongitudinalModifiedDates => {
-                ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
+            ProfileOption::RetainPatientCharacteristics => {
+                ("113108", "Retain Patient Characteristics Option")
             }
+            ProfileOption::RetainLongitudinalFullDates => (
+                "113106",
+                "Retain Longitudinal Temporal Information Full Dates Option",
+            ),
+            ProfileOption::RetainLongitudinalModifiedDates => (
+                "113107",
+                "Retain Longitudinal Temporal Information Modified Dates Option",
+            ),
             ProfileOption::CleanDescriptors => ("113105", "Clean Descriptors Option"),
             ProfileOption::CleanStructuredContent => ("113104", "Clean Structured Content Option"),
             ProfileOption::CleanGraphics => ("113103", "Clean Graphics Option"),
@@ -186,13 +192,23 @@ pub struct Policy {
     pub refuse_sop_classes: BTreeSet<String>,
     pub allow: BTreeSet<Allow>,
     exact: HashMap<Tag, Rule>,
+    /// Rules of the pattern rows (50xx, 60xx), in table order.
+    repeating: Vec<(TagPattern, Rule)>,
+    /// The rule of the private row (gggg,eeee)odd.
+    private_default: Rule,
     safe_private: HashMap<(String, u16, u8), ()>,
 }
 
 impl Policy {
     /// The Basic Profile with no options, no overrides and no refusal lists.
     pub fn bare() -> Policy {
-        Policy::build(String::from("bare"), String::new(), BTreeSet::new(), BTreeMap::new(), BTreeMap::new())
+        Policy::build(
+            String::from("bare"),
+            String::new(),
+            BTreeSet::new(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        )
     }
 
     pub(crate) fn build(
@@ -212,6 +228,11 @@ impl Policy {
             refuse_sop_classes: BTreeSet::new(),
             allow: BTreeSet::new(),
             exact: HashMap::new(),
+            repeating: Vec::new(),
+            private_default: Rule {
+                action: Action::Remove,
+                source: Source::Basic("X"),
+            },
             safe_private: HashMap::new(),
         };
         p.index();
@@ -221,13 +242,34 @@ impl Policy {
     /// Precomputes the rule of every exact tag of the table (options and overrides applied).
     pub(crate) fn index(&mut self) {
         self.exact.clear();
+        self.repeating.clear();
         for row in generated::PROFILE_TABLE {
-            if let TagPattern::Exact(g, e) = row.tag {
-                self.exact.insert(Tag(g, e), self.row_rule(row));
+            match row.tag {
+                TagPattern::Exact(g, e) => {
+                    self.exact.insert(Tag(g, e), self.row_rule(row));
+                }
+                TagPattern::RepeatingGroup { .. } => {
+                    self.repeating.push((row.tag, self.row_rule(row)))
+                }
+                // The option column of the private row says C ("keep if safe"): that is
+                // the safe-private lookup in `private_rule`, not a replacement action.
+                TagPattern::AllPrivate => {
+                    let action = Action::parse(row.basic).unwrap_or(Action::Remove);
+                    self.private_default = Rule {
+                        action,
+                        source: Source::Basic(row.basic),
+                    };
+                }
             }
         }
         for (tag, action) in &self.overrides {
-            self.exact.insert(*tag, Rule { action: *action, source: Source::Override });
+            self.exact.insert(
+                *tag,
+                Rule {
+                    action: *action,
+                    source: Source::Override,
+                },
+            );
         }
         self.safe_private = generated::SAFE_PRIVATE
             .iter()
@@ -241,14 +283,19 @@ impl Policy {
         let mut best: Option<(Action, ProfileOption)> = None;
         for opt in &self.options {
             let code = row.options[opt.column()];
-            let Some(action) = Action::parse(code) else { continue };
+            let Some(action) = Action::parse(code) else {
+                continue;
+            };
             match best {
                 Some((Action::Keep, _)) => {}
                 _ => best = Some((action, *opt)),
             }
         }
         match best {
-            Some((action, opt)) => Rule { action, source: Source::Option(opt) },
+            Some((action, opt)) => Rule {
+                action,
+                source: Source::Option(opt),
+            },
             None => Rule {
                 action: Action::parse(row.basic).unwrap_or(Action::Remove),
                 source: Source::Basic(row.basic),
@@ -265,40 +312,51 @@ impl Policy {
         if let Some(rule) = self.exact.get(&tag) {
             return rule.clone();
         }
-        for row in generated::PROFILE_TABLE {
-            if let TagPattern::RepeatingGroup { .. } = row.tag
-                && row.tag.matches(tag.0, tag.1)
-            {
-                return self.row_rule(row);
-            }
+        if let Some((_, rule)) = self.repeating.iter().find(|(p, _)| p.matches(tag.0, tag.1)) {
+            return rule.clone();
         }
-        Rule { action: Action::Keep, source: Source::NotListed }
+        Rule {
+            action: Action::Keep,
+            source: Source::NotListed,
+        }
     }
 
     /// The rule for a private attribute in the block of `creator` (None: no creator found).
     pub fn private_rule(&self, tag: Tag, creator: Option<&str>) -> Rule {
         let element = (tag.1 & 0xFF) as u8;
         if let Some(creator) = creator {
-            let key = PrivateKey { creator: creator.to_string(), group: tag.0, element };
+            let key = PrivateKey {
+                creator: creator.to_string(),
+                group: tag.0,
+                element,
+            };
             if let Some(action) = self.private_overrides.get(&key) {
-                return Rule { action: *action, source: Source::Override };
+                return Rule {
+                    action: *action,
+                    source: Source::Override,
+                };
             }
             if self.has(ProfileOption::RetainSafePrivate)
-                && self.safe_private.contains_key(&(creator.to_string(), tag.0, element))
+                && self
+                    .safe_private
+                    .contains_key(&(creator.to_string(), tag.0, element))
             {
-                return Rule { action: Action::Keep, source: Source::SafePrivate };
+                return Rule {
+                    action: Action::Keep,
+                    source: Source::SafePrivate,
+                };
             }
         }
-        let row = generated::PROFILE_TABLE.iter().find(|r| r.tag == TagPattern::AllPrivate);
-        let basic = row.map_or("X", |r| r.basic);
-        // The option column of the private row says C ("keep if safe"), handled above.
-        Rule { action: Action::parse(basic).unwrap_or(Action::Remove), source: Source::Basic(basic) }
+        self.private_default.clone()
     }
 
     /// Whether any attribute of this creator's block could be kept (to keep the creator).
     pub fn keeps_some_of_creator(&self, group: u16, creator: &str) -> bool {
         (self.has(ProfileOption::RetainSafePrivate)
-            && self.safe_private.keys().any(|(c, g, _)| *g == group && c == creator))
+            && self
+                .safe_private
+                .keys()
+                .any(|(c, g, _)| *g == group && c == creator))
             || self
                 .private_overrides
                 .iter()
@@ -321,7 +379,13 @@ impl Policy {
     }
 
     /// Whether the whole file is refused for burned-in risk by modality or SOP class.
-    pub fn burned_in_risk(&self, modality: &str, sop_class: &str, manufacturer: &str, model: &str) -> bool {
+    pub fn burned_in_risk(
+        &self,
+        modality: &str,
+        sop_class: &str,
+        manufacturer: &str,
+        model: &str,
+    ) -> bool {
         let risky = self.refuse_modalities.contains(modality)
             || self.refuse_sop_classes.iter().any(|c| c == sop_class);
         risky
@@ -338,7 +402,13 @@ mod tests {
     use super::*;
 
     fn with(opts: &[ProfileOption]) -> Policy {
-        Policy::build("t".into(), String::new(), opts.iter().copied().collect(), BTreeMap::new(), BTreeMap::new())
+        Policy::build(
+            "t".into(),
+            String::new(),
+            opts.iter().copied().collect(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        )
     }
 
     #[test]
@@ -346,7 +416,11 @@ mod tests {
         for row in generated::PROFILE_TABLE {
             assert!(Action::parse(row.basic).is_some(), "{:?}", row);
             for code in row.options {
-                assert!(code.is_empty() || Action::parse(code).is_some(), "{:?}", row);
+                assert!(
+                    code.is_empty() || Action::parse(code).is_some(),
+                    "{:?}",
+                    row
+                );
             }
         }
     }
@@ -357,7 +431,9 @@ mod tests {
         for opt in ProfileOption::ALL {
             let p = with(&[opt]);
             for row in generated::PROFILE_TABLE {
-                let TagPattern::Exact(g, e) = row.tag else { continue };
+                let TagPattern::Exact(g, e) = row.tag else {
+                    continue;
+                };
                 let (a, b) = (basic.public_rule(Tag(g, e)), p.public_rule(Tag(g, e)));
                 let expected = Action::parse(row.options[opt.column()]).unwrap_or(a.action);
                 assert_eq!(b.action, expected, "{} {}", opt.name(), row.name);
@@ -378,19 +454,32 @@ mod tests {
         assert_eq!(p.public_rule(Tag(0x6002, 0x3000)).action, Action::Remove);
         assert_eq!(p.public_rule(Tag(0x5004, 0x0010)).action, Action::Remove);
         assert_eq!(p.public_rule(Tag(0x6000, 0x0010)).action, Action::Keep);
-        assert_eq!(p.private_rule(Tag(0x0029, 0x1010), Some("SIEMENS CSA HEADER")).action, Action::Remove);
+        assert_eq!(
+            p.private_rule(Tag(0x0029, 0x1010), Some("SIEMENS CSA HEADER"))
+                .action,
+            Action::Remove
+        );
         let safe = with(&[ProfileOption::RetainSafePrivate]);
         let row = generated::SAFE_PRIVATE[0];
         let tag = Tag(row.group, 0x1000 | u16::from(row.element));
-        assert_eq!(safe.private_rule(tag, Some(row.creator)).action, Action::Keep);
-        assert_eq!(safe.private_rule(tag, Some("SOMEONE ELSE")).action, Action::Remove);
+        assert_eq!(
+            safe.private_rule(tag, Some(row.creator)).action,
+            Action::Keep
+        );
+        assert_eq!(
+            safe.private_rule(tag, Some("SOMEONE ELSE")).action,
+            Action::Remove
+        );
         assert_eq!(safe.private_rule(tag, None).action, Action::Remove);
     }
 
     #[test]
     fn retain_wins_over_clean() {
         // Date of Last Detector Calibration: K under device identity, C under modified dates.
-        let p = with(&[ProfileOption::RetainDeviceIdentity, ProfileOption::RetainLongitudinalModifiedDates]);
+        let p = with(&[
+            ProfileOption::RetainDeviceIdentity,
+            ProfileOption::RetainLongitudinalModifiedDates,
+        ]);
         assert_eq!(p.public_rule(Tag(0x0018, 0x700C)).action, Action::Keep);
     }
 }

@@ -103,9 +103,18 @@ struct Enc {
     big: bool,
 }
 
-const EXPLICIT_LE: Enc = Enc { explicit: true, big: false };
-const IMPLICIT_LE: Enc = Enc { explicit: false, big: false };
-const EXPLICIT_BE: Enc = Enc { explicit: true, big: true };
+const EXPLICIT_LE: Enc = Enc {
+    explicit: true,
+    big: false,
+};
+const IMPLICIT_LE: Enc = Enc {
+    explicit: false,
+    big: false,
+};
+const EXPLICIT_BE: Enc = Enc {
+    explicit: true,
+    big: true,
+};
 
 // ---------------------------------------------------------------------------
 // Elements and values
@@ -152,12 +161,20 @@ pub enum Value {
 impl Value {
     /// Sequence with defined-length sequence and items.
     pub fn seq(items: Vec<Vec<Elem>>) -> Value {
-        Value::Seq { items, undefined_len: false, items_undefined_len: false }
+        Value::Seq {
+            items,
+            undefined_len: false,
+            items_undefined_len: false,
+        }
     }
 
     /// Sequence with undefined-length sequence and items.
     pub fn seq_undefined(items: Vec<Vec<Elem>>) -> Value {
-        Value::Seq { items, undefined_len: true, items_undefined_len: true }
+        Value::Seq {
+            items,
+            undefined_len: true,
+            items_undefined_len: true,
+        }
     }
 
     pub fn str(s: &str) -> Value {
@@ -176,7 +193,11 @@ fn vr_bytes(vr: &str) -> [u8; 2] {
 
 impl Elem {
     pub fn new(tag: (u16, u16), vr: &str, value: Value) -> Elem {
-        Elem { tag, vr: vr_bytes(vr), value }
+        Elem {
+            tag,
+            vr: vr_bytes(vr),
+            value,
+        }
     }
     pub fn str(tag: (u16, u16), vr: &str, s: &str) -> Elem {
         Elem::new(tag, vr, Value::Str(s.to_string()))
@@ -212,11 +233,19 @@ const SEQ_DELIM: (u16, u16) = (0xFFFE, 0xE0DD);
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
 fn put_u16(out: &mut Vec<u8>, v: u16, big: bool) {
-    out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+    out.extend_from_slice(&if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    });
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32, big: bool) {
-    out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+    out.extend_from_slice(&if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    });
 }
 
 fn put_tag(out: &mut Vec<u8>, tag: (u16, u16), enc: Enc) {
@@ -227,8 +256,19 @@ fn put_tag(out: &mut Vec<u8>, tag: (u16, u16), enc: Enc) {
 fn is_long_vr(vr: &[u8; 2]) -> bool {
     matches!(
         vr,
-        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
-            | b"UT" | b"UV"
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
     )
 }
 
@@ -271,7 +311,10 @@ fn value_bytes(vr: &[u8; 2], value: &Value, big: bool) -> Vec<u8> {
             b.extend_from_slice(raw);
             let unit = swap_unit(vr);
             if big && unit > 1 {
-                assert!(raw.len() % unit == 0, "Bytes length not a multiple of {unit} for BE swap");
+                assert!(
+                    raw.len() % unit == 0,
+                    "Bytes length not a multiple of {unit} for BE swap"
+                );
                 for chunk in b.chunks_mut(unit) {
                     chunk.reverse();
                 }
@@ -280,7 +323,11 @@ fn value_bytes(vr: &[u8; 2], value: &Value, big: bool) -> Vec<u8> {
         Value::Str(s) => {
             b.extend_from_slice(s.as_bytes());
             if b.len() % 2 == 1 {
-                let pad = if matches!(vr, b"UI" | b"OB" | b"UN") { 0u8 } else { b' ' };
+                let pad = if matches!(vr, b"UI" | b"OB" | b"UN") {
+                    0u8
+                } else {
+                    b' '
+                };
                 b.push(pad);
             }
         }
@@ -290,7 +337,11 @@ fn value_bytes(vr: &[u8; 2], value: &Value, big: bool) -> Vec<u8> {
         Value::I32(v) => v.iter().for_each(|x| put_u32(&mut b, *x as u32, big)),
         Value::F32(v) => v.iter().for_each(|x| put_u32(&mut b, x.to_bits(), big)),
         Value::F64(v) => v.iter().for_each(|x| {
-            b.extend_from_slice(&if big { x.to_be_bytes() } else { x.to_le_bytes() })
+            b.extend_from_slice(&if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
         }),
         Value::Tags(v) => v.iter().for_each(|t| {
             put_u16(&mut b, t.0, big);
@@ -314,7 +365,11 @@ fn encode_dataset(out: &mut Vec<u8>, elems: &[Elem], enc: Enc) {
 
 fn encode_elem(out: &mut Vec<u8>, e: &Elem, enc: Enc) {
     match &e.value {
-        Value::Seq { items, undefined_len, items_undefined_len } => {
+        Value::Seq {
+            items,
+            undefined_len,
+            items_undefined_len,
+        } => {
             // CP-246: the content of a UN "sequence" is implicit VR LE.
             let inner = if &e.vr == b"UN" { IMPLICIT_LE } else { enc };
             let mut body = Vec::new();
@@ -342,7 +397,10 @@ fn encode_elem(out: &mut Vec<u8>, e: &Elem, enc: Enc) {
                 out.extend_from_slice(&body);
             }
         }
-        Value::Encapsulated { offset_table, fragments } => {
+        Value::Encapsulated {
+            offset_table,
+            fragments,
+        } => {
             put_header(out, e.tag, &e.vr, UNDEFINED, enc);
             put_tag(out, ITEM, enc);
             put_u32(out, (offset_table.len() * 4) as u32, enc.big);
@@ -379,7 +437,12 @@ pub fn encode_elements(elems: &[Elem], ts: Ts) -> Vec<u8> {
 
 fn set_lengths_recursive(elems: &mut [Elem], seq_undef: bool, items_undef: bool) {
     for e in elems {
-        if let Value::Seq { items, undefined_len, items_undefined_len } = &mut e.value {
+        if let Value::Seq {
+            items,
+            undefined_len,
+            items_undefined_len,
+        } = &mut e.value
+        {
             *undefined_len = seq_undef;
             *items_undefined_len = items_undef;
             for item in items.iter_mut() {
@@ -434,11 +497,12 @@ impl BitWriter {
 }
 
 const LEN_BASE: [u32; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
-    131, 163, 195, 227, 258,
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
 ];
-const LEN_EXTRA: [u32; 29] =
-    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const LEN_EXTRA: [u32; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
 const DIST_BASE: [u32; 30] = [
     1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
     2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
@@ -458,7 +522,11 @@ pub fn deflate_raw(data: &[u8]) -> Vec<u8> {
         (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
     };
     let mut head = vec![usize::MAX; 1 << HASH_BITS];
-    let mut w = BitWriter { out: Vec::with_capacity(data.len() / 2 + 16), acc: 0, n: 0 };
+    let mut w = BitWriter {
+        out: Vec::with_capacity(data.len() / 2 + 16),
+        acc: 0,
+        n: 0,
+    };
     w.bits(1, 1); // BFINAL
     w.bits(1, 2); // BTYPE = 01 (fixed Huffman)
     let mut i = 0;
@@ -548,7 +616,8 @@ impl FileBuilder {
     /// Sets meta (0002,0002)/(0002,0003) and adds (0008,0016)/(0008,0018).
     pub fn sop(mut self, class_uid: &str, instance_uid: &str) -> Self {
         self.sop = Some((class_uid.to_string(), instance_uid.to_string()));
-        self.str((0x0008, 0x0016), "UI", class_uid).str((0x0008, 0x0018), "UI", instance_uid)
+        self.str((0x0008, 0x0016), "UI", class_uid)
+            .str((0x0008, 0x0018), "UI", instance_uid)
     }
 
     /// Adds (or replaces) a top-level element. Group 0002 tags go to the meta
@@ -651,7 +720,10 @@ impl FileBuilder {
     }
 
     pub fn get(&self, tag: (u16, u16)) -> Option<&Elem> {
-        self.elems.iter().find(|e| e.tag == tag).or_else(|| self.meta.iter().find(|e| e.tag == tag))
+        self.elems
+            .iter()
+            .find(|e| e.tag == tag)
+            .or_else(|| self.meta.iter().find(|e| e.tag == tag))
     }
 
     /// Meta elements as they will be written (without (0002,0000)), sorted.
@@ -665,15 +737,26 @@ impl FileBuilder {
         for e in &self.meta {
             add(e.clone());
         }
-        add(Elem::new((0x0002, 0x0001), "OB", Value::Bytes(vec![0x00, 0x01])));
+        add(Elem::new(
+            (0x0002, 0x0001),
+            "OB",
+            Value::Bytes(vec![0x00, 0x01]),
+        ));
         if let Some((class, inst)) = &self.sop {
             add(Elem::str((0x0002, 0x0002), "UI", class));
             add(Elem::str((0x0002, 0x0003), "UI", inst));
         }
-        let ts_uid = self.ts_uid.clone().unwrap_or_else(|| self.ts.uid().to_string());
+        let ts_uid = self
+            .ts_uid
+            .clone()
+            .unwrap_or_else(|| self.ts.uid().to_string());
         add(Elem::str((0x0002, 0x0010), "UI", &ts_uid));
         add(Elem::str((0x0002, 0x0012), "UI", IMPLEMENTATION_CLASS_UID));
-        add(Elem::str((0x0002, 0x0013), "SH", IMPLEMENTATION_VERSION_NAME));
+        add(Elem::str(
+            (0x0002, 0x0013),
+            "SH",
+            IMPLEMENTATION_VERSION_NAME,
+        ));
         m.sort_by_key(|e| e.tag);
         m
     }
@@ -1011,7 +1094,9 @@ pub fn rgb_pattern(rows: u16, cols: u16) -> Vec<u8> {
 /// (the odd one gets a zero pad byte on output). No ASCII runs.
 pub fn jpeg_fragments() -> (Vec<u8>, Vec<u8>) {
     let body = |seed: u32, n: usize| -> Vec<u8> {
-        (0..n as u32).map(|i| (0x80 | (i.wrapping_mul(seed).wrapping_add(seed >> 3) & 0x7F)) as u8).collect()
+        (0..n as u32)
+            .map(|i| (0x80 | (i.wrapping_mul(seed).wrapping_add(seed >> 3) & 0x7F)) as u8)
+            .collect()
     };
     let mut f1 = vec![0xFF, 0xD8, 0xFF, 0xDB];
     f1.extend(body(97, 997));
@@ -1044,7 +1129,10 @@ pub fn pdf_bytes() -> Vec<u8> {
     for o in offsets {
         x.push_str(&format!("{o:010} 00000 n \n"));
     }
-    x.push_str(&format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF", objs.len() + 1));
+    x.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF",
+        objs.len() + 1
+    ));
     pdf.extend_from_slice(x.as_bytes());
     if pdf.len() % 2 == 0 {
         pdf.push(b'\n'); // keep it odd so the NUL-padding path is exercised
@@ -1084,7 +1172,11 @@ fn patient_study(name: &str, id: &str) -> Vec<Elem> {
         s(t::STATION_NAME, "SH", STATION_NAME),
         s(t::STUDY_DESCRIPTION, "LO", STUDY_DESCRIPTION),
         s(t::SERIES_DESCRIPTION, "LO", SERIES_DESCRIPTION),
-        s(t::PERFORMING_PHYSICIAN_NAME, "PN", PERFORMING_PHYSICIAN_NAME),
+        s(
+            t::PERFORMING_PHYSICIAN_NAME,
+            "PN",
+            PERFORMING_PHYSICIAN_NAME,
+        ),
         s(t::OPERATORS_NAME, "PN", OPERATORS_NAME),
         s(t::PATIENT_NAME, "PN", name),
         s(t::PATIENT_ID, "LO", id),
@@ -1094,7 +1186,11 @@ fn patient_study(name: &str, id: &str) -> Vec<Elem> {
         s(t::OTHER_PATIENT_NAMES, "PN", OTHER_PATIENT_NAMES),
         s(t::PATIENT_AGE, "AS", PATIENT_AGE),
         s(t::PATIENT_ADDRESS, "LO", PATIENT_ADDRESS),
-        s(t::ADDITIONAL_PATIENT_HISTORY, "LT", ADDITIONAL_PATIENT_HISTORY),
+        s(
+            t::ADDITIONAL_PATIENT_HISTORY,
+            "LT",
+            ADDITIONAL_PATIENT_HISTORY,
+        ),
         s(t::DEVICE_SERIAL_NUMBER, "LO", DEVICE_SERIAL_NUMBER),
         s(t::SOFTWARE_VERSIONS, "LO", "FIXTURE-SW 1.0"),
         s(t::PROTOCOL_NAME, "LO", PROTOCOL_NAME),
@@ -1103,7 +1199,11 @@ fn patient_study(name: &str, id: &str) -> Vec<Elem> {
         s(t::SERIES_NUMBER, "IS", "3"),
         s(t::INSTANCE_NUMBER, "IS", "17"),
         s(t::REQUESTING_PHYSICIAN, "PN", REQUESTING_PHYSICIAN),
-        s(t::REQUESTED_PROCEDURE_DESCRIPTION, "LO", REQUESTED_PROCEDURE_DESCRIPTION),
+        s(
+            t::REQUESTED_PROCEDURE_DESCRIPTION,
+            "LO",
+            REQUESTED_PROCEDURE_DESCRIPTION,
+        ),
         request_attributes_sequence(),
     ]
 }
@@ -1123,9 +1223,21 @@ fn request_attributes_sequence() -> Elem {
                 ]],
             ),
             s(t::STUDY_INSTANCE_UID, "UI", STUDY_INSTANCE_UID),
-            s(t::REQUESTED_PROCEDURE_DESCRIPTION, "LO", REQUESTED_PROCEDURE_DESCRIPTION),
-            s(t::SCHEDULED_PROCEDURE_STEP_DESCRIPTION, "LO", SCHEDULED_PROCEDURE_STEP_DESCRIPTION),
-            s(t::SCHEDULED_PROCEDURE_STEP_ID, "SH", SCHEDULED_PROCEDURE_STEP_ID),
+            s(
+                t::REQUESTED_PROCEDURE_DESCRIPTION,
+                "LO",
+                REQUESTED_PROCEDURE_DESCRIPTION,
+            ),
+            s(
+                t::SCHEDULED_PROCEDURE_STEP_DESCRIPTION,
+                "LO",
+                SCHEDULED_PROCEDURE_STEP_DESCRIPTION,
+            ),
+            s(
+                t::SCHEDULED_PROCEDURE_STEP_ID,
+                "SH",
+                SCHEDULED_PROCEDURE_STEP_ID,
+            ),
             s(t::REQUESTED_PROCEDURE_ID, "SH", REQUESTED_PROCEDURE_ID),
         ]],
     )
@@ -1295,7 +1407,10 @@ pub fn jpeg_baseline() -> FileBuilder {
         .elem(
             t::PIXEL_DATA,
             "OB",
-            Value::Encapsulated { offset_table: vec![0], fragments: vec![f1, f2] },
+            Value::Encapsulated {
+                offset_table: vec![0],
+                fragments: vec![f1, f2],
+            },
         )
 }
 
@@ -1312,7 +1427,10 @@ pub fn jpeg_baseline_two_frames() -> FileBuilder {
         .elem(
             t::PIXEL_DATA,
             "OB",
-            Value::Encapsulated { offset_table: vec![0, second], fragments: vec![f1, f2] },
+            Value::Encapsulated {
+                offset_table: vec![0, second],
+                fragments: vec![f1, f2],
+            },
         )
 }
 
@@ -1342,10 +1460,18 @@ pub fn trailing_after_pixel_data() -> FileBuilder {
                 s((0x0400, 0x0105), "DT", ACQUISITION_DATETIME),
                 s((0x0400, 0x0110), "CS", "X509_1993_SIG"),
                 Elem::new((0x0400, 0x0115), "OB", Value::Bytes(vec![0xA5; 32])),
-                Elem::new((0x0400, 0x0120), "OB", Value::Bytes((0..64u8).map(|i| i | 0x80).collect())),
+                Elem::new(
+                    (0x0400, 0x0120),
+                    "OB",
+                    Value::Bytes((0..64u8).map(|i| i | 0x80).collect()),
+                ),
             ]],
         ))
-        .elem(t::DATA_SET_TRAILING_PADDING, "OB", Value::Bytes(vec![0u8; 64]))
+        .elem(
+            t::DATA_SET_TRAILING_PADDING,
+            "OB",
+            Value::Bytes(vec![0u8; 64]),
+        )
 }
 
 /// CP-246: Explicit VR LE file whose private sequence (0009,1002) is written
@@ -1367,11 +1493,17 @@ pub fn cp246_private_un_sequence() -> FileBuilder {
 /// (containing a nested SQ), written as UN / undefined length / implicit LE
 /// content — as produced by a node whose dictionary lacked the tag.
 pub fn cp246_public_un_sequence() -> FileBuilder {
-    let Value::Seq { items, .. } = request_attributes_sequence().value else { unreachable!() };
+    let Value::Seq { items, .. } = request_attributes_sequence().value else {
+        unreachable!()
+    };
     ct_default().elem(
         t::REQUEST_ATTRIBUTES_SEQUENCE,
         "UN",
-        Value::Seq { items, undefined_len: true, items_undefined_len: true },
+        Value::Seq {
+            items,
+            undefined_len: true,
+            items_undefined_len: true,
+        },
     )
 }
 
@@ -1401,17 +1533,25 @@ pub fn nested(depth: usize) -> FileBuilder {
         Elem::new(
             t::CONTENT_SEQUENCE,
             "SQ",
-            Value::Seq { items: vec![item], undefined_len: undef, items_undefined_len: undef },
+            Value::Seq {
+                items: vec![item],
+                undefined_len: undef,
+                items_undefined_len: undef,
+            },
         )
     }
-    let b = FileBuilder::new(Ts::ExplicitLE)
-        .sop(SECONDARY_CAPTURE_IMAGE_STORAGE, CT_SOP_INSTANCE_UID);
+    let b =
+        FileBuilder::new(Ts::ExplicitLE).sop(SECONDARY_CAPTURE_IMAGE_STORAGE, CT_SOP_INSTANCE_UID);
     let b = with_all(b, patient_study(PATIENT_NAME, PATIENT_ID));
     let b = b
         .str(t::MODALITY, "CS", "OT")
         .str(t::SERIES_INSTANCE_UID, "UI", SERIES_INSTANCE_UID)
         .str(t::CONVERSION_TYPE, "CS", "WSD");
-    if depth == 0 { b } else { b.push(level(1, depth)) }
+    if depth == 0 {
+        b
+    } else {
+        b.push(level(1, depth))
+    }
 }
 
 /// TextValue used at nesting level `k` by [`nested`].
@@ -1544,7 +1684,11 @@ pub fn encapsulated_pdf() -> FileBuilder {
             ),
             s(t::DOCUMENT_TITLE, "ST", PDF_DOCUMENT_TITLE),
             Elem::new(t::ENCAPSULATED_DOCUMENT, "OB", Value::Bytes(pdf_bytes())),
-            s(t::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT, "LO", "application/pdf"),
+            s(
+                t::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT,
+                "LO",
+                "application/pdf",
+            ),
         ],
     )
 }
@@ -1599,7 +1743,11 @@ pub fn dicomdir_like() -> FileBuilder {
     }
     let make = |off: [u32; 4]| {
         FileBuilder::new(Ts::ExplicitLE)
-            .meta_elem((0x0002, 0x0002), "UI", Value::str(MEDIA_STORAGE_DIRECTORY_STORAGE))
+            .meta_elem(
+                (0x0002, 0x0002),
+                "UI",
+                Value::str(MEDIA_STORAGE_DIRECTORY_STORAGE),
+            )
             .meta_elem((0x0002, 0x0003), "UI", Value::str(DICOMDIR_INSTANCE_UID))
             .str((0x0004, 0x1130), "CS", DICOMDIR_FILE_SET_ID)
             .elem((0x0004, 0x1200), "UL", Value::U32(vec![off[0]]))
@@ -1611,7 +1759,10 @@ pub fn dicomdir_like() -> FileBuilder {
     let draft = make([0; 4]).build();
     let mut offs = [0u32; 4];
     let seq_hdr = [0x04, 0x00, 0x20, 0x12, b'S', b'Q', 0, 0];
-    let p = draft.windows(8).position(|w| w == seq_hdr).expect("DirectoryRecordSequence");
+    let p = draft
+        .windows(8)
+        .position(|w| w == seq_hdr)
+        .expect("DirectoryRecordSequence");
     let mut pos = p + 12;
     for o in offs.iter_mut() {
         assert_eq!(&draft[pos..pos + 4], &[0xFE, 0xFF, 0x00, 0xE0]);
@@ -1628,18 +1779,33 @@ pub fn dicomdir_like() -> FileBuilder {
 pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("ct_explicit_le", ct_default().build()),
-        ("mr_explicit_le", mr_like(PATIENT_NAME, PATIENT_ID, 16, 12).build()),
-        ("ct_implicit_le_undefined", ct_implicit_undefined_lengths().build()),
+        (
+            "mr_explicit_le",
+            mr_like(PATIENT_NAME, PATIENT_ID, 16, 12).build(),
+        ),
+        (
+            "ct_implicit_le_undefined",
+            ct_implicit_undefined_lengths().build(),
+        ),
         ("ct_explicit_be", ct_explicit_be().build()),
         ("ct_deflated", ct_deflated().build()),
         ("bare_implicit", bare_implicit().build()),
         ("bare_explicit", bare_explicit().build()),
         ("jpeg_baseline", jpeg_baseline().build()),
-        ("jpeg_baseline_two_frames", jpeg_baseline_two_frames().build()),
-        ("trailing_after_pixel_data", trailing_after_pixel_data().build()),
+        (
+            "jpeg_baseline_two_frames",
+            jpeg_baseline_two_frames().build(),
+        ),
+        (
+            "trailing_after_pixel_data",
+            trailing_after_pixel_data().build(),
+        ),
         ("cp246_private_un", cp246_private_un_sequence().build()),
         ("cp246_public_un", cp246_public_un_sequence().build()),
-        ("explicit_meta_implicit_body", explicit_meta_implicit_body().build()),
+        (
+            "explicit_meta_implicit_body",
+            explicit_meta_implicit_body().build(),
+        ),
         ("nested_8", nested(8).build()),
         ("overlays_curves", overlays_and_curves().build()),
         ("dicomdir", dicomdir_like().build()),
