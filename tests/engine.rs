@@ -545,3 +545,63 @@ fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
         }
     }
 }
+
+#[test]
+fn clean_descriptors_removes_identifiers_not_the_description() {
+    let p = policy::file::with_options(basic(), &["clean-descriptors".into()]).unwrap();
+    let src = fx::ct_default()
+        .str((0x0008, 0x103E), "LO", "AXIAL CHEST 1.25mm")
+        .str((0x0008, 0x1030), "LO", "CT CHEST FOR DOE 20230914")
+        .build();
+    let obj = parse(&run(&src, &p, &keys(1)).unwrap());
+    assert_eq!(
+        text(&obj, (0x0008, 0x103E)).as_deref(),
+        Some("AXIAL CHEST 1.25mm")
+    );
+    assert_eq!(
+        text(&obj, (0x0008, 0x1030)).as_deref(),
+        Some("CT CHEST FOR XXX XXXXXXXX")
+    );
+}
+
+#[test]
+fn meta_never_carries_the_original_sop_instance_uid() {
+    // Regression: an override other than `uid` on SOP Instance UID left the original in the meta.
+    let p = policy::file::parse(
+        "extends = \"basic\"\n[[override]]\nkeyword = \"SOPInstanceUID\"\naction = \"dummy\"\n",
+        "t.toml",
+        None,
+        0,
+    )
+    .unwrap();
+    let out = run(&fx::ct_default().build(), &p, &keys(1)).unwrap();
+    assert!(find(&out, fx::CT_SOP_INSTANCE_UID.as_bytes()).is_none());
+}
+
+#[test]
+fn nested_patient_ids_get_their_own_pseudonym() {
+    // Regression: a nested Patient ID (another record) took the file's patient token.
+    let other = vec![Elem::str((0x0010, 0x0020), "LO", "PID-OTHER-7")];
+    let src = fx::ct_default()
+        .push(Elem::seq((0x0010, 0x1002), vec![other]))
+        .build();
+    let p = policy::file::parse(
+        "extends = \"basic\"\n[[override]]\nkeyword = \"OtherPatientIDsSequence\"\naction = \"keep\"\n",
+        "t.toml",
+        None,
+        0,
+    )
+    .unwrap();
+    let obj = parse(&run(&src, &p, &keys(1)).unwrap());
+    let top = text(&obj, (0x0010, 0x0020)).unwrap();
+    let item = &obj.element(Tag(0x0010, 0x1002)).unwrap().items().unwrap()[0];
+    let nested = item
+        .element(Tag(0x0010, 0x0020))
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_ne!(nested, top);
+    assert_ne!(nested, "PID-OTHER-7");
+}

@@ -174,8 +174,8 @@ impl<'a> Engine<'a> {
 
     fn plan_deflated(&self, src: &dyn ReadAt, layout: &Layout) -> Result<Outcome, DeidError> {
         let inflated = inflate(src, layout.dataset_start)?;
-        let elements = layout::walk_dataset(&inflated, Encoding::EXPLICIT_LE, self.limits)?;
-        let mut rw = Rewriter::new(self, &inflated, Encoding::EXPLICIT_LE);
+        let (elements, enc) = layout::walk_dataset(&inflated, Encoding::EXPLICIT_LE, self.limits)?;
+        let mut rw = Rewriter::new(self, &inflated, enc);
         let facts = rw.facts(meta_facts(src, layout)?, &elements)?;
         let dataset = rw.top(&elements)?.materialize(&inflated)?;
         let head = rw.file_head(&facts, TS_DEFLATED)?;
@@ -289,6 +289,10 @@ struct Rewriter<'e, 's> {
     day_shift: i64,
     patient_token: String,
     identifiers: Vec<Vec<u8>>,
+    /// Set when a date was shifted (marks the output MODIFIED).
+    dates_shifted: bool,
+    /// Sequence nesting depth of the data set being rewritten (0: top level).
+    depth: usize,
     trace: Option<Vec<Change>>,
 }
 
@@ -305,6 +309,8 @@ impl<'e, 's> Rewriter<'e, 's> {
             day_shift: 0,
             patient_token: String::new(),
             identifiers: Vec::new(),
+            dates_shifted: false,
+            depth: 0,
             trace: engine.trace.then(Vec::new),
         }
     }
@@ -357,12 +363,15 @@ impl<'e, 's> Rewriter<'e, 's> {
         {
             return Err(Refusal::Document(sop_class).into());
         }
-        if text(self.top_value(elements, BURNED_IN)?).eq_ignore_ascii_case("YES") {
+        let burned_in = text(self.top_value(elements, BURNED_IN)?).to_ascii_uppercase();
+        if burned_in == "YES" {
             return Err(Refusal::BurnedInAnnotation.into());
         }
         let manufacturer = text(self.top_value(elements, MANUFACTURER)?);
         let model = text(self.top_value(elements, MODEL)?);
-        if policy.burned_in_risk(&modality, &sop_class, &manufacturer, &model) {
+        // The risk lists apply when the flag is absent: an explicit NO is the device's word.
+        if burned_in != "NO" && policy.burned_in_risk(&modality, &sop_class, &manufacturer, &model)
+        {
             return Err(Refusal::BurnedInRisk {
                 modality,
                 sop_class,
@@ -403,9 +412,9 @@ impl<'e, 's> Rewriter<'e, 's> {
                 continue;
             }
             let vr = value_vr(el);
-            if !(vr.free_text() || vr == Vr::DA)
-                || policy.public_rule(el.tag).action == Action::Keep
-            {
+            // Values that are kept or themselves cleaned are not identifiers to hunt for.
+            let action = policy.public_rule(el.tag).action;
+            if !(vr.free_text() || vr == Vr::DA) || matches!(action, Action::Keep | Action::Clean) {
                 continue;
             }
             let v = self.value(el)?;
@@ -429,14 +438,10 @@ impl<'e, 's> Rewriter<'e, 's> {
 
     /// The top-level data set plus the conformance attributes of PS3.15 E.1.1.
     fn top(&mut self, elements: &[Element]) -> Result<Out, DeidError> {
+        let mut parts = self.dataset(elements, Scope::Plain, "")?;
         let marks = self.marking_elements()?;
         let replaced: BTreeSet<Tag> = marks.iter().map(|(t, _)| *t).collect();
-        let kept: Vec<Element> = elements
-            .iter()
-            .filter(|e| !replaced.contains(&e.tag))
-            .cloned()
-            .collect();
-        let mut parts = self.dataset(&kept, Scope::Plain, "")?;
+        parts.retain(|(t, _)| !replaced.contains(t));
         parts.extend(marks);
         parts.sort_by_key(|(t, _)| *t);
         let mut out = Out::new();
@@ -489,13 +494,14 @@ impl<'e, 's> Rewriter<'e, 's> {
         seq.append(items);
         v.push((DEID_METHOD_CODES, seq));
 
-        let longitudinal = if policy.has(ProfileOption::RetainLongitudinalModifiedDates) {
-            Some("MODIFIED")
-        } else if policy.has(ProfileOption::RetainLongitudinalFullDates) {
-            Some("UNMODIFIED")
-        } else {
-            None
-        };
+        let longitudinal =
+            if policy.has(ProfileOption::RetainLongitudinalModifiedDates) || self.dates_shifted {
+                Some("MODIFIED")
+            } else if policy.has(ProfileOption::RetainLongitudinalFullDates) {
+                Some("UNMODIFIED")
+            } else {
+                None
+            };
         if let Some(l) = longitudinal {
             v.push((
                 LONGITUDINAL_MODIFIED,
@@ -673,7 +679,16 @@ impl<'e, 's> Rewriter<'e, 's> {
             (Action::Uid, _) => Some(Vec::new()),
             (Action::Dummy, _) => Some(values::pad(vr, values::dummy(vr, el.value_len() as usize))),
             (Action::Pseudonym, _) => {
-                let token = &self.patient_token;
+                // The file's patient at the top level; a nested ID or name (other patient
+                // records) gets the token of its own value, never this patient's.
+                let token = if self.depth == 0 {
+                    self.patient_token.clone()
+                } else {
+                    let v = self.value(el)?;
+                    let kind: &[u8] = if vr == Vr::PN { b"name\0" } else { b"id\0\0" };
+                    self.engine.keys.patient_token(&[kind, trim(&v)].concat())
+                };
+                let token = &token;
                 let v = if vr == Vr::PN {
                     format!("ANON^{token}")
                 } else {
@@ -724,7 +739,10 @@ impl<'e, 's> Rewriter<'e, 's> {
     fn clean(&mut self, el: &Element, vr: Vr) -> Result<Vec<u8>, DeidError> {
         let v = self.value(el)?;
         Ok(match vr {
-            Vr::DA | Vr::DT => values::shift_dates(vr, &v, self.day_shift),
+            Vr::DA | Vr::DT => {
+                self.dates_shifted = true;
+                values::shift_dates(vr, &v, self.day_shift)
+            }
             // Whole-day shifts keep the time of day.
             Vr::TM => v,
             _ if vr.free_text() => values::pad(vr, values::clean_text(trim(&v), &self.identifiers)),
@@ -734,6 +752,9 @@ impl<'e, 's> Rewriter<'e, 's> {
             | Vr::SL
             | Vr::FL
             | Vr::FD
+            | Vr::SV
+            | Vr::UV
+            | Vr::AT
             | Vr::DS
             | Vr::IS
             | Vr::AS
@@ -780,6 +801,7 @@ impl<'e, 's> Rewriter<'e, 's> {
             });
         }
         let mut body = Out::new();
+        self.depth += 1;
         if !empties {
             for (i, item) in items.iter().enumerate() {
                 let item_path = if self.trace.is_some() {
@@ -802,10 +824,9 @@ impl<'e, 's> Rewriter<'e, 's> {
                 }
             }
         }
+        self.depth -= 1;
         let mut out = Out::new();
         let seq_enc = el.enc;
-        // CP-246 sequences stay UN; their items carry implicit VR content.
-        let item_enc = items.first().map_or(seq_enc, |i| i.enc);
         if el.len.is_some() {
             out.bytes(
                 &header(el.tag, el.vr, seq_enc, Some(body.len()))
@@ -818,13 +839,13 @@ impl<'e, 's> Rewriter<'e, 's> {
                     .ok_or(Refusal::ValueTooLong { tag: el.tag })?,
             );
             out.append(body);
-            out.bytes(&delimiter(
-                Encoding {
-                    big_endian: seq_enc.big_endian,
-                    ..item_enc
-                },
-                SEQ_END,
-            ));
+            // A UN sequence (CP-246) is implicit little endian inside, delimiter included.
+            let end_enc = if el.vr == Vr::UN {
+                Encoding::IMPLICIT_LE
+            } else {
+                seq_enc
+            };
+            out.bytes(&delimiter(end_enc, SEQ_END));
         }
         Ok(out)
     }
@@ -834,10 +855,14 @@ impl<'e, 's> Rewriter<'e, 's> {
     /// private meta information are not carried over.
     fn file_head(&self, facts: &Facts, ts: &str) -> Result<Vec<u8>, DeidError> {
         let instance = match &facts.sop_instance {
-            Some(uid) if self.engine.policy.public_rule(SOP_INSTANCE_UID).action == Action::Uid => {
-                values::map_uids(self.engine.keys, uid)
+            // The meta follows the data set's SOP Instance UID: kept only where that is kept,
+            // otherwise mapped (never the original, whatever the data set's action).
+            Some(uid)
+                if self.engine.policy.public_rule(SOP_INSTANCE_UID).action == Action::Keep =>
+            {
+                values::pad(Vr::UI, uid.clone())
             }
-            Some(uid) => values::pad(Vr::UI, uid.clone()),
+            Some(uid) => values::map_uids(self.engine.keys, uid),
             None => Vec::new(),
         };
         let mut meta = Vec::new();

@@ -275,6 +275,15 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
         });
     }
     let enc = w.detect(dataset_start, declared)?;
+    if let (Some(d), Some(ts)) = (declared, ts.as_deref())
+        && d.explicit
+        && !enc.explicit
+        && ts != TS_EXPLICIT_LE
+    {
+        return Err(LayoutError::BadMeta(format!(
+            "transfer syntax {ts} is declared but the data set is encoded implicit VR; only Explicit VR Little Endian files are corrected"
+        )));
+    }
     if meta.is_none() && w.file_len > dataset_start {
         w.check_plausible_start(dataset_start, enc)?;
     }
@@ -293,12 +302,12 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
     })
 }
 
-/// Walks a bare data set (used for inflated deflate data).
+/// Walks a bare data set (used for inflated deflate data); returns the encoding found.
 pub fn walk_dataset(
     src: &dyn ReadAt,
     enc: Encoding,
     limits: Limits,
-) -> Result<Vec<Element>, LayoutError> {
+) -> Result<(Vec<Element>, Encoding), LayoutError> {
     let mut w = Walker {
         win: Window::new(src),
         limits,
@@ -306,7 +315,7 @@ pub fn walk_dataset(
         file_len: src.len(),
     };
     let enc = w.detect(0, Some(enc))?;
-    w.dataset(0, w.file_len, enc, 0)
+    Ok((w.dataset(0, w.file_len, enc, 0)?, enc))
 }
 
 struct Walker<'a> {

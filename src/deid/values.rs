@@ -121,19 +121,19 @@ pub fn shift_dates(vr: Vr, value: &[u8], days: i64) -> Vec<u8> {
                 if v.len() < date_len {
                     return None;
                 }
-                Some(format!(
-                    "{}{}",
-                    shift_ymd(&v[..date_len], days)?,
-                    &v[date_len..]
-                ))
+                let rest = &v[date_len..];
+                if !is_time_and_offset(rest) {
+                    return None;
+                }
+                Some(format!("{}{}", shift_ymd(&v[..date_len], days)?, rest))
             }
         }
     };
     let mut out = Vec::new();
     for (i, item) in text.split('\\').enumerate() {
-        let shifted = if let Some((a, b)) = item.split_once('-').filter(|_| vr == Vr::DA) {
+        let shifted = if let Some((a, b)) = range_parts(vr, item) {
             // A date range "A-B" (either side may be open).
-            match (shift_one(a), shift_one(b)) {
+            match (shift_one(&a), shift_one(&b)) {
                 (Some(a), Some(b)) => Some(format!("{a}-{b}")),
                 _ => None,
             }
@@ -147,6 +147,41 @@ pub fn shift_dates(vr: Vr, value: &[u8], days: i64) -> Vec<u8> {
         out.extend_from_slice(s.as_bytes());
     }
     pad(vr, out)
+}
+
+/// What may follow the date in a DT: `HH[MM[SS[.F{1,6}]]]` and an optional `&ZZXX` offset.
+fn is_time_and_offset(rest: &str) -> bool {
+    let (time, offset) = match rest.find(['+', '-']) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, "0000"),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    offset.len() == 4
+        && digits(offset)
+        && hms.len() % 2 == 0
+        && hms.len() <= 6
+        && digits(hms)
+        && frac.len() <= 6
+        && digits(frac)
+        && (frac.is_empty() || hms.len() == 6)
+}
+
+/// A date range "A-B" (either side may be open). In DT, '-' also starts a UTC offset
+/// ("...-0500"): a value with one '-' followed by exactly four digits after a time is one
+/// date-time; anything with more dashes than a range of two offset date-times is not split
+/// (and, not parsing as a date-time, becomes empty).
+fn range_parts(vr: Vr, item: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = item.split('-').collect();
+    match (vr, parts.as_slice()) {
+        (Vr::DA, [a, b]) => Some((a.to_string(), b.to_string())),
+        (Vr::DT, [a, b])
+            if !(a.len() > 8 && b.len() == 4 && b.bytes().all(|c| c.is_ascii_digit())) =>
+        {
+            Some((a.to_string(), b.to_string()))
+        }
+        _ => None,
+    }
 }
 
 /// Cleans free text: every occurrence of an identifier taken from the same header (names,
@@ -206,7 +241,8 @@ pub fn identifier_parts(vr: Vr, value: &[u8]) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     let mut parts = vec![v.to_vec()];
-    if vr == Vr::PN || vr.free_text() {
+    // Names also by component (a family name alone in a description still identifies).
+    if vr == Vr::PN {
         for p in v.split(|b| matches!(b, b'^' | b'=' | b' ' | b'\\' | b',')) {
             if p.len() >= 3 {
                 parts.push(p.to_vec());
@@ -251,6 +287,19 @@ mod tests {
         assert_eq!(shift_dates(Vr::DT, b"2024", -400), b"2022");
         assert_eq!(shift_dates(Vr::DA, b"garbage!", -1), b"");
         assert_eq!(shift_dates(Vr::DA, b"20241301", -1), b"", "invalid month");
+        // DT: a UTC offset is not a range; a range shifts both ends.
+        assert_eq!(
+            shift_dates(Vr::DT, b"20240301120000-0500", -1),
+            b"20240229120000-0500 "
+        );
+        assert_eq!(
+            shift_dates(Vr::DT, b"20240301-20240302", -1),
+            b"20240229-20240301 "
+        );
+        assert_eq!(
+            shift_dates(Vr::DT, b"20240301120000-0500-20240302120000-0500", -1),
+            b""
+        );
     }
 
     #[test]

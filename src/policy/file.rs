@@ -22,13 +22,24 @@ pub fn builtin_text(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{origin}:{line}: {message}")]
+/// A policy problem; `line` is 0 when it is not about one line of a file.
+#[derive(Debug)]
 pub struct PolicyError {
     pub origin: String,
     pub line: usize,
     pub message: String,
 }
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.origin, self.message),
+            n => write!(f, "{}:{n}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,14 +192,17 @@ pub fn parse(
     check_options(&policy.options)
         .map_err(|m| err(raw.options.first().map_or(0, |o| o.span().start), m))?;
     if let Some(m) = raw.refuse_modalities {
-        policy.refuse_modalities = m.into_iter().collect();
+        policy.refuse_modalities = m
+            .into_iter()
+            .map(|s| s.trim().to_ascii_uppercase())
+            .collect();
     }
     if let Some(c) = raw.refuse_sop_classes {
-        policy.refuse_sop_classes = c.into_iter().collect();
+        policy.refuse_sop_classes = c.into_iter().map(|s| s.trim().to_string()).collect();
     }
     for a in raw.allow {
         policy.allow.insert(Allow {
-            modality: a.modality,
+            modality: a.modality.trim().to_ascii_uppercase(),
             manufacturer: a.manufacturer,
             model: a.model,
         });

@@ -350,23 +350,11 @@ impl Policy {
         self.private_default.clone()
     }
 
-    /// Whether any attribute of this creator's block could be kept (to keep the creator).
-    pub fn keeps_some_of_creator(&self, group: u16, creator: &str) -> bool {
-        (self.has(ProfileOption::RetainSafePrivate)
-            && self
-                .safe_private
-                .keys()
-                .any(|(c, g, _)| *g == group && c == creator))
-            || self
-                .private_overrides
-                .iter()
-                .any(|(k, a)| k.group == group && k.creator == creator && *a != Action::Remove)
-    }
-
     /// Identifier for cache keys: changes whenever any decision of the policy can change.
     pub fn id(&self) -> String {
         let canon = format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.name,
             self.options,
             self.overrides,
             self.private_overrides,
