@@ -54,11 +54,14 @@ import argparse
 import json
 import os
 import re
+import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import warnings
 import zlib
@@ -853,6 +856,81 @@ def _summary(result: dict, label: str) -> str:
     return f"FAIL {label}\n" + "\n".join(f"  - {f}" for f in result["failures"])
 
 
+def _in_big_stack(fn, *args):
+    """Run fn(*args) in a thread with a large stack: pydicom parses
+    undefined-length sequences recursively, so deeply nested inputs need far
+    more than the default stack and recursion limit."""
+    sys.setrecursionlimit(1_000_000)
+    threading.stack_size(1 << 30)
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001
+            box["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _oracle_failure(msg: str, **checks) -> dict:
+    return {"ok": False, "failures": [f"oracle: {msg}"], "checks": {"oracle": checks}}
+
+
+def run_pair(source: str, output: str, args) -> dict:
+    """check_pair in a forked child, so that a hang (pydicom is very slow on
+    pathological nesting), a crash or runaway memory use of one pair cannot
+    take the whole batch down.  Falls back to in-process without fork."""
+    if args.timeout <= 0 or not hasattr(os, "fork"):
+        return _in_big_stack(check_pair, source, output, args)
+    rfd, wfd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(rfd)
+        try:
+            result = _in_big_stack(check_pair, source, output, args)
+        except BaseException as exc:  # noqa: BLE001
+            result = _oracle_failure(f"internal error: {exc!r}")
+        data = json.dumps(result, default=str).encode()
+        with os.fdopen(wfd, "wb") as fh:
+            fh.write(data)
+        os._exit(0)
+    os.close(wfd)
+    chunks = []
+    deadline = time.monotonic() + args.timeout
+    timed_out = False
+    with os.fdopen(rfd, "rb", buffering=0) as fh:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([fh], [], [], left)
+            if not ready:
+                continue
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    if timed_out:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return _oracle_failure(f"timed out after {args.timeout:g} s (pathological input?)",
+                               timeout=True)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        return _oracle_failure(f"checker process died (wait status {status})", crashed=True)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("source", nargs="?")
@@ -864,7 +942,11 @@ def main(argv: list[str]) -> int:
                     help="only print JSON (no human-readable summary on stderr)")
     ap.add_argument("--compare-dciodvfy", action="store_true")
     ap.add_argument("--allow-dciodvfy-regressions", action="store_true")
-    ap.add_argument("--dciodvfy-timeout", type=float, default=120.0)
+    ap.add_argument("--dciodvfy-timeout", type=float, default=120.0,
+                    help="seconds per dciodvfy run (default 120)")
+    ap.add_argument("--timeout", type=float, default=300.0,
+                    help="seconds per pair, checked in a forked child; 0 = no child, "
+                         "no limit (default 300)")
     args = ap.parse_args(argv)
 
     pydicom_config.settings.reading_validation_mode = pydicom_config.WARN
@@ -885,7 +967,7 @@ def main(argv: list[str]) -> int:
                               "checks": {}}
                     parts = parts + [""]
                 else:
-                    result = check_pair(parts[0], parts[1], args)
+                    result = run_pair(parts[0], parts[1], args)
                 result = {"source": parts[0], "output": parts[1], **result}
                 all_ok &= result["ok"]
                 print(json.dumps(result, default=str), flush=True)
@@ -895,31 +977,15 @@ def main(argv: list[str]) -> int:
 
     if not (args.source and args.output):
         ap.error("SOURCE and OUTPUT are required (or use --batch)")
-    result = check_pair(args.source, args.output, args)
+    result = run_pair(args.source, args.output, args)
     print(json.dumps(result, default=str), flush=True)
     if not args.json:
         print(_summary(result, args.output), file=sys.stderr)
     return 0 if result["ok"] else 1
 
 
-def _run_with_big_stack(argv: list[str]) -> int:
-    # pydicom parses undefined-length sequences recursively; very deeply
-    # nested inputs need far more than the default stack and recursion limit.
-    sys.setrecursionlimit(1_000_000)
-    threading.stack_size(1 << 30)
-    box = {"rc": 2}
-
-    def target():
-        try:
-            box["rc"] = main(argv)
-        except SystemExit as exc:  # argparse
-            box["rc"] = exc.code if isinstance(exc.code, int) else 2
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    return box["rc"]
-
-
 if __name__ == "__main__":
-    sys.exit(_run_with_big_stack(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:
+        sys.exit(1)

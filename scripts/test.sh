@@ -1,45 +1,176 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian/Ubuntu machine: installs what the tests use
-# (FUSE, DICOM validators and readers), then runs formatting, lints, the generated-table
-# check and every test. Usage: scripts/test.sh
+# Full check of the deidfs crate: what CI runs (.ci/run calls this script).
+#
+#   scripts/test.sh [ARGS...]     ARGS are passed to `cargo test --release`
+#   scripts/test.sh --deps-only   only install what is missing (step 1)
+#
+# Steps:
+#   1. install what is missing (each only if missing; works on a fresh
+#      Debian 12 as root, or via sudo):
+#        apt:  fuse3 dcmtk dicom3tools dcm2niix  (+ python3 / python3-pip,
+#              and curl for rustup, only if those are missing too)
+#        pip:  pydicom (for scripts/oracle.py), if `import pydicom` fails
+#        rust: rustup toolchain with rustfmt + clippy, if cargo is missing
+#      Set DEIDFS_SKIP_INSTALL=1 to skip this step.
+#   2. cargo fmt --check
+#   3. cargo clippy --all-targets -- -D warnings
+#   4. python3 scripts/gen_profile_table.py --check   (if the script and its
+#      inputs in ../shared/reference exist)
+#   5. cargo test --release   (release: the corpus tests are much faster)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
-section() { printf '\n==> %s\n' "$*"; }
-
-section "system packages"
-missing=()
-command -v fusermount3 >/dev/null || missing+=(fuse3)
-command -v dcmdump >/dev/null || missing+=(dcmtk)
-command -v dciodvfy >/dev/null || missing+=(dicom3tools)
-command -v dcm2niix >/dev/null || missing+=(dcm2niix)
-if ((${#missing[@]})); then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-  echo "installed: ${missing[*]}"
-else
-  echo "all present"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+if [[ "${CI:-}" == "true" ]]; then
+    export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 fi
 
-section "python packages"
-if ! python3 -c 'import pydicom' 2>/dev/null; then
-  python3 -m pip install --quiet pydicom
-fi
-python3 -c 'import pydicom; print("pydicom", pydicom.__version__)'
+# ---------------------------------------------------------------- helpers --
+STEP=""
+T0=$SECONDS
+section() {
+    STEP="$*"
+    printf '\n==== %s ====\n' "$*"
+}
+on_exit() {
+    local rc=$?
+    if [[ $rc -ne 0 ]]; then
+        printf '\n==== FAILED: %s (exit %d, %ds) ====\n' "$STEP" "$rc" "$((SECONDS - T0))" >&2
+    fi
+}
+trap on_exit EXIT
 
+as_root() {
+    if [[ "$(id -u)" -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "need root (or sudo) to run: $*" >&2
+        return 1
+    fi
+}
+
+pkg_installed() { # pkg [command]: true if installed (dpkg) or, without dpkg, if command exists
+    if command -v dpkg-query >/dev/null 2>&1; then
+        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+    else
+        command -v "${2:-$1}" >/dev/null 2>&1
+    fi
+}
+
+APT_UPDATED=0
+apt_install() {
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "apt-get not available; please install: $*" >&2
+        return 1
+    fi
+    if [[ $APT_UPDATED -eq 0 ]]; then
+        echo "+ apt-get update"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+        APT_UPDATED=1
+    fi
+    echo "+ apt-get install $*"
+    # apt-get waits for the dpkg lock if another apt/dpkg is running.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" </dev/null
+}
+
+# ------------------------------------------------------------ dependencies --
+install_deps() {
+    local missing=() spec pkg cmd
+    for spec in fuse3:fusermount3 dcmtk:dcmdump dicom3tools:dciodvfy dcm2niix:dcm2niix; do
+        pkg=${spec%%:*} cmd=${spec#*:}
+        if pkg_installed "$pkg" "$cmd"; then
+            echo "ok: $pkg"
+        else
+            missing+=("$pkg")
+        fi
+    done
+    if ! command -v python3 >/dev/null 2>&1; then
+        missing+=(python3)
+    fi
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        apt_install "${missing[@]}"
+    fi
+
+    if python3 -c 'import pydicom' >/dev/null 2>&1; then
+        echo "ok: pydicom $(python3 -c 'import pydicom; print(pydicom.__version__)')"
+    else
+        if ! python3 -m pip --version >/dev/null 2>&1; then
+            apt_install python3-pip
+        fi
+        local pip_args=(install --quiet --disable-pip-version-check --no-input
+                        --root-user-action=ignore --no-warn-script-location "pydicom>=3,<4")
+        # Debian's system python is "externally managed" (PEP 668): allow pip
+        # to install next to it (into /usr/local as root, ~/.local otherwise).
+        if python3 - <<'PY'
+import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)
+PY
+        then
+            pip_args+=(--break-system-packages)
+        fi
+        if [[ "$(id -u)" -ne 0 ]] && python3 -c 'import sys; sys.exit(sys.prefix != sys.base_prefix)'; then
+            pip_args+=(--user)
+        fi
+        echo "+ python3 -m pip ${pip_args[*]}"
+        python3 -m pip "${pip_args[@]}"
+        python3 -c 'import pydicom; print("ok: pydicom", pydicom.__version__)'
+    fi
+
+    if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
+        echo "+ rustup (stable, minimal profile, rustfmt + clippy)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+            sh -s -- -y --no-modify-path --profile minimal --component rustfmt,clippy
+        export PATH="$HOME/.cargo/bin:$PATH"
+    elif command -v rustup >/dev/null 2>&1; then
+        if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+            rustup component add rustfmt clippy
+        fi
+    fi
+    echo "ok: $(cargo --version)"
+}
+
+DEPS_ONLY=0
+if [[ "${1:-}" == "--deps-only" ]]; then
+    DEPS_ONLY=1
+    shift
+fi
+
+if [[ "${DEIDFS_SKIP_INSTALL:-0}" != "1" ]]; then
+    section "dependencies"
+    install_deps
+fi
+if [[ $DEPS_ONLY -eq 1 ]]; then
+    STEP="done"
+    exit 0
+fi
+
+# ------------------------------------------------------------------ checks --
 section "cargo fmt --check"
 cargo fmt --check
 
-section "cargo clippy"
-cargo clippy --release --all-targets --quiet -- -D warnings
+section "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
 
-section "generated table matches the standard's CSV"
-if [ -f ../shared/reference/ps3.15-table-E.1-1.csv ]; then
-  python3 scripts/gen_profile_table.py --check
-else
-  echo "skipped: ../shared/reference not present"
+if [[ -f scripts/gen_profile_table.py ]]; then
+    section "python3 scripts/gen_profile_table.py --check"
+    # Its inputs are the standard's CSVs in ../shared/reference.
+    if [[ -d ../shared/reference ]]; then
+        python3 scripts/gen_profile_table.py --check
+    else
+        echo "skipped: ../shared/reference not present"
+    fi
 fi
 
-section "cargo test"
-cargo test --release
+section "cargo test --release"
+cargo test --release "$@"
+
+STEP="done"
+printf '\n==== all checks passed (%ds) ====\n' "$((SECONDS - T0))"
