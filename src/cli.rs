@@ -50,8 +50,60 @@ pub enum Command {
         #[command(subcommand)]
         action: PolicyCommand,
     },
-    /// De-identify an embedded sample with a throwaway key and print it before and after.
-    Demo,
+    /// Mount SOURCE at MOUNTPOINT as a read-only, de-identified, pseudonymous view.
+    Mount {
+        source: PathBuf,
+        mountpoint: PathBuf,
+        #[arg(long)]
+        key_file: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Stay attached (for tests and systemd); otherwise detach once the mount is live.
+        #[arg(long)]
+        foreground: bool,
+        /// Let other users read the view (with default_permissions).
+        #[arg(long)]
+        allow_other: bool,
+        /// Memory for cached plans, in bytes (suffixes K, M, G accepted).
+        #[arg(long, default_value = "256M", value_parser = parse_bytes)]
+        cache_size: u64,
+        /// FUSE worker threads.
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+        /// Seconds the kernel may cache names and sizes; archive changes show within it.
+        #[arg(long, default_value_t = 60)]
+        ttl: u64,
+        /// Append logs here (mode 0600). Logs name files by their pseudonym only.
+        #[arg(long)]
+        log_file: Option<PathBuf>,
+        /// Internal: report readiness to a detaching parent.
+        #[arg(long, hide = true)]
+        ready_pipe: bool,
+    },
+    /// Unmount a deidfs view (also clears the mount of a daemon that was killed).
+    Unmount { mountpoint: PathBuf },
+    /// Build a small fake archive, mount it de-identified and show both sides.
+    Demo {
+        /// Exit right after showing (do not wait for Ctrl-C).
+        #[arg(long)]
+        exit: bool,
+    },
+}
+
+/// "4096", "64K", "256M", "2G" -> bytes.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a size: use bytes, or a number with K, M or G"))
 }
 
 #[derive(Debug, Subcommand)]

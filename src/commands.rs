@@ -2,12 +2,15 @@
 
 use crate::cli::{Cli, Command, PolicyArgs, PolicyCommand};
 use crate::deid::{DeidError, Engine, FileAt, Outcome, ReadAt};
+use crate::mount::{self, MountSpec};
 use crate::policy::{self, Policy};
 use crate::pseudonym::{Pseudonyms, SecretKey};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Exit status when a file is refused (not an error of the command itself).
 pub const EXIT_REFUSED: u8 = 3;
@@ -49,11 +52,109 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy { action } => policy_command(action),
-        Command::Demo => {
-            print!("{}", demo().map_err(|e| e.to_string())?);
+        Command::Mount {
+            source,
+            mountpoint,
+            key_file,
+            policy,
+            foreground,
+            allow_other,
+            cache_size,
+            threads,
+            ttl,
+            log_file,
+            ready_pipe,
+        } => {
+            let ttl = std::time::Duration::from_secs(ttl);
+            let spec = MountSpec {
+                source,
+                mountpoint,
+                allow_other,
+                threads,
+                ttl,
+            };
+            if !foreground {
+                mount::detach(std::env::args_os().skip(1).collect())?;
+                let m = spec.mountpoint.display();
+                println!("deidfs: mounted at {m}; unmount with `deidfs unmount {m}`");
+                return Ok(ExitCode::SUCCESS);
+            }
+            init_logging(log_file.as_deref(), !ready_pipe)?;
+            let (keys, policy) = setup(&key_file, &policy)?;
+            let cfg = view_config(policy, keys, cache_size, threads);
+            let stop = Arc::new(AtomicBool::new(false));
+            mount::serve(&spec, cfg, stop, || {
+                if ready_pipe {
+                    mount::report_ready();
+                } else {
+                    eprintln!(
+                        "deidfs: mounted at {}; Ctrl-C to unmount",
+                        spec.mountpoint.display()
+                    );
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unmount { mountpoint } => {
+            mount::unmount(&mountpoint)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { exit } => {
+            crate::demo::run(exit)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The view's settings: the mounting user owns everything, the mount time is every timestamp.
+pub fn view_config(
+    policy: Policy,
+    keys: Pseudonyms,
+    cache_bytes: u64,
+    threads: usize,
+) -> crate::fs::Config {
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::fs::Config {
+        policy,
+        keys,
+        cache_bytes,
+        // SAFETY: getuid/getgid have no preconditions and cannot fail.
+        uid: unsafe { libc::getuid() },
+        gid: unsafe { libc::getgid() },
+        time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        workers: threads.max(2),
+    }
+}
+
+/// Logs go to `file` (append, mode 0600), else to stderr when attached, else nowhere.
+/// They name files by pseudonym only; the level comes from DEIDFS_LOG (default info).
+pub fn init_logging(file: Option<&Path>, attached: bool) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEIDFS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
+    match file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("log file {}: {e}", path.display()))?;
+            let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
+        }
+        None if attached => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// Loads the key and the policy (with command-line options) or explains what is wrong.

@@ -199,3 +199,190 @@ pub fn ct_slice(
     file.extend(ds);
     file
 }
+
+/// Writes a small archive whose folder names and headers are full of fake PHI, plus a file
+/// that is not DICOM. Returns the relative paths of the DICOM files written.
+pub fn write_archive(root: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    for (p, (name, id, _)) in FAKE_PATIENTS.iter().enumerate() {
+        let folder = format!("{}_{id}", name.replace("^DEMO", ""));
+        let series = root
+            .join(&folder)
+            .join(format!("2024031{p}_CT_CHEST"))
+            .join("SE2_AXIAL");
+        std::fs::create_dir_all(&series)?;
+        for i in 1..=3u32 {
+            let rel = std::path::Path::new(&folder)
+                .join(format!("2024031{p}_CT_CHEST"))
+                .join("SE2_AXIAL")
+                .join(format!("IM{i:04}.dcm"));
+            std::fs::write(root.join(&rel), ct_slice(p, 1, 2, i, 64, 64))?;
+            written.push(rel);
+        }
+    }
+    std::fs::write(
+        root.join("notes for DOE JANE.txt"),
+        b"not DICOM: hidden from the view\n",
+    )?;
+    Ok(written)
+}
+
+fn tree(root: &std::path::Path) -> Vec<String> {
+    fn walk(dir: &std::path::Path, depth: usize, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map(|r| r.flatten().collect())
+            .unwrap_or_default();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let is_dir = path.is_dir();
+            let size = if is_dir {
+                String::new()
+            } else {
+                format!(" ({} B)", e.metadata().map(|m| m.len()).unwrap_or(0))
+            };
+            out.push(format!(
+                "{}{}{}{}",
+                "  ".repeat(depth),
+                e.file_name().to_string_lossy(),
+                if is_dir { "/" } else { "" },
+                size
+            ));
+            if is_dir {
+                walk(&path, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, 0, &mut out);
+    out
+}
+
+fn header_lines(path: &std::path::Path) -> Vec<(String, String)> {
+    use dicom_core::Tag;
+    const SHOWN: &[(&str, Tag)] = &[
+        ("PatientName", Tag(0x0010, 0x0010)),
+        ("PatientID", Tag(0x0010, 0x0020)),
+        ("PatientBirthDate", Tag(0x0010, 0x0030)),
+        ("StudyDate", Tag(0x0008, 0x0020)),
+        ("AccessionNumber", Tag(0x0008, 0x0050)),
+        ("InstitutionName", Tag(0x0008, 0x0080)),
+        ("ReferringPhysicianName", Tag(0x0008, 0x0090)),
+        ("StudyDescription", Tag(0x0008, 0x1030)),
+        ("(0009,1001) private", Tag(0x0009, 0x1001)),
+        ("StudyInstanceUID", Tag(0x0020, 0x000D)),
+        ("SOPInstanceUID", Tag(0x0008, 0x0018)),
+        ("PatientIdentityRemoved", Tag(0x0012, 0x0062)),
+        ("DeidentificationMethod", Tag(0x0012, 0x0063)),
+    ];
+    let obj = dicom_object::open_file(path).ok();
+    SHOWN
+        .iter()
+        .map(|(k, t)| {
+            let v = obj
+                .as_ref()
+                .and_then(|o| o.element_opt(*t).ok().flatten())
+                .map(|e| e.to_str().map(|s| s.trim().to_string()).unwrap_or_default())
+                .unwrap_or_else(|| "(absent)".into());
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+/// The demo: a fake archive, mounted de-identified, shown side by side; stays mounted until
+/// Ctrl-C unless `exit`. Falls back to a one-file demo where FUSE is not available.
+pub fn run(exit: bool) -> Result<(), String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let work = tempfile::Builder::new()
+        .prefix("deidfs-demo-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let (source, mountpoint) = (work.path().join("archive"), work.path().join("view"));
+    std::fs::create_dir_all(&mountpoint).map_err(|e| e.to_string())?;
+    let files = write_archive(&source).map_err(|e| e.to_string())?;
+    let keys = crate::pseudonym::Pseudonyms::new(&crate::pseudonym::SecretKey::generate());
+    let policy = crate::policy::load_builtin("basic").map_err(|e| e.to_string())?;
+    let cfg = crate::commands::view_config(policy, keys.clone(), 64 << 20, 4);
+    let spec = crate::mount::MountSpec {
+        source: source.clone(),
+        mountpoint: mountpoint.clone(),
+        allow_other: false,
+        threads: 4,
+        ttl: crate::fuse::DEFAULT_TTL,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            crate::mount::serve(&spec, cfg, stop, move || ready_tx.send(()).unwrap_or(()))
+        })
+    };
+    if ready_rx.recv().is_err() {
+        let err = server
+            .join()
+            .unwrap_or_else(|_| Err("the mount thread panicked".into()))
+            .err()
+            .unwrap_or_default();
+        println!("deidfs demo: cannot mount here ({err}); showing the one-file demo instead\n");
+        print!("{}", crate::commands::demo().map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+
+    println!(
+        "deidfs demo: a fake archive mounted de-identified (policy 'basic', a throwaway key)\n"
+    );
+    println!(
+        "source: {}\nview:   {}\n",
+        source.display(),
+        mountpoint.display()
+    );
+    let (left, right) = (tree(&source), tree(&mountpoint));
+    let width = left
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(30)
+        + 4;
+    println!(
+        "{:<width$}{}",
+        "SOURCE (the archive, full of PHI)", "VIEW (what analysts read)"
+    );
+    for i in 0..left.len().max(right.len()) {
+        println!(
+            "{:<width$}{}",
+            left.get(i).map_or("", String::as_str),
+            right.get(i).map_or("", String::as_str)
+        );
+    }
+    let first = &files[0];
+    let view_file =
+        mountpoint.join(crate::fs::view_path(&keys, first, true).trim_start_matches('/'));
+    println!(
+        "\none header, before and after ({} -> {}):\n",
+        first.display(),
+        view_file
+            .strip_prefix(&mountpoint)
+            .unwrap_or(&view_file)
+            .display()
+    );
+    for ((k, before), (_, after)) in header_lines(&source.join(first))
+        .into_iter()
+        .zip(header_lines(&view_file))
+    {
+        println!("  {k:<24} {before:<44} {after}");
+    }
+    if exit {
+        stop.store(true, Ordering::Relaxed);
+    } else {
+        println!(
+            "\nmounted until Ctrl-C: try `ls -lR {}` or `dcmdump` on any file",
+            mountpoint.display()
+        );
+    }
+    server
+        .join()
+        .unwrap_or_else(|_| Err("the mount thread panicked".into()))
+}

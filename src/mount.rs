@@ -1,0 +1,262 @@
+//! Mounting and unmounting: checks that explain every failure before the mount is live, the
+//! FUSE session, signals, and detaching into the background.
+
+use crate::fs::{Config, DeidFs};
+use crate::fuse::FuseAdapter;
+use crate::source::LocalSource;
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub struct MountSpec {
+    pub source: PathBuf,
+    pub mountpoint: PathBuf,
+    pub allow_other: bool,
+    pub threads: usize,
+    /// How long the kernel may cache entries and attributes.
+    pub ttl: Duration,
+}
+
+/// Everything that can be checked before mounting, each failure one line naming the fix.
+pub fn preflight(spec: &MountSpec) -> Result<(), String> {
+    let s = &spec.source;
+    match std::fs::metadata(s) {
+        Err(_) => {
+            return Err(format!(
+                "source {}: no such directory; give the archive's root folder",
+                s.display()
+            ));
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(format!(
+                "source {}: not a directory; give the archive's root folder",
+                s.display()
+            ));
+        }
+        Ok(_) => {}
+    }
+    let m = &spec.mountpoint;
+    match std::fs::metadata(m) {
+        Err(_) => {
+            return Err(format!(
+                "mountpoint {}: does not exist; create it with `mkdir -p {}`",
+                m.display(),
+                m.display()
+            ));
+        }
+        Ok(md) if !md.is_dir() => {
+            return Err(format!(
+                "mountpoint {}: not a directory; give an empty directory",
+                m.display()
+            ));
+        }
+        Ok(_) => {}
+    }
+    if is_mountpoint(m) {
+        return Err(format!(
+            "mountpoint {}: something is already mounted there; unmount it first with `deidfs unmount {}`",
+            m.display(),
+            m.display()
+        ));
+    }
+    if std::fs::read_dir(m)
+        .map_err(|e| format!("mountpoint {}: cannot read it: {e}", m.display()))?
+        .next()
+        .is_some()
+    {
+        return Err(format!(
+            "mountpoint {}: not empty; mount on an empty directory",
+            m.display()
+        ));
+    }
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(s), std::fs::canonicalize(m))
+        && b.starts_with(&a)
+    {
+        return Err(
+            "the mountpoint is inside the source; choose a mountpoint outside the archive".into(),
+        );
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Err(
+            "no /dev/fuse: load the FUSE module (`modprobe fuse`) or run where FUSE is available"
+                .into(),
+        );
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root && which("fusermount3").is_none() {
+        return Err("fusermount3 not found: install FUSE 3 (`apt-get install fuse3`)".into());
+    }
+    if spec.allow_other && !root {
+        let conf = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
+        if !conf.lines().any(|l| l.trim() == "user_allow_other") {
+            return Err(
+                "--allow-other needs `user_allow_other` in /etc/fuse.conf (or mounting as root)"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn which(prog: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(prog))
+        .find(|p| p.is_file())
+}
+
+/// Whether `path` is the mount point of some filesystem (from /proc/self/mountinfo).
+pub fn is_mountpoint(path: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        // A dead FUSE mount cannot even be resolved: "Transport endpoint is not connected".
+        return std::fs::metadata(path).err().and_then(|e| e.raw_os_error())
+            == Some(libc::ENOTCONN);
+    };
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let want = canon.to_string_lossy().replace(' ', "\\040");
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+/// Mounts and serves until SIGINT/SIGTERM or an external unmount. `ready` is told once the
+/// mount is live (the detaching parent waits for it).
+/// `stop` ends it too (signals set it).
+pub fn serve(
+    spec: &MountSpec,
+    cfg: Config,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(),
+) -> Result<(), String> {
+    preflight(spec)?;
+    let source = LocalSource::new(&spec.source)
+        .map_err(|e| format!("source {}: {e}", spec.source.display()))?;
+    let key_id = cfg.keys.key_id().to_string();
+    let policy = cfg.policy.name.clone();
+    let fs = Arc::new(DeidFs::new(Arc::new(source), cfg));
+    let adapter = FuseAdapter::new(fs, spec.ttl);
+    let notifier = adapter.notifier.clone();
+
+    let mut config = fuser::Config::default();
+    config.mount_options.extend([
+        fuser::MountOption::RO,
+        fuser::MountOption::NoAtime,
+        fuser::MountOption::NoDev,
+        fuser::MountOption::NoSuid,
+        fuser::MountOption::NoExec,
+        fuser::MountOption::FSName("deidfs".into()),
+        fuser::MountOption::Subtype("deidfs".into()),
+    ]);
+    if spec.allow_other {
+        config.acl = fuser::SessionACL::All;
+        config
+            .mount_options
+            .push(fuser::MountOption::DefaultPermissions);
+    }
+    config.n_threads = Some(spec.threads.max(1));
+    config.clone_fd = true;
+
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
+    }
+    let session = fuser::spawn_mount(adapter, &spec.mountpoint, &config)
+        .map_err(|e| format!("mount on {} failed: {e}", spec.mountpoint.display()))?;
+    let _ = notifier.set(session.notifier());
+    tracing::info!(policy = %policy, key_id = %key_id, "mounted");
+    ready();
+    while !stop.load(Ordering::Relaxed) && !session.guard.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if session.guard.is_finished() {
+        tracing::info!("unmounted from outside");
+        return session
+            .join()
+            .map_err(|e| format!("the FUSE session ended with an error: {e}"));
+    }
+    tracing::info!("signal received: unmounting");
+    session
+        .umount_and_join()
+        .map_err(|e| format!("unmount failed: {e}"))
+}
+
+/// Runs `deidfs mount ... --foreground --ready-pipe` detached, and returns once it reports
+/// the mount live (Ok) or fails (Err with its message).
+pub fn detach(args: Vec<std::ffi::OsString>) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own executable: {e}"))?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(exe)
+            .args(args)
+            .arg("--foreground")
+            .arg("--ready-pipe")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group: a Ctrl-C in this terminal does not reach the daemon.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the daemon: {e}"))?
+    };
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() == "READY" {
+        return Ok(());
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let _ = child.wait();
+    Err(err.trim().trim_start_matches("deidfs: ").to_string())
+}
+
+/// Called in the daemon when the mount is live: tells the parent, then lets go of the
+/// parent's pipes (writing to them after the parent exits would fail).
+pub fn report_ready() {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "READY");
+    let _ = out.flush();
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto the standard descriptors with a valid open descriptor; the
+        // process keeps no Rust handle that assumes the old targets.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 1);
+            libc::dup2(null.as_raw_fd(), 2);
+        }
+    }
+}
+
+/// `deidfs unmount`: fusermount3 -u, else umount; a dead daemon's mount is cleared lazily.
+pub fn unmount(mountpoint: &Path) -> Result<(), String> {
+    if !is_mountpoint(mountpoint) {
+        return Err(format!(
+            "{}: nothing is mounted there",
+            mountpoint.display()
+        ));
+    }
+    let attempts: [(&str, &[&str]); 3] = [
+        ("fusermount3", &["-u"]),
+        ("umount", &[]),
+        ("umount", &["-l"]),
+    ];
+    let mut last = String::new();
+    for (prog, flags) in attempts {
+        match Command::new(prog).args(flags).arg(mountpoint).output() {
+            Ok(o) if o.status.success() => return Ok(()),
+            Ok(o) => last = String::from_utf8_lossy(&o.stderr).trim().to_string(),
+            Err(e) => last = format!("{prog}: {e}"),
+        }
+    }
+    Err(format!(
+        "{}: could not unmount ({last}); close programs using it and retry",
+        mountpoint.display()
+    ))
+}

@@ -1,0 +1,212 @@
+//! A local directory tree, confined to its root: every path is resolved with `openat2` and
+//! `RESOLVE_BENEATH`, so neither `..` nor a symbolic link can reach outside the root, even if
+//! the tree changes while we look at it.
+
+use super::{Entry, Kind, Source, SourceFile, Stamp};
+use crate::deid::ReadAt;
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+pub struct LocalSource {
+    root: OwnedFd,
+    /// Whether O_NOATIME is permitted (we own the files, or are privileged).
+    noatime: std::sync::atomic::AtomicBool,
+}
+
+impl LocalSource {
+    pub fn new(root: &Path) -> io::Result<Self> {
+        let dir = File::open(root)?;
+        if !dir.metadata()?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
+        }
+        Ok(Self {
+            root: dir.into(),
+            noatime: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+
+    /// Opens `rel` beneath the root with `flags` (O_CLOEXEC added).
+    fn open_beneath(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
+        let rel: PathBuf = if rel.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            rel.to_path_buf()
+        };
+        let c = CString::new(rel.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: open_how is plain data; all-zero is its valid default.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (flags | libc::O_CLOEXEC) as u64;
+        how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: `c` is a valid NUL-terminated path, `how` a valid open_how of the size
+        // passed; the returned descriptor (if any) is owned by nobody else.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.root.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: openat2 returned a new descriptor that we now own.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    fn open_file(&self, rel: &Path) -> io::Result<File> {
+        use std::sync::atomic::Ordering;
+        if self.noatime.load(Ordering::Relaxed) {
+            match self.open_beneath(rel, libc::O_RDONLY | libc::O_NOATIME) {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                    self.noatime.store(false, Ordering::Relaxed)
+                }
+                other => return other.map(File::from),
+            }
+        }
+        self.open_beneath(rel, libc::O_RDONLY).map(File::from)
+    }
+}
+
+fn stamp_of(m: &std::fs::Metadata) -> Stamp {
+    Stamp {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+    }
+}
+
+struct LocalFile {
+    file: File,
+    len: u64,
+}
+
+impl ReadAt for LocalFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+}
+
+impl SourceFile for LocalFile {
+    fn stamp(&self) -> io::Result<Stamp> {
+        Ok(stamp_of(&self.file.metadata()?))
+    }
+}
+
+impl Source for LocalSource {
+    fn list(&self, dir: &Path) -> io::Result<Vec<Entry>> {
+        let fd = self.open_beneath(dir, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        // Read the directory through its descriptor, not its path, so the listing is of the
+        // directory we confined.
+        let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(proc_path)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let rel = dir.join(&name);
+            let kind = match entry.file_type()? {
+                t if t.is_dir() => Kind::Dir,
+                t if t.is_file() => Kind::File,
+                // A link counts only if it resolves beneath the root, to a file or directory.
+                t if t.is_symlink() => match self.open_beneath(&rel, libc::O_PATH) {
+                    Ok(target) => {
+                        let m = File::from(target).metadata()?;
+                        if m.is_dir() {
+                            Kind::Dir
+                        } else if m.is_file() {
+                            Kind::File
+                        } else {
+                            continue;
+                        }
+                    }
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            out.push(Entry { name, kind });
+        }
+        out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(out)
+    }
+
+    fn open(&self, file: &Path) -> io::Result<Box<dyn SourceFile>> {
+        let f = self.open_file(file)?;
+        let m = f.metadata()?;
+        if !m.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        Ok(Box::new(LocalFile {
+            len: m.len(),
+            file: f,
+        }))
+    }
+
+    fn stamp(&self, file: &Path) -> io::Result<Stamp> {
+        let fd = self.open_beneath(file, libc::O_PATH)?;
+        Ok(stamp_of(&File::from(fd).metadata()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_cannot_leave_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.dcm"), b"outside").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a.dcm"), b"inside").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.dcm"),
+            root.path().join("link.dcm"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("linkdir")).unwrap();
+        std::os::unix::fs::symlink("a.dcm", root.path().join("inner-link.dcm")).unwrap();
+        let src = LocalSource::new(root.path()).unwrap();
+        let names: Vec<_> = src
+            .list(Path::new(""))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["a.dcm", "inner-link.dcm"]);
+        assert!(src.open(Path::new("link.dcm")).is_err());
+        assert!(src.open(Path::new("../secret.dcm")).is_err());
+        assert!(src.list(Path::new("linkdir")).is_err());
+        let f = src.open(Path::new("inner-link.dcm")).unwrap();
+        let mut b = [0u8; 6];
+        f.read_exact_at(&mut b, 0).unwrap();
+        assert_eq!(&b, b"inside");
+    }
+
+    #[test]
+    fn stamps_change_with_content() {
+        let root = tempfile::tempdir().unwrap();
+        let p = root.path().join("f");
+        std::fs::write(&p, b"one").unwrap();
+        let src = LocalSource::new(root.path()).unwrap();
+        let a = src.stamp(Path::new("f")).unwrap();
+        std::fs::write(&p, b"three").unwrap();
+        assert_ne!(a, src.stamp(Path::new("f")).unwrap());
+    }
+}

@@ -1,0 +1,50 @@
+//! Reading the archive. The view only ever sees the source through this trait: a local
+//! directory (confined to its root) or an in-memory tree (tests).
+
+mod local;
+mod memory;
+
+pub use local::LocalSource;
+pub use memory::MemorySource;
+
+use crate::deid::ReadAt;
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+
+/// What identifies one version of a source file: any change gives another stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: OsString,
+    pub kind: Kind,
+}
+
+/// An open source file: positional reads plus the stamp it has now.
+pub trait SourceFile: ReadAt {
+    fn stamp(&self) -> io::Result<Stamp>;
+}
+
+pub trait Source: Send + Sync + 'static {
+    /// Directories and regular files of a directory (relative to the root), sorted by name.
+    /// Anything else (devices, FIFOs, sockets, links leading outside the root) is left out.
+    fn list(&self, dir: &Path) -> io::Result<Vec<Entry>>;
+    /// Opens a regular file for reading.
+    fn open(&self, file: &Path) -> io::Result<Box<dyn SourceFile>>;
+    /// The stamp of a file without opening it for reading.
+    fn stamp(&self, file: &Path) -> io::Result<Stamp>;
+}
