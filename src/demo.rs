@@ -347,8 +347,8 @@ pub fn run(exit: bool) -> Result<(), String> {
         .max(30)
         + 4;
     println!(
-        "{:<width$}{}",
-        "SOURCE (the archive, full of PHI)", "VIEW (what analysts read)"
+        "{:<width$}VIEW (what analysts read)",
+        "SOURCE (the archive, full of PHI)"
     );
     for i in 0..left.len().max(right.len()) {
         println!(

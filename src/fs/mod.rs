@@ -27,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub const ROOT: u64 = 1;
+
+/// A file's version and what the engine made of it.
+type Planned = Result<(Stamp, Verdict), FsError>;
 /// Characters of a path pseudonym (Crockford base32: 60 bits); longer on a collision.
 const NAME_CHARS: usize = 12;
 const NAME_CHARS_ON_COLLISION: usize = 20;
@@ -243,8 +246,7 @@ impl DeidFs {
         let files: Vec<usize> = (0..entries.len())
             .filter(|i| entries[*i].kind == Kind::File)
             .collect();
-        let results: Vec<Mutex<Option<Result<(Stamp, Verdict), FsError>>>> =
-            files.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<Planned>>> = files.iter().map(|_| Mutex::new(None)).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = self.cfg.workers.clamp(1, files.len().max(1));
         std::thread::scope(|s| {
@@ -260,7 +262,7 @@ impl DeidFs {
                 });
             }
         });
-        let mut verdicts: HashMap<usize, Result<(Stamp, Verdict), FsError>> = HashMap::new();
+        let mut verdicts: HashMap<usize, Planned> = HashMap::new();
         for (i, r) in files.iter().zip(results) {
             if let Some(r) = r.into_inner().unwrap_or_else(|e| e.into_inner()) {
                 verdicts.insert(*i, r);

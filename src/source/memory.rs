@@ -7,9 +7,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+/// Bytes and a version number (the stamp).
+type Versioned = (Arc<Vec<u8>>, u64);
+
 #[derive(Default)]
 pub struct MemorySource {
-    files: RwLock<BTreeMap<PathBuf, (Arc<Vec<u8>>, u64)>>,
+    files: RwLock<BTreeMap<PathBuf, Versioned>>,
     version: std::sync::atomic::AtomicU64,
 }
 
@@ -37,7 +40,7 @@ impl MemorySource {
             .remove(path);
     }
 
-    fn get(&self, path: &Path) -> io::Result<(Arc<Vec<u8>>, u64)> {
+    fn get(&self, path: &Path) -> io::Result<Versioned> {
         self.files
             .read()
             .unwrap_or_else(|e| e.into_inner())
