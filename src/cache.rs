@@ -26,12 +26,11 @@ impl Verdict {
     }
 }
 
-/// The identity of a plan: the source version, the policy and the key.
+/// The identity of a plan: the source version and the planner's id (policy and key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanKey {
     pub stamp: Stamp,
-    pub policy_id: Arc<str>,
-    pub key_id: Arc<str>,
+    pub planner: Arc<str>,
 }
 
 type Cell = Arc<OnceLock<Verdict>>;
@@ -130,8 +129,7 @@ mod tests {
         };
         PlanKey {
             stamp,
-            policy_id: "p".into(),
-            key_id: "k".into(),
+            planner: "p".into(),
         }
     }
 

@@ -119,8 +119,7 @@ pub fn view_config(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     crate::fs::Config {
-        policy,
-        keys,
+        planner: Arc::new(crate::fs::Deidentify { policy, keys }),
         cache_bytes,
         // SAFETY: getuid/getgid have no preconditions and cannot fail.
         uid: unsafe { libc::getuid() },

@@ -135,8 +135,7 @@ pub fn serve(
     preflight(spec)?;
     let source = LocalSource::new(&spec.source)
         .map_err(|e| format!("source {}: {e}", spec.source.display()))?;
-    let key_id = cfg.keys.key_id().to_string();
-    let policy = cfg.policy.name.clone();
+    let planner = cfg.planner.id();
     let fs = Arc::new(DeidFs::new(Arc::new(source), cfg));
     let adapter = FuseAdapter::new(fs, spec.ttl);
     let notifier = adapter.notifier.clone();
@@ -167,7 +166,7 @@ pub fn serve(
     let session = fuser::spawn_mount(adapter, &spec.mountpoint, &config)
         .map_err(|e| format!("mount on {} failed: {e}", spec.mountpoint.display()))?;
     let _ = notifier.set(session.notifier());
-    tracing::info!(policy = %policy, key_id = %key_id, "mounted");
+    tracing::info!(planner = %planner, "mounted");
     ready();
     while !stop.load(Ordering::Relaxed) && !session.guard.is_finished() {
         std::thread::sleep(Duration::from_millis(100));

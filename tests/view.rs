@@ -3,7 +3,7 @@
 mod common;
 
 use common::fixtures as fx;
-use deidfs::fs::{Config, DeidFs, FsError, ROOT};
+use deidfs::fs::{Config, DeidFs, Deidentify, FsError, ROOT};
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
 use deidfs::source::{Kind, LocalSource, MemorySource};
 use std::ffi::OsStr;
@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 fn config(key: u8) -> Config {
     Config {
-        policy: deidfs::policy::load_builtin("basic").unwrap(),
-        keys: Pseudonyms::new(&SecretKey::from_bytes([key; 32])),
+        planner: Arc::new(Deidentify {
+            policy: deidfs::policy::load_builtin("basic").unwrap(),
+            keys: Pseudonyms::new(&SecretKey::from_bytes([key; 32])),
+        }),
         cache_bytes: 1 << 20,
         uid: 1000,
         gid: 1000,

@@ -34,10 +34,77 @@ type Planned = Result<(Stamp, Verdict), FsError>;
 const NAME_CHARS: usize = 12;
 const NAME_CHARS_ON_COLLISION: usize = 20;
 
-/// Everything the view needs besides the source.
-pub struct Config {
+/// Decides what each source file becomes in the view and what every entry is called.
+pub trait Planner: Send + Sync + 'static {
+    /// Identifies everything the decisions depend on (part of the plan cache key).
+    fn id(&self) -> String;
+    fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError>;
+    /// `(token, shown name)` of a source entry; the token names its children. `chars` grows
+    /// on a collision.
+    fn name(&self, parent_token: &str, name: &OsStr, kind: Kind, chars: usize) -> (String, String);
+}
+
+/// The product: PS3.15 de-identification and keyed pseudonymous names.
+pub struct Deidentify {
     pub policy: Policy,
     pub keys: Pseudonyms,
+}
+
+impl Planner for Deidentify {
+    fn id(&self) -> String {
+        format!("{}/{}", self.policy.id(), self.keys.key_id())
+    }
+
+    fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
+        match Engine::new(&self.policy, &self.keys).plan(file) {
+            Ok(outcome) => Ok(Verdict::Served(Arc::new(outcome.plan))),
+            Err(DeidError::Refused(r)) => Ok(Verdict::Hidden(r.reason())),
+            Err(DeidError::Io(e)) => Err(FsError::from_io(e)),
+        }
+    }
+
+    fn name(&self, parent_token: &str, name: &OsStr, kind: Kind, chars: usize) -> (String, String) {
+        view_name(
+            &self.keys,
+            parent_token,
+            name.as_encoded_bytes(),
+            kind,
+            chars,
+        )
+    }
+}
+
+/// A benchmark ceiling, never used by the product: every file served whole, unchanged,
+/// under its own name (`examples/mirror.rs`).
+pub struct Mirror;
+
+impl Planner for Mirror {
+    fn id(&self) -> String {
+        "mirror".into()
+    }
+
+    fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
+        let mut out = crate::deid::plan::Out::new();
+        out.source(0, file.len());
+        Ok(Verdict::Served(Arc::new(out.finish())))
+    }
+
+    fn name(
+        &self,
+        _parent_token: &str,
+        name: &OsStr,
+        _kind: Kind,
+        _chars: usize,
+    ) -> (String, String) {
+        let shown = name.to_string_lossy().into_owned();
+        (shown.clone(), shown)
+    }
+}
+
+/// Everything the view needs besides the source.
+pub struct Config {
+    /// What each file becomes and what it is called.
+    pub planner: Arc<dyn Planner>,
     pub cache_bytes: u64,
     /// Owner shown for every entry (the mounting user).
     pub uid: u32,
@@ -136,8 +203,7 @@ pub struct Opened {
 pub struct DeidFs {
     source: Arc<dyn Source>,
     cfg: Config,
-    policy_id: Arc<str>,
-    key_id: Arc<str>,
+    planner_id: Arc<str>,
     nodes: DashMap<u64, Arc<Node>>,
     by_source: DashMap<PathBuf, u64>,
     next_ino: AtomicU64,
@@ -163,8 +229,7 @@ impl DeidFs {
         by_source.insert(PathBuf::new(), ROOT);
         Self {
             source,
-            policy_id: cfg.policy.id().into(),
-            key_id: cfg.keys.key_id().into(),
+            planner_id: cfg.planner.id().into(),
             cache: PlanCache::new(cfg.cache_bytes),
             cfg,
             nodes,
@@ -202,16 +267,10 @@ impl DeidFs {
     fn verdict(&self, file: &dyn SourceFile, stamp: Stamp) -> Result<Verdict, FsError> {
         let key = PlanKey {
             stamp,
-            policy_id: self.policy_id.clone(),
-            key_id: self.key_id.clone(),
+            planner: self.planner_id.clone(),
         };
-        self.cache.get_or_compute(&key, || {
-            match Engine::new(&self.cfg.policy, &self.cfg.keys).plan(file) {
-                Ok(outcome) => Ok(Verdict::Served(Arc::new(outcome.plan))),
-                Err(DeidError::Refused(r)) => Ok(Verdict::Hidden(r.reason())),
-                Err(DeidError::Io(e)) => Err(FsError::from_io(e)),
-            }
-        })
+        self.cache
+            .get_or_compute(&key, || self.cfg.planner.plan(file))
     }
 
     /// Opens and plans a file of the source: its stamp and verdict.
@@ -272,19 +331,14 @@ impl DeidFs {
         let mut named: Vec<(String, u64)> = Vec::new();
         let mut by_name: HashMap<String, u64> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
-            let name_bytes = entry.name.as_encoded_bytes();
-            let (mut token, mut name) = view_name(
-                &self.cfg.keys,
-                &dir.token,
-                name_bytes,
-                entry.kind,
-                NAME_CHARS,
-            );
+            let (mut token, mut name) =
+                self.cfg
+                    .planner
+                    .name(&dir.token, &entry.name, entry.kind, NAME_CHARS);
             if by_name.contains_key(&name) {
-                (token, name) = view_name(
-                    &self.cfg.keys,
+                (token, name) = self.cfg.planner.name(
                     &dir.token,
-                    name_bytes,
+                    &entry.name,
                     entry.kind,
                     NAME_CHARS_ON_COLLISION,
                 );
