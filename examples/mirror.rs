@@ -22,6 +22,7 @@ fn main() -> Result<(), String> {
         gid: unsafe { libc::getgid() },
         time: std::time::SystemTime::now(),
         workers: 4,
+        audit: None,
     };
     let adapter = FuseAdapter::new(Arc::new(DeidFs::new(Arc::new(src), cfg)), DEFAULT_TTL);
     let mut config = fuser::Config::default();

@@ -1,7 +1,7 @@
 //! Plans by source version: an LRU bounded by the bytes plans hold, with single flight
 //! (concurrent first readers of one file wait for one computation).
 
-use crate::deid::Plan;
+use crate::deid::{FileInfo, Plan};
 use crate::source::Stamp;
 use lru::LruCache;
 use std::collections::HashMap;
@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// What the engine decided for one version of a file.
 #[derive(Debug, Clone)]
 pub enum Verdict {
-    Served(Arc<Plan>),
+    /// The plan, and facts about the file (no PHI).
+    Served(Arc<Plan>, Arc<FileInfo>),
     /// Refused; the reason is a short code without PHI (see `Refusal::reason`).
     Hidden(&'static str),
 }
@@ -20,7 +21,7 @@ impl Verdict {
         // Inline bytes plus the segment list and bookkeeping.
         const OVERHEAD: u64 = 256;
         match self {
-            Verdict::Served(p) => p.inline_bytes() + 40 * p.segments().len() as u64 + OVERHEAD,
+            Verdict::Served(p, _) => p.inline_bytes() + 40 * p.segments().len() as u64 + OVERHEAD,
             Verdict::Hidden(_) => OVERHEAD,
         }
     }

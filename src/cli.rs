@@ -76,9 +76,57 @@ pub enum Command {
         /// Append logs here (mode 0600). Logs name files by their pseudonym only.
         #[arg(long)]
         log_file: Option<PathBuf>,
+        /// Append one JSON line per file opened through the view (mode 0600).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
         /// Internal: report readiness to a detaching parent.
         #[arg(long, hide = true)]
         ready_pipe: bool,
+    },
+    /// Key holder: print the source path a view path comes from (no mount needed).
+    Resolve {
+        /// A path relative to the view's root, or an absolute path under a live mount.
+        view_path: PathBuf,
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long)]
+        key_file: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Key holder: write uid_mapping.csv, patid_mapping.csv and path_mapping.csv (mode 0600).
+    Crosswalk {
+        source: PathBuf,
+        #[arg(long)]
+        key_file: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the view as files: the same names and bytes a mount shows.
+    Export {
+        source: PathBuf,
+        dest: PathBuf,
+        #[arg(long)]
+        key_file: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Parallel writers.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+    },
+    /// Count what the view would show and hide, by reason, modality and transfer syntax.
+    Scan {
+        source: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// List hidden files by source path (PHI: for the archive's administrators).
+        #[arg(long)]
+        show_paths: bool,
     },
     /// Unmount a deidfs view (also clears the mount of a daemon that was killed).
     Unmount { mountpoint: PathBuf },

@@ -63,6 +63,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             threads,
             ttl,
             log_file,
+            audit_log,
             ready_pipe,
         } => {
             let ttl = std::time::Duration::from_secs(ttl);
@@ -81,7 +82,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             }
             init_logging(log_file.as_deref(), !ready_pipe)?;
             let (keys, policy) = setup(&key_file, &policy)?;
-            let cfg = view_config(policy, keys, cache_size, threads);
+            let audit = match audit_log {
+                Some(p) => Some(Arc::new(
+                    crate::audit::AuditLog::open(&p)
+                        .map_err(|e| format!("audit log {}: {e}", p.display()))?,
+                )),
+                None => None,
+            };
+            let cfg = view_config(policy, keys, cache_size, threads, audit);
             let stop = Arc::new(AtomicBool::new(false));
             mount::serve(&spec, cfg, stop, || {
                 if ready_pipe {
@@ -95,6 +103,93 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Resolve {
+            view_path,
+            source,
+            key_file,
+            policy,
+        } => {
+            let (keys, policy) = setup(&key_file, &policy)?;
+            let fs = offline_view(&source, keys, policy)?;
+            println!(
+                "{}",
+                crate::keyholder::resolve(&fs, &source, &view_path)?.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crosswalk {
+            source,
+            key_file,
+            policy,
+            out,
+        } => {
+            let (keys, policy) = setup(&key_file, &policy)?;
+            let fs = offline_view(&source, keys.clone(), policy.clone())?;
+            let n = crate::keyholder::crosswalk(&fs, &source, &policy, &keys, &out)?;
+            println!(
+                "wrote {} (mode 0600): {} UIDs, {} patient IDs, {} paths",
+                out.display(),
+                n.uids,
+                n.patients,
+                n.paths
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            source,
+            dest,
+            key_file,
+            policy,
+            jobs,
+        } => {
+            let (keys, policy) = setup(&key_file, &policy)?;
+            let planner_id = format!("{}/{}", policy.id(), keys.key_id());
+            let fs = offline_view(&source, keys.clone(), policy)?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let start = std::time::Instant::now();
+            let s = crate::keyholder::export(&fs, &keys, &planner_id, &dest, jobs, progress)?;
+            let secs = start.elapsed().as_secs_f64();
+            let hidden: Vec<String> = s.hidden.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            println!(
+                "exported to {}: {} written ({:.1} MB, {:.1} MB/s), {} skipped (unchanged), {} failed; hidden: {}",
+                dest.display(),
+                s.written,
+                s.bytes as f64 / 1e6,
+                s.bytes as f64 / 1e6 / secs.max(1e-9),
+                s.skipped,
+                s.failed,
+                if hidden.is_empty() {
+                    "none".into()
+                } else {
+                    hidden.join(", ")
+                }
+            );
+            Ok(if s.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Scan {
+            source,
+            policy,
+            json,
+            show_paths,
+        } => {
+            let policy = load_policy(&policy)?;
+            // Visibility does not depend on the key: a throwaway one names nothing shown.
+            let fs = offline_view(&source, Pseudonyms::new(&SecretKey::generate()), policy)?;
+            let r = crate::keyholder::scan(&fs, show_paths)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", render_scan(&r));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Unmount { mountpoint } => {
             mount::unmount(&mountpoint)?;
             Ok(ExitCode::SUCCESS)
@@ -106,12 +201,35 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+fn render_scan(r: &crate::keyholder::ScanReport) -> String {
+    let mut out = format!(
+        "visible: {}\nhidden: {}\n",
+        r.visible,
+        r.hidden.values().sum::<usize>()
+    );
+    for (title, map) in [
+        ("hidden by reason", &r.hidden),
+        ("visible by modality", &r.by_modality),
+        ("visible by transfer syntax", &r.by_transfer_syntax),
+    ] {
+        let _ = writeln!(out, "{title}:");
+        for (k, v) in map {
+            let _ = writeln!(out, "  {k:<40} {v}");
+        }
+    }
+    for (p, reason) in &r.hidden_paths {
+        let _ = writeln!(out, "hidden {reason:<22} {p}");
+    }
+    out
+}
+
 /// The view's settings: the mounting user owns everything, the mount time is every timestamp.
 pub fn view_config(
     policy: Policy,
     keys: Pseudonyms,
     cache_bytes: u64,
     threads: usize,
+    audit: Option<Arc<crate::audit::AuditLog>>,
 ) -> crate::fs::Config {
     let now = std::time::SystemTime::now();
     let secs = now
@@ -126,7 +244,20 @@ pub fn view_config(
         gid: unsafe { libc::getgid() },
         time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
         workers: threads.max(2),
+        audit,
     }
+}
+
+/// A view of `source` for the key holder's tools (no mount).
+fn offline_view(
+    source: &Path,
+    keys: Pseudonyms,
+    policy: Policy,
+) -> Result<crate::fs::DeidFs, String> {
+    let src = crate::source::LocalSource::new(source)
+        .map_err(|e| format!("source {}: {e}", source.display()))?;
+    let cfg = view_config(policy, keys, 256 << 20, 4, None);
+    Ok(crate::fs::DeidFs::new(Arc::new(src), cfg))
 }
 
 /// Logs go to `file` (append, mode 0600), else to stderr when attached, else nowhere.

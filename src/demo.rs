@@ -303,7 +303,7 @@ pub fn run(exit: bool) -> Result<(), String> {
     let files = write_archive(&source).map_err(|e| e.to_string())?;
     let keys = crate::pseudonym::Pseudonyms::new(&crate::pseudonym::SecretKey::generate());
     let policy = crate::policy::load_builtin("basic").map_err(|e| e.to_string())?;
-    let cfg = crate::commands::view_config(policy, keys.clone(), 64 << 20, 4);
+    let cfg = crate::commands::view_config(policy, keys.clone(), 64 << 20, 4, None);
     let spec = crate::mount::MountSpec {
         source: source.clone(),
         mountpoint: mountpoint.clone(),

@@ -111,8 +111,12 @@ impl Filesystem for FuseAdapter {
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.fs.open(ino.0) {
+    fn open(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let caller = crate::fs::Caller {
+            uid: req.uid(),
+            pid: req.pid(),
+        };
+        match self.fs.open(ino.0, caller) {
             Ok(o) => {
                 if o.size_changed {
                     self.invalidate(ino.0);

@@ -3,6 +3,7 @@
 //! Layers (dependencies point down): `cli` / `commands` -> `deid` (pure engine) ->
 //! `policy` (profile tables, policy files) and `pseudonym` (keyed derivations).
 
+pub mod audit;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -10,6 +11,7 @@ pub mod deid;
 pub mod demo;
 pub mod fs;
 pub mod fuse;
+pub mod keyholder;
 pub mod mount;
 pub mod policy;
 pub mod pseudonym;

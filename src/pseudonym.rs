@@ -13,6 +13,7 @@ const CTX_PATIENT: &str = "deidfs 2026-11 patient pseudonym v1";
 const CTX_DATE: &str = "deidfs 2026-11 per-patient date shift v1";
 const CTX_PATH: &str = "deidfs 2026-11 path component pseudonym v1";
 const CTX_KEY_ID: &str = "deidfs 2026-11 key fingerprint v1";
+const CTX_MANIFEST: &str = "deidfs 2026-11 export manifest digest v1";
 
 /// Dates move into the past by 1 to this many days (about ten years).
 pub const MAX_DAY_SHIFT: i64 = 3652;
@@ -142,6 +143,7 @@ pub struct Pseudonyms {
     patient: [u8; 32],
     date: [u8; 32],
     path: [u8; 32],
+    manifest: [u8; 32],
     key_id: String,
 }
 
@@ -180,6 +182,7 @@ impl Pseudonyms {
             patient: blake3::derive_key(CTX_PATIENT, &key.0),
             date: blake3::derive_key(CTX_DATE, &key.0),
             path: blake3::derive_key(CTX_PATH, &key.0),
+            manifest: blake3::derive_key(CTX_MANIFEST, &key.0),
             key_id: base32(&id[..8], 12),
         }
     }
@@ -209,6 +212,12 @@ impl Pseudonyms {
         let mut n = [0u8; 8];
         n.copy_from_slice(&h.as_bytes()[..8]);
         -((u64::from_be_bytes(n) % MAX_DAY_SHIFT as u64) as i64 + 1)
+    }
+
+    /// A keyed digest of what an exported file was made from (its record in the export's
+    /// manifest reveals nothing without the key).
+    pub fn manifest_digest(&self, data: &[u8]) -> String {
+        base32(blake3::keyed_hash(&self.manifest, data).as_bytes(), 26)
     }
 
     /// A file-name-safe token for one path component, chained through its parent's token

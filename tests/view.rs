@@ -20,6 +20,7 @@ fn config(key: u8) -> Config {
         gid: 1000,
         time: std::time::UNIX_EPOCH,
         workers: 2,
+        audit: None,
     }
 }
 
@@ -81,7 +82,7 @@ fn sizes_are_exact_before_reading_and_reads_match() {
     let (_, study) = child(&fs, patient, Kind::Dir);
     for e in fs.readdir(study).unwrap() {
         let size = fs.lookup(study, OsStr::new(&e.name)).unwrap().size;
-        let h = fs.open(e.attr.ino).unwrap();
+        let h = fs.open(e.attr.ino, Default::default()).unwrap();
         let bytes = fs.read(h.fh, 0, u32::MAX).unwrap();
         assert_eq!(bytes.len() as u64, size);
         fs.release(h.fh);
@@ -95,7 +96,7 @@ fn a_file_changed_during_reading_fails_the_read() {
     std::fs::write(dir.path().join("a.dcm"), fx::ct_default().build()).unwrap();
     let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
     let (_, ino) = child(&fs, ROOT, Kind::File);
-    let h = fs.open(ino).unwrap();
+    let h = fs.open(ino, Default::default()).unwrap();
     assert!(fs.read(h.fh, 0, 100).is_ok());
     // Rewritten in place (same inode, new content): the open handle must not mix versions.
     std::fs::write(
@@ -106,7 +107,7 @@ fn a_file_changed_during_reading_fails_the_read() {
     assert!(matches!(fs.read(h.fh, 0, 100), Err(FsError::Stale)));
     // The next lookup re-plans with the new size.
     let size = fs.getattr(ino).unwrap().size;
-    let h2 = fs.open(ino).unwrap();
+    let h2 = fs.open(ino, Default::default()).unwrap();
     assert_eq!(fs.read(h2.fh, 0, u32::MAX).unwrap().len() as u64, size);
 }
 

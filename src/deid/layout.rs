@@ -574,7 +574,9 @@ impl Walker<'_> {
     }
 
     fn overrun(&self, tag: Tag, offset: u64, len: u64, container_end: u64) -> LayoutError {
-        if offset + len > self.file_len && container_end >= self.file_len {
+        // Called when a value overruns its container: when that container is the file
+        // itself, the file was cut short.
+        if container_end >= self.file_len {
             LayoutError::Truncated {
                 offset,
                 what: format!("value of {tag}"),

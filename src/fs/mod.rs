@@ -13,7 +13,7 @@
 //! held, except the cache's own internal locks).
 
 use crate::cache::{PlanCache, PlanKey, Verdict};
-use crate::deid::{DeidError, Engine, Plan};
+use crate::deid::{DeidError, Engine, FileInfo, Plan};
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use crate::source::{Kind, Source, SourceFile, Stamp};
@@ -57,7 +57,10 @@ impl Planner for Deidentify {
 
     fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
         match Engine::new(&self.policy, &self.keys).plan(file) {
-            Ok(outcome) => Ok(Verdict::Served(Arc::new(outcome.plan))),
+            Ok(outcome) => Ok(Verdict::Served(
+                Arc::new(outcome.plan),
+                Arc::new(outcome.info),
+            )),
             Err(DeidError::Refused(r)) => Ok(Verdict::Hidden(r.reason())),
             Err(DeidError::Io(e)) => Err(FsError::from_io(e)),
         }
@@ -86,7 +89,7 @@ impl Planner for Mirror {
     fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
         let mut out = crate::deid::plan::Out::new();
         out.source(0, file.len());
-        Ok(Verdict::Served(Arc::new(out.finish())))
+        Ok(Verdict::Served(Arc::new(out.finish()), Arc::default()))
     }
 
     fn name(
@@ -113,6 +116,8 @@ pub struct Config {
     pub time: SystemTime,
     /// Parallel planners when a directory is listed.
     pub workers: usize,
+    /// One line per file opened through the view, written when it is closed.
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,10 +165,11 @@ pub struct DirEntry {
     pub attr: Attr,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct FileState {
     stamp: Stamp,
     size: u64,
+    info: Arc<FileInfo>,
 }
 
 struct Node {
@@ -184,6 +190,8 @@ struct Listing {
     stamp: Option<Stamp>,
     /// (view name, inode), ordered by name.
     entries: Vec<(String, u64)>,
+    /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
+    hidden: Vec<(PathBuf, &'static str)>,
     by_name: HashMap<String, u64>,
 }
 
@@ -192,6 +200,15 @@ struct Handle {
     file: Box<dyn SourceFile>,
     stamp: Stamp,
     view_path: String,
+    caller: Caller,
+    served: AtomicU64,
+}
+
+/// Who opened a file (from the kernel's request), for the audit log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller {
+    pub uid: u32,
+    pub pid: u32,
 }
 
 /// The result of `open`: a handle, and whether the kernel's cached size must be dropped.
@@ -250,7 +267,7 @@ impl DeidFs {
     fn attr_of(&self, ino: u64, node: &Node) -> Attr {
         let (perm, size) = match node.kind {
             Kind::Dir => (0o555, 0),
-            Kind::File => (0o444, lock(&node.state).map_or(0, |s| s.size)),
+            Kind::File => (0o444, lock(&node.state).as_ref().map_or(0, |s| s.size)),
         };
         Attr {
             ino,
@@ -329,6 +346,7 @@ impl DeidFs {
         }
 
         let mut named: Vec<(String, u64)> = Vec::new();
+        let mut hidden: Vec<(PathBuf, &'static str)> = Vec::new();
         let mut by_name: HashMap<String, u64> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
             let (mut token, mut name) =
@@ -355,16 +373,19 @@ impl DeidFs {
             let state = match entry.kind {
                 Kind::Dir => None,
                 Kind::File => match verdicts.remove(&i) {
-                    Some(Ok((stamp, Verdict::Served(plan)))) => Some(FileState {
+                    Some(Ok((stamp, Verdict::Served(plan, info)))) => Some(FileState {
+                        info,
                         stamp,
                         size: plan.len(),
                     }),
                     Some(Ok((_, Verdict::Hidden(reason)))) => {
                         tracing::debug!(file = %view_path, reason, "hidden");
+                        hidden.push((dir.source.join(&entry.name), reason));
                         continue;
                     }
                     Some(Err(e)) => {
                         tracing::warn!(file = %view_path, error = %e, "hidden: cannot be read");
+                        hidden.push((dir.source.join(&entry.name), "unreadable"));
                         continue;
                     }
                     None => continue,
@@ -386,6 +407,7 @@ impl DeidFs {
         Ok(Listing {
             stamp,
             entries: named,
+            hidden,
             by_name,
         })
     }
@@ -423,16 +445,17 @@ impl DeidFs {
     /// Re-plans a file whose source changed; `Ok(false)` when it is now hidden.
     fn refresh(&self, node: &Node) -> Result<bool, FsError> {
         let now = self.source.stamp(&node.source).map_err(FsError::from_io)?;
-        if lock(&node.state).is_some_and(|s| s.stamp == now) {
+        if lock(&node.state).as_ref().is_some_and(|s| s.stamp == now) {
             return Ok(true);
         }
         let (stamp, verdict, _) = self.plan_source(&node.source)?;
         match verdict {
-            Verdict::Served(plan) => {
+            Verdict::Served(plan, info) => {
                 tracing::info!(file = %node.view_path, size = plan.len(), "source changed: re-planned");
                 *lock(&node.state) = Some(FileState {
                     stamp,
                     size: plan.len(),
+                    info,
                 });
                 Ok(true)
             }
@@ -481,22 +504,25 @@ impl DeidFs {
     }
 
     /// Opens a file: the plan of the source version now on disk.
-    pub fn open(&self, ino: u64) -> Result<Opened, FsError> {
+    pub fn open(&self, ino: u64, caller: Caller) -> Result<Opened, FsError> {
         let node = self.node(ino)?;
         if node.kind == Kind::Dir {
             return Err(FsError::IsDir);
         }
         let (stamp, verdict, file) = self.plan_source(&node.source)?;
-        let Verdict::Served(plan) = verdict else {
+        let Verdict::Served(plan, info) = verdict else {
             *lock(&node.state) = None;
             return Err(FsError::NotFound);
         };
         let size_changed = {
             let mut st = lock(&node.state);
-            let changed = st.is_none_or(|s| s.size != plan.len() || s.stamp != stamp);
+            let changed = st
+                .as_ref()
+                .is_none_or(|s| s.size != plan.len() || s.stamp != stamp);
             *st = Some(FileState {
                 stamp,
                 size: plan.len(),
+                info,
             });
             changed
         };
@@ -510,6 +536,8 @@ impl DeidFs {
                 file,
                 stamp,
                 view_path,
+                caller,
+                served: AtomicU64::new(0),
             }),
         );
         Ok(Opened { fh, size_changed })
@@ -530,6 +558,7 @@ impl DeidFs {
             .read_at(h.file.as_ref(), offset, &mut buf)
             .map_err(FsError::from_io)?;
         buf.truncate(got);
+        h.served.fetch_add(got as u64, Ordering::Relaxed);
         if h.file.stamp().map_err(FsError::from_io)? != h.stamp {
             tracing::warn!(file = %h.view_path, "source changed during a read: failed it");
             return Err(FsError::Stale);
@@ -538,7 +567,55 @@ impl DeidFs {
     }
 
     pub fn release(&self, fh: u64) {
-        self.handles.remove(&fh);
+        if let Some((_, h)) = self.handles.remove(&fh)
+            && let Some(audit) = &self.cfg.audit
+        {
+            audit.record(
+                h.caller.uid,
+                h.caller.pid,
+                &h.view_path,
+                h.served.load(Ordering::Relaxed),
+            );
+        }
+    }
+
+    // Key holder's tools (resolve, crosswalk, export, scan). These return source paths,
+    // which are PHI: never to the view, never to logs.
+
+    /// The source path (relative to the root) of a view entry.
+    pub fn source_path(&self, ino: u64) -> Result<PathBuf, FsError> {
+        Ok(self.node(ino)?.source.clone())
+    }
+
+    /// Files of a directory that the view hides, with the reason.
+    pub fn hidden(&self, ino: u64) -> Result<Vec<(PathBuf, &'static str)>, FsError> {
+        Ok(self.listing(ino)?.hidden.clone())
+    }
+
+    /// Facts about a served file (modality, transfer syntax...; no PHI).
+    pub fn file_info(&self, ino: u64) -> Option<Arc<FileInfo>> {
+        let node = self.node(ino).ok()?;
+        lock(&node.state).as_ref().map(|s| s.info.clone())
+    }
+
+    /// The plan of a file's current version and its open source, to write it out whole.
+    pub fn plan_of(&self, ino: u64) -> Result<(Arc<Plan>, Box<dyn SourceFile>), FsError> {
+        let node = self.node(ino)?;
+        match self.plan_source(&node.source)? {
+            (_, Verdict::Served(plan, _), file) => Ok((plan, file)),
+            (_, Verdict::Hidden(_), _) => Err(FsError::NotFound),
+        }
+    }
+
+    /// The source version and view size of a visible file.
+    pub fn version(&self, ino: u64) -> Option<(Stamp, u64)> {
+        let node = self.node(ino).ok()?;
+        lock(&node.state).as_ref().map(|s| (s.stamp, s.size))
+    }
+
+    /// The pseudonymous path of an entry (as logged).
+    pub fn view_path_of(&self, ino: u64) -> Result<String, FsError> {
+        Ok(self.node(ino)?.view_path.clone())
     }
 
     /// Number of entries known to the view (for statfs).

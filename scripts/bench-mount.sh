@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# Mount benchmark: deidfs against its ceilings, side by side, in one run.
+#
+#   scripts/bench-mount.sh [--files N] [--runs R] [--quick] [--seed S] [--work DIR]
+#
+#   --files N   corpus size (default 2000 files, ~800 MB; --quick: 300)
+#   --runs R    repetitions; the median is reported (default 3; --quick: 1)
+#   --seed S    corpus seed (default 1)
+#   --work DIR  work directory (default $DEIDFS_BENCH_DIR or /tmp/deidfs-bench): the corpus
+#               (generated once per N and seed, then reused), mount points, results JSON
+#
+# Needs root (it drops the page cache), FUSE, bindfs and fusermount3 (installed with
+# apt-get when missing). Runs non-interactively; every mount is undone on exit, even on
+# failure or Ctrl-C.
+#
+# Filesystems, each over the same corpus:
+#   direct   the corpus directory itself (no FUSE)
+#   bindfs   `bindfs -r SRC MNT`: a generic read-only FUSE pass-through
+#   mirror   examples/mirror.rs: deidfs's own FUSE layer and cache settings, files unchanged
+#            (the ceiling for deidfs)
+#   deidfs   `deidfs mount SRC MNT --key-file K` with a key made for this run
+# Measures, per filesystem and run:
+#   cold ls     `ls -lR MNT`, after a fresh mount and dropping the page/dentry/inode caches
+#   cold read   `find MNT -type f -print0 | xargs -0 cat > /dev/null`, after a fresh mount
+#               and dropping the caches (includes the listing `find` does)
+#   warm read   the same again at once, on the same mount (page cache hot)
+# Targets (printed, not asserted): cold and warm read >= 0.9x the mirror's throughput,
+# cold ls time <= 2x the mirror's, warm read >= 0.9x direct.
+set -euo pipefail
+shopt -s inherit_errexit
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$PWD
+COMMAND="$0 $*"
+
+FILES="" RUNS="" SEED=1 QUICK=0
+WORK=${DEIDFS_BENCH_DIR:-/tmp/deidfs-bench}
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --files) FILES=${2:?--files needs a number}; shift 2 ;;
+        --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
+        --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
+        --work) WORK=${2:?--work needs a directory}; shift 2 ;;
+        --quick) QUICK=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench-mount: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+if [[ $QUICK == 1 ]]; then
+    FILES=${FILES:-300} RUNS=${RUNS:-1}
+else
+    FILES=${FILES:-2000} RUNS=${RUNS:-3}
+fi
+[[ $FILES =~ ^[1-9][0-9]*$ && $RUNS =~ ^[1-9][0-9]*$ && $SEED =~ ^[0-9]+$ ]] || {
+    echo "bench-mount: --files, --runs and --seed take positive numbers" >&2; exit 2; }
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { echo "bench-mount: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ checks --
+[[ $(id -u) == 0 ]] || die "run as root (it writes /proc/sys/vm/drop_caches)"
+[[ -e /dev/fuse ]] || die "no /dev/fuse: load the FUSE module (modprobe fuse)"
+if ! command -v bindfs >/dev/null || ! command -v fusermount3 >/dev/null; then
+    log "installing bindfs and fuse3"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q bindfs fuse3 >/dev/null \
+        || die "bindfs/fuse3 missing and apt-get install failed"
+fi
+if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || die "cargo not found"
+
+# ------------------------------------------------------------------- build --
+log "building (release, with examples)"
+cargo build --release --examples --quiet
+DEIDFS=$REPO/target/release/deidfs
+MIRROR=$REPO/target/release/examples/mirror
+GEN=$REPO/target/release/examples/gen_corpus
+
+# ------------------------------------------------------------------ corpus --
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+CORPUS=$WORK/corpus-n$FILES-s$SEED
+if [[ -f $CORPUS.ok && -d $CORPUS ]]; then
+    log "reusing corpus $CORPUS ($(cat "$CORPUS.ok"))"
+else
+    log "generating corpus: $FILES files, seed $SEED -> $CORPUS"
+    rm -rf "$CORPUS" "$CORPUS.ok"
+    "$GEN" "$CORPUS" --files "$FILES" --seed "$SEED" >"$CORPUS.gen"
+    mv "$CORPUS.gen" "$CORPUS.ok"
+    log "$(cat "$CORPUS.ok")"
+fi
+SRC_BYTES=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
+
+# ------------------------------------------------------------------ mounts --
+MNT=$WORK/mnt
+mkdir -p "$MNT/bindfs" "$MNT/mirror" "$MNT/deidfs"
+KEY=$WORK/bench-$$.key
+MIRROR_PID="" DAEMON=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $MIRROR_PID ]] && kill -0 "$MIRROR_PID" 2>/dev/null; then
+        kill -TERM "$MIRROR_PID" 2>/dev/null || true
+        wait "$MIRROR_PID" 2>/dev/null || true
+    fi
+    for m in bindfs mirror deidfs; do
+        if mountpoint -q "$MNT/$m" 2>/dev/null || ! stat "$MNT/$m" >/dev/null 2>&1; then
+            fusermount3 -u "$MNT/$m" 2>/dev/null || umount "$MNT/$m" 2>/dev/null \
+                || umount -l "$MNT/$m" 2>/dev/null || true
+        fi
+    done
+    rm -f "$KEY" "$WORK/mirror.out"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+rm -f "$KEY"
+"$DEIDFS" keygen "$KEY" >/dev/null
+
+drop_caches() {
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+}
+
+# The daemon serving mount point $1 (bindfs and deidfs detach; we only ever wait on it).
+daemon_of() { pgrep -f -- "$1 $CORPUS $2( |\$)" | head -1 || true; }
+
+# Waits until process $1 is gone (a zombie counts as gone: detached daemons are reaped by
+# init, sometimes late). A daemon still tearing down may unmount whatever is mounted at its
+# old mount point by then (fuser umounts the path on exit), so never mount over it early.
+wait_gone() {
+    local pid=$1 i
+    [[ -n $pid ]] || return 0
+    for i in $(seq 300); do
+        [[ -r /proc/$pid/stat ]] || return 0
+        [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
+        sleep 0.05
+    done
+    die "daemon $pid still running 15 s after unmounting"
+}
+
+wait_unmounted() {
+    local m=$1 i
+    for i in $(seq 100); do
+        mountpoint -q "$m" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    die "$m: still mounted after unmounting"
+}
+
+# Mounts filesystem $1 fresh; sets ROOT to the path to measure.
+mount_fs() {
+    case "$1" in
+        direct) ROOT=$CORPUS ;;
+        bindfs)
+            ROOT=$MNT/bindfs
+            bindfs -r "$CORPUS" "$ROOT"
+            DAEMON=$(daemon_of "bindfs -r" "$ROOT") ;;
+        mirror)
+            ROOT=$MNT/mirror
+            : >"$WORK/mirror.out"
+            "$MIRROR" "$CORPUS" "$ROOT" >"$WORK/mirror.out" 2>&1 &
+            MIRROR_PID=$!
+            local i
+            for i in $(seq 300); do
+                grep -q READY "$WORK/mirror.out" && break
+                kill -0 "$MIRROR_PID" 2>/dev/null || die "mirror failed: $(cat "$WORK/mirror.out")"
+                sleep 0.1
+            done
+            grep -q READY "$WORK/mirror.out" || die "mirror not ready after 30 s" ;;
+        deidfs)
+            ROOT=$MNT/deidfs
+            "$DEIDFS" mount "$CORPUS" "$ROOT" --key-file "$KEY" >/dev/null
+            DAEMON=$(daemon_of "deidfs mount" "$ROOT") ;;
+    esac
+}
+
+umount_fs() {
+    case "$1" in
+        direct) ;;
+        bindfs) fusermount3 -u "$MNT/bindfs"; wait_unmounted "$MNT/bindfs"; wait_gone "$DAEMON" ;;
+        mirror)
+            kill -TERM "$MIRROR_PID"
+            wait "$MIRROR_PID" || die "mirror exited with an error: $(cat "$WORK/mirror.out")"
+            MIRROR_PID=""
+            wait_unmounted "$MNT/mirror" ;;
+        deidfs) "$DEIDFS" unmount "$MNT/deidfs"; wait_unmounted "$MNT/deidfs"; wait_gone "$DAEMON" ;;
+    esac
+}
+
+# Runs "$@" and prints the elapsed seconds.
+timed() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    timeout 3600 "$@"
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}'
+}
+list_all() { ls -lR "$1" >/dev/null; }
+read_all() { find "$1" -type f -print0 | xargs -0 cat >/dev/null; }
+export -f list_all read_all
+
+FSS=(direct bindfs mirror deidfs)
+MEASURES=(cold_ls cold_read warm_read)
+declare -A T BYTES COUNT
+
+# ------------------------------------------------------------------ measure --
+log "corpus: $FILES files, $SRC_BYTES bytes; $RUNS run(s); filesystems: ${FSS[*]}"
+for run in $(seq "$RUNS"); do
+    for fs in "${FSS[@]}"; do
+        mount_fs "$fs"
+        drop_caches
+        s=$(timed bash -c 'list_all "$0"' "$ROOT")
+        T[$fs.cold_ls]+="$s "
+        log "run $run/$RUNS $fs: cold ls -lR ${s}s"
+        umount_fs "$fs"
+
+        mount_fs "$fs"
+        drop_caches
+        s=$(timed bash -c 'read_all "$0"' "$ROOT")
+        T[$fs.cold_read]+="$s "
+        s2=$(timed bash -c 'read_all "$0"' "$ROOT")
+        T[$fs.warm_read]+="$s2 "
+        # What was read (deidfs's files differ slightly in size from the source's).
+        BYTES[$fs]=$(find "$ROOT" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
+        COUNT[$fs]=$(find "$ROOT" -type f | wc -l)
+        [[ ${COUNT[$fs]} -gt 0 ]] || die "$fs: no files visible at $ROOT (did the mount vanish?)"
+        log "run $run/$RUNS $fs: cold read ${s}s, warm read ${s2}s (${COUNT[$fs]} files, ${BYTES[$fs]} bytes)"
+        umount_fs "$fs"
+    done
+done
+for fs in "${FSS[@]}"; do
+    [[ ${COUNT[$fs]} == "$FILES" ]] || log "WARNING: $fs shows ${COUNT[$fs]} files, not $FILES"
+done
+
+# ------------------------------------------------------------------ report --
+# stats "t1 t2 ..." -> "min median max"
+stats() {
+    tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '
+        {v[NR] = $1}
+        END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+             printf "%.3f %.3f %.3f", v[1], m, v[NR]}'
+}
+declare -A MIN MED MAX
+for fs in "${FSS[@]}"; do
+    for m in "${MEASURES[@]}"; do
+        read -r MIN[$fs.$m] MED[$fs.$m] MAX[$fs.$m] <<<"$(stats "${T[$fs.$m]}")"
+    done
+done
+calc() { awk "BEGIN {printf \"%.${2:-2}f\", $1}"; }
+mbps() { calc "${BYTES[$1]} / 1e6 / ${MED[$1.$2]}" 0; }
+# Speed ratio a/b: throughput for reads, time ratio for ls (the ls target is on time).
+ratio() {
+    local a=$1 b=$2 m=$3
+    if [[ $m == cold_ls ]]; then
+        calc "${MED[$a.$m]} / ${MED[$b.$m]}" 3
+    else
+        calc "(${BYTES[$a]} / ${MED[$a.$m]}) / (${BYTES[$b]} / ${MED[$b.$m]})" 3
+    fi
+}
+declare -A LABEL=([cold_ls]="cold ls -lR" [cold_read]="cold read (cat all)" [warm_read]="warm read (cat all)")
+
+echo
+echo "deidfs mount benchmark: $FILES files, $(calc "$SRC_BYTES / 1e6" 0) MB, median of $RUNS run(s)"
+echo "machine: $(nproc) CPU, $(uname -r), $(date -u +%FT%TZ)"
+echo
+printf '%-22s' "seconds | MB/s"
+for fs in "${FSS[@]}"; do printf '%20s' "$fs"; done
+echo
+for m in "${MEASURES[@]}"; do
+    printf '%-22s' "${LABEL[$m]}"
+    for fs in "${FSS[@]}"; do
+        if [[ $m == cold_ls ]]; then
+            printf '%20s' "${MED[$fs.$m]} s"
+        else
+            printf '%20s' "${MED[$fs.$m]} s $(mbps "$fs" "$m") MB/s"
+        fi
+    done
+    echo
+done
+echo
+echo "ratios (reads: throughput ratio, higher is better; ls: time ratio, lower is better)"
+PAIRS=("deidfs mirror" "deidfs bindfs" "deidfs direct" "mirror direct")
+printf '%-22s' ""
+for p in "${PAIRS[@]}"; do printf '%16s' "${p/ //}"; done
+echo
+for m in "${MEASURES[@]}"; do
+    printf '%-22s' "${LABEL[$m]}"
+    for p in "${PAIRS[@]}"; do
+        read -r a b <<<"$p"
+        printf '%16s' "$(ratio "$a" "$b" "$m")"
+    done
+    echo
+done
+echo
+echo "targets (reported, not asserted)"
+TARGETS=(
+    "cold_read deidfs mirror >= 0.9"
+    "warm_read deidfs mirror >= 0.9"
+    "cold_ls deidfs mirror <= 2"
+    "warm_read deidfs direct >= 0.9"
+)
+TARGET_JSON=""
+for t in "${TARGETS[@]}"; do
+    read -r m a b op lim <<<"$t"
+    r=$(ratio "$a" "$b" "$m")
+    ok=$(awk -v r="$r" -v l="$lim" -v op="$op" 'BEGIN {print ((op == ">=") ? (r >= l) : (r <= l)) ? "met" : "MISSED"}')
+    printf '  %-22s %s/%s = %-6s (target %s %s): %s\n' "${LABEL[$m]}" "$a" "$b" "$r" "$op" "$lim" "$ok"
+    TARGET_JSON+="${TARGET_JSON:+,}
+    {\"measure\": \"$m\", \"ratio\": \"$a/$b\", \"kind\": \"$([[ $m == cold_ls ]] && echo time || echo throughput)\", \"value\": $r, \"target\": \"$op $lim\", \"met\": $([[ $ok == met ]] && echo true || echo false)}"
+done
+
+# -------------------------------------------------------------------- JSON --
+json_escape() { sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1"; }
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$WORK/results-$STAMP.json
+{
+    echo "{"
+    echo "  \"command\": \"$(json_escape "$COMMAND")\","
+    echo "  \"date\": \"$(date -u +%FT%TZ)\","
+    echo "  \"machine\": {\"nproc\": $(nproc), \"kernel\": \"$(uname -r)\", \"cpu\": \"$(json_escape "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)")\", \"mem_total_kb\": $(awk '/MemTotal/ {print $2}' /proc/meminfo)},"
+    echo "  \"corpus\": {\"path\": \"$(json_escape "$CORPUS")\", \"files\": $FILES, \"seed\": $SEED, \"bytes\": $SRC_BYTES},"
+    echo "  \"runs\": $RUNS,"
+    echo "  \"unit\": \"seconds\","
+    echo "  \"results\": {"
+    for i in "${!FSS[@]}"; do
+        fs=${FSS[$i]}
+        echo "    \"$fs\": {"
+        echo "      \"files\": ${COUNT[$fs]}, \"bytes_read\": ${BYTES[$fs]},"
+        for j in "${!MEASURES[@]}"; do
+            m=${MEASURES[$j]}
+            all=$(tr ' ' '\n' <<<"${T[$fs.$m]}" | grep . | paste -sd, -)
+            mb=""
+            [[ $m != cold_ls ]] && mb=", \"median_mb_per_s\": $(mbps "$fs" "$m")"
+            printf '      "%s": {"min": %s, "median": %s, "max": %s, "all": [%s]%s}%s\n' \
+                "$m" "${MIN[$fs.$m]}" "${MED[$fs.$m]}" "${MAX[$fs.$m]}" "$all" "$mb" \
+                "$([[ $j -lt $((${#MEASURES[@]} - 1)) ]] && echo ,)"
+        done
+        echo "    }$([[ $i -lt $((${#FSS[@]} - 1)) ]] && echo ,)"
+    done
+    echo "  },"
+    echo "  \"ratios\": {"
+    first=1
+    for m in "${MEASURES[@]}"; do
+        for p in "${PAIRS[@]}"; do
+            read -r a b <<<"$p"
+            [[ $first == 1 ]] || echo ","
+            first=0
+            printf '    "%s %s/%s": %s' "$m" "$a" "$b" "$(ratio "$a" "$b" "$m")"
+        done
+    done
+    echo
+    echo "  },"
+    echo "  \"ratio_kinds\": {\"cold_ls\": \"time (lower is better)\", \"cold_read\": \"throughput (higher is better)\", \"warm_read\": \"throughput (higher is better)\"},"
+    echo "  \"targets\": [$TARGET_JSON"
+    echo "  ]"
+    echo "}"
+} >"$OUT"
+cp "$OUT" "$WORK/results-latest.json"
+if command -v jq >/dev/null; then
+    jq -e . "$OUT" >/dev/null || log "WARNING: $OUT is not valid JSON"
+fi
+echo
+echo "results: $OUT"
