@@ -73,7 +73,7 @@ command -v cargo >/dev/null || die "cargo not found"
 
 # ------------------------------------------------------------------- build --
 log "building (release, with examples)"
-cargo build --release --examples --quiet
+cargo build --release --bins --examples --quiet
 DEIDFS=$REPO/target/release/deidfs
 MIRROR=$REPO/target/release/examples/mirror
 GEN=$REPO/target/release/examples/gen_corpus
@@ -95,6 +95,21 @@ SRC_BYTES=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "
 
 # ------------------------------------------------------------------ mounts --
 MNT=$WORK/mnt
+# Mounts left by a run that was killed (-9) would stack under ours or break mkdir.
+stale() { # mounted, or a dead FUSE mount ("Transport endpoint is not connected")
+    if stat "$1" >/dev/null 2>&1; then
+        mountpoint -q "$1"
+    else
+        [[ $(LC_ALL=C stat "$1" 2>&1) == *"not connected"* ]]
+    fi
+}
+for m in bindfs mirror deidfs; do
+    for _ in 1 2 3 4 5; do
+        stale "$MNT/$m" || break
+        log "unmounting $MNT/$m, left over from an interrupted run"
+        fusermount3 -u "$MNT/$m" 2>/dev/null || umount -l "$MNT/$m" 2>/dev/null || break
+    done
+done
 mkdir -p "$MNT/bindfs" "$MNT/mirror" "$MNT/deidfs"
 KEY=$WORK/bench-$$.key
 MIRROR_PID="" DAEMON=""
@@ -107,7 +122,7 @@ cleanup() {
         wait "$MIRROR_PID" 2>/dev/null || true
     fi
     for m in bindfs mirror deidfs; do
-        if mountpoint -q "$MNT/$m" 2>/dev/null || ! stat "$MNT/$m" >/dev/null 2>&1; then
+        if stale "$MNT/$m"; then
             fusermount3 -u "$MNT/$m" 2>/dev/null || umount "$MNT/$m" 2>/dev/null \
                 || umount -l "$MNT/$m" 2>/dev/null || true
         fi

@@ -918,6 +918,7 @@ fn why(source: &Source) -> String {
         Source::Option(o) => format!("option {}", o.name()),
         Source::Override => "override".into(),
         Source::NotListed => "not in E.1-1".into(),
+        Source::Unknown => "not in PS3.6".into(),
         Source::SafePrivate => "safe private".into(),
     }
 }

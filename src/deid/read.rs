@@ -70,14 +70,18 @@ fn eof() -> io::Error {
     )
 }
 
-/// Window size: large enough that a typical header is one read.
-const WINDOW: usize = 64 * 1024;
+/// First read: enough for a typical header (the Pixel Data element usually starts within a
+/// few KiB), so planning a file reads little more than its header. Each further refill doubles
+/// up to `WINDOW_MAX`, so large headers (enhanced multi-frame) take few reads.
+const WINDOW_FIRST: usize = 8 * 1024;
+const WINDOW_MAX: usize = 1024 * 1024;
 
 /// Buffered positional reader. `get` returns a slice valid until the next call.
 pub struct Window<'a> {
     src: &'a dyn ReadAt,
     buf: Vec<u8>,
     start: u64,
+    next: usize,
 }
 
 impl<'a> Window<'a> {
@@ -86,6 +90,7 @@ impl<'a> Window<'a> {
             src,
             buf: Vec::new(),
             start: 0,
+            next: WINDOW_FIRST,
         }
     }
 
@@ -108,7 +113,8 @@ impl<'a> Window<'a> {
         let have_end = self.start + self.buf.len() as u64;
         if offset < self.start || end > have_end {
             // `len` is bounded by the file length checked above.
-            let want = len.max(WINDOW).min((self.src.len() - offset) as usize);
+            let want = len.max(self.next).min((self.src.len() - offset) as usize);
+            self.next = (self.next * 2).min(WINDOW_MAX);
             self.buf.resize(want, 0);
             self.src.read_exact_at(&mut self.buf, offset)?;
             self.start = offset;

@@ -152,6 +152,9 @@ pub enum Source {
     Override,
     /// Not in Table E.1-1: a standard attribute that the profile keeps.
     NotListed,
+    /// In a standard group but unknown to the PS3.6 dictionary (a corrupt or non-standard
+    /// tag): nothing says it is safe, so it is removed.
+    Unknown,
     /// A private attribute in Table E.3.10-1 under retain-safe-private.
     SafePrivate,
 }

@@ -1,9 +1,11 @@
 //! Reading the archive. The view only ever sees the source through this trait: a local
-//! directory (confined to its root) or an in-memory tree (tests).
+//! directory (confined to its root), an in-memory tree, or a fault-injecting wrapper (tests).
 
+mod fault;
 mod local;
 mod memory;
 
+pub use fault::{Fault, FaultSource};
 pub use local::LocalSource;
 pub use memory::MemorySource;
 
