@@ -6,7 +6,7 @@ mod common;
 use common::fixtures as fx;
 use deidfs::fs::{Config, DeidFs, Deidentify, FsError, ROOT};
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
-use deidfs::source::{Fault, FaultSource, Kind, MemorySource};
+use deidfs::source::{Fault, FaultSource, MemorySource};
 use std::path::PathBuf;
 use std::sync::Arc;
 
