@@ -172,10 +172,12 @@ pub fn serve(
         std::thread::sleep(Duration::from_millis(100));
     }
     if session.guard.is_finished() {
+        // Unmounted from outside (`deidfs unmount`). Dropping the session would unmount the
+        // path again, and by now it may hold a new mount (fuser 0.18 checks it wrongly):
+        // the session thread has ended, so let the process exit without that drop.
         tracing::info!("unmounted from outside");
-        return session
-            .join()
-            .map_err(|e| format!("the FUSE session ended with an error: {e}"));
+        std::mem::forget(session);
+        return Ok(());
     }
     tracing::info!("signal received: unmounting");
     session

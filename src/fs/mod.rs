@@ -526,6 +526,7 @@ impl DeidFs {
             });
             changed
         };
+        file.reading_through();
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let view_path = node.view_path.clone();
         tracing::debug!(file = %view_path, fh, "open");
@@ -602,7 +603,10 @@ impl DeidFs {
     pub fn plan_of(&self, ino: u64) -> Result<(Arc<Plan>, Box<dyn SourceFile>), FsError> {
         let node = self.node(ino)?;
         match self.plan_source(&node.source)? {
-            (_, Verdict::Served(plan, _), file) => Ok((plan, file)),
+            (_, Verdict::Served(plan, _), file) => {
+                file.reading_through();
+                Ok((plan, file))
+            }
             (_, Verdict::Hidden(_), _) => Err(FsError::NotFound),
         }
     }

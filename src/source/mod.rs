@@ -39,6 +39,9 @@ pub struct Entry {
 /// An open source file: positional reads plus the stamp it has now.
 pub trait SourceFile: ReadAt {
     fn stamp(&self) -> io::Result<Stamp>;
+    /// Tells the source that this opening will now be read through (not just its header):
+    /// sources opened for planning read only a few KiB and ask for no readahead.
+    fn reading_through(&self) {}
 }
 
 pub trait Source: Send + Sync + 'static {
