@@ -243,7 +243,7 @@ pub fn view_config(
         uid: unsafe { libc::getuid() },
         gid: unsafe { libc::getgid() },
         time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
-        workers: threads.max(2),
+        workers: (threads * 2).clamp(4, 16),
         audit,
     }
 }
