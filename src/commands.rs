@@ -319,15 +319,17 @@ fn deid(
         }
         Err(DeidError::Io(e)) => return Err(format!("{}: read error: {e}", input.display())),
     };
-    write_atomically(output, |f| outcome.plan.write_to(&src, f))
+    write_atomically(output, true, |f| outcome.plan.write_to(&src, f))
         .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Writes through a temporary file in the same directory, renamed into place only when
-/// complete: an interrupted run never leaves a partial file under the final name.
+/// complete: an interrupted run never leaves a partial file under the final name. `durable`
+/// also flushes the file to disk before the rename (batch writers sync once at the end).
 pub fn write_atomically(
     path: &Path,
+    durable: bool,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = path
@@ -342,7 +344,10 @@ pub fn write_atomically(
     let result = (|| {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         fill(&mut f)?;
-        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let f = f.into_inner().map_err(|e| e.into_error())?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

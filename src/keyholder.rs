@@ -300,7 +300,14 @@ pub fn export(
         .iter()
         .map(|(k, v)| format!("{k}\t{v}\n"))
         .collect();
-    crate::commands::write_atomically(&manifest_path, |w| w.write_all(text.as_bytes()))
+    // The files were written without a flush each: flush the whole destination once, then
+    // record them in the manifest.
+    if let Ok(d) = std::fs::File::open(dest) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs on a descriptor we own.
+        unsafe { libc::syncfs(d.as_raw_fd()) };
+    }
+    crate::commands::write_atomically(&manifest_path, true, |w| w.write_all(text.as_bytes()))
         .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
     summary.written = written.into_inner();
     summary.skipped = skipped.into_inner();
@@ -314,7 +321,7 @@ fn write_one(fs: &DeidFs, ino: u64, target: &Path) -> Result<u64, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
     let (plan, file) = fs.plan_of(ino).map_err(|e| e.to_string())?;
-    crate::commands::write_atomically(target, |w| plan.write_to(file.as_ref(), w))
+    crate::commands::write_atomically(target, false, |w| plan.write_to(file.as_ref(), w))
         .map_err(|e| e.to_string())?;
     Ok(plan.len())
 }

@@ -79,7 +79,13 @@ impl Plan {
 
     /// Writes the whole file.
     pub fn write_to(&self, src: &dyn ReadAt, out: &mut dyn Write) -> io::Result<()> {
-        let mut buf = vec![0u8; 1 << 20];
+        let largest = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Source { .. }))
+            .map(Segment::len)
+            .max();
+        let mut buf = vec![0u8; largest.unwrap_or(0).min(1 << 20) as usize];
         for seg in &self.segments {
             match seg {
                 Segment::Inline(b) => out.write_all(b)?,
