@@ -119,8 +119,11 @@ impl Filesystem for FuseAdapter {
         match self.fs.open(ino.0, caller) {
             Ok(o) => {
                 if o.size_changed {
+                    // The kernel may still hold the old size and pages: this open bypasses
+                    // its cache (so no read is clipped or zero-filled at the old size) while
+                    // the invalidation lands.
                     self.invalidate(ino.0);
-                    reply.opened(FileHandle(o.fh), FopenFlags::empty());
+                    reply.opened(FileHandle(o.fh), FopenFlags::FOPEN_DIRECT_IO);
                 } else {
                     reply.opened(FileHandle(o.fh), FopenFlags::FOPEN_KEEP_CACHE);
                 }
