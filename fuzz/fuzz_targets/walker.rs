@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = deidfs::deid::layout::walk(data, Default::default());
+    let _ = deidfs::deid::layout::walk(&data.to_vec(), Default::default());
 });
