@@ -2,6 +2,8 @@
 //! Every output is checked by readers that share no code with deidfs: dicom-object here,
 //! and scripts/oracle.py (pydicom + dciodvfy) when python3 and pydicom are installed.
 
+mod common;
+
 use deidfs::deid::{DeidError, Engine};
 use deidfs::policy;
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
@@ -12,22 +14,6 @@ use std::process::Command;
 fn corpus() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     p.is_dir().then_some(p)
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
 }
 
 /// Oracle failures understood and accepted: (file, message, why). Anything else fails.
@@ -71,7 +57,7 @@ fn corpus_conformance() {
     let basic = policy::load_builtin("basic").unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let mut all = Vec::new();
-    files(&root, &mut all);
+    all.extend(common::walk(&root));
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut pairs = String::new();
     for (i, path) in all.iter().enumerate() {

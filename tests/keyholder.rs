@@ -8,7 +8,6 @@ use dicom_core::Tag;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 fn deidfs(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_deidfs"))
@@ -57,22 +56,6 @@ impl Setup {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -82,7 +65,7 @@ fn resolve_round_trips_every_file() {
     let t = Setup::new();
     let src = t.p("src");
     let mut files = Vec::new();
-    walk(&src, &mut files);
+    files.extend(common::walk(&src));
     let mut resolved = 0;
     for f in files {
         let rel = f.strip_prefix(&src).unwrap();
@@ -193,7 +176,7 @@ fn crosswalk_matches_the_exported_files_and_export_is_incremental() {
         String::from_utf8_lossy(&o.stdout)
     );
     let mut left = Vec::new();
-    walk(&exp, &mut left);
+    left.extend(common::walk(&exp));
     assert!(
         left.iter()
             .all(|p| !p.to_string_lossy().contains("deidfs-tmp")),
@@ -228,14 +211,10 @@ fn export_equals_a_live_mount_and_the_audit_log_records_reads() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !deidfs::mount::is_mountpoint(&view) {
-        assert!(start.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_mounted(&view);
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    walk(&exp, &mut a);
-    walk(&view, &mut b);
+    a.extend(common::walk(&exp));
+    b.extend(common::walk(&view));
     let a: Vec<_> = a
         .into_iter()
         .filter(|p| !p.ends_with(".deidfs-export"))

@@ -6,6 +6,8 @@
 //! of a changed file is either version's bytes or fails (EIO), never a mix; no deadlock (the
 //! run ends in time); the daemon's RSS stays within the cache budget plus a constant.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -79,11 +81,7 @@ fn sixteen_readers_with_the_source_changing() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !deidfs::mount::is_mountpoint(&view) {
-        assert!(start.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_mounted(&view);
     let views: Vec<PathBuf> = rels
         .iter()
         .map(|r| view.join(deidfs::fs::view_path(&keys, r, true).trim_start_matches('/')))

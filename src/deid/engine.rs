@@ -539,47 +539,50 @@ impl<'e, 's> Rewriter<'e, 's> {
         let mut rules = Vec::with_capacity(elements.len());
         let mut kept_blocks = BTreeSet::new();
         for el in elements {
-            let rule =
-                if el.tag.1 == 0x0000 || el.tag == TRAILING_PADDING || el.tag == DIGITAL_SIGNATURES
-                {
-                    // Group lengths are retired and stale after edits; padding and signatures go.
-                    Rule {
-                        action: Action::Remove,
-                        source: Source::Basic("-"),
-                    }
-                } else if el.tag.is_private_creator() {
-                    Rule {
-                        action: Action::Keep,
-                        source: Source::SafePrivate,
-                    } // decided below
-                } else if el.tag.is_private() {
-                    let block = (el.tag.0, (el.tag.1 >> 8) as u8);
-                    let creator = (el.tag.1 >= 0x1000).then(|| creators.get(&block)).flatten();
-                    let r = policy.private_rule(el.tag, creator.map(String::as_str));
-                    if r.action != Action::Remove {
-                        kept_blocks.insert(block);
-                    }
-                    r
-                } else if is_overlay_group(el.tag.0)
-                    && policy.public_rule(Tag(el.tag.0, 0x3000)).action == Action::Remove
-                {
-                    // An overlay without its Overlay Data is invalid: the whole group goes.
-                    Rule {
-                        action: Action::Remove,
-                        source: Source::Basic("X"),
-                    }
-                } else {
-                    let mut r = policy.public_rule(el.tag);
-                    let vr = value_vr(el);
-                    if r.source == Source::NotListed && matches!(vr, Vr::ST | Vr::LT | Vr::UT) {
-                        r.action = match scope {
-                            Scope::Plain => Action::Keep,
-                            Scope::Dummy => Action::Dummy,
-                            Scope::Clean => Action::Clean,
-                        };
-                    }
-                    r
-                };
+            let rule = if el.tag.1 == 0x0000
+                || el.tag.0 == 0x0002
+                || el.tag == TRAILING_PADDING
+                || el.tag == DIGITAL_SIGNATURES
+            {
+                // Group lengths are retired and stale after edits; file meta elements in a
+                // data set are misplaced (the meta is rebuilt); padding and signatures go.
+                Rule {
+                    action: Action::Remove,
+                    source: Source::Basic("-"),
+                }
+            } else if el.tag.is_private_creator() {
+                Rule {
+                    action: Action::Keep,
+                    source: Source::SafePrivate,
+                } // decided below
+            } else if el.tag.is_private() {
+                let block = (el.tag.0, (el.tag.1 >> 8) as u8);
+                let creator = (el.tag.1 >= 0x1000).then(|| creators.get(&block)).flatten();
+                let r = policy.private_rule(el.tag, creator.map(String::as_str));
+                if r.action != Action::Remove {
+                    kept_blocks.insert(block);
+                }
+                r
+            } else if is_overlay_group(el.tag.0)
+                && policy.public_rule(Tag(el.tag.0, 0x3000)).action == Action::Remove
+            {
+                // An overlay without its Overlay Data is invalid: the whole group goes.
+                Rule {
+                    action: Action::Remove,
+                    source: Source::Basic("X"),
+                }
+            } else {
+                let mut r = policy.public_rule(el.tag);
+                let vr = value_vr(el);
+                if r.source == Source::NotListed && matches!(vr, Vr::ST | Vr::LT | Vr::UT) {
+                    r.action = match scope {
+                        Scope::Plain => Action::Keep,
+                        Scope::Dummy => Action::Dummy,
+                        Scope::Clean => Action::Clean,
+                    };
+                }
+                r
+            };
             rules.push(rule);
         }
         let mut out = Vec::new();

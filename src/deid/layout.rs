@@ -275,6 +275,11 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
         });
     }
     let enc = w.detect(dataset_start, declared)?;
+    if !enc.explicit && enc.big_endian {
+        return Err(LayoutError::NotDicom(
+            "implicit VR big endian is not a DICOM encoding",
+        ));
+    }
     if let (Some(d), Some(ts)) = (declared, ts.as_deref())
         && d.explicit
         && !enc.explicit
@@ -288,7 +293,9 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
         w.check_plausible_start(dataset_start, enc)?;
     }
     let elements = w.dataset(dataset_start, w.file_len, enc, 0)?;
-    if meta.is_none() && elements.is_empty() {
+    // A bare data set must hold at least one real attribute (not just group lengths or
+    // command elements): a run of zeros is not a DICOM file.
+    if meta.is_none() && !elements.iter().any(|e| e.tag.0 >= 0x0008) {
         return Err(LayoutError::NotDicom("no data elements"));
     }
     Ok(Layout {
