@@ -1,7 +1,10 @@
 //! deidfs: a DICOM archive as a de-identified, read-only view.
 //!
-//! Layers (dependencies point down): `cli` / `commands` -> `deid` (pure engine) ->
-//! `policy` (profile tables, policy files) and `pseudonym` (keyed derivations).
+//! Layers (dependencies point down):
+//! `cli` / `commands` (composition root) -> `mount` (session, signals, daemon) and `keyholder`
+//! (resolve, crosswalk, export, scan) -> `fuse` (the thin fuser adapter) -> `fs` (the view,
+//! fuser-free) -> `cache`, `source` (the archive, confined), `audit` -> `deid` (the pure
+//! engine) -> `policy` (profile tables, policy files) and `pseudonym` (keyed derivations).
 
 pub mod audit;
 pub mod cache;
