@@ -63,13 +63,14 @@ def read_records(path):
             r = line.rstrip("\n").split("\t")
             if r[0] == "batch":
                 (_, tool, workers, run, wall, sync, user, sys_, rss, rc, files_out, bytes_out,
-                 other, waited, cmd) = r
+                 other, niced, waited, cmd) = r
                 batch.append({
                     "tool": tool, "workers": int(workers), "run": int(run),
                     "wall_s": float(wall), "sync_s": float(sync),
                     "user_s": float(user), "sys_s": float(sys_), "max_rss_kb": int(rss),
                     "exit": int(rc), "files_out": int(files_out), "bytes_out": int(bytes_out),
-                    "other_cpu": float(other), "waited_for_quiet_s": int(waited), "command": cmd,
+                    "other_cpu": float(other), "other_niced_cpu": float(niced),
+                    "waited_for_quiet_s": int(waited), "command": cmd,
                 })
             elif r[0] == "memory":
                 _, run, start, ls, read, rss, n, cmd = r
@@ -107,6 +108,7 @@ def batch_results(batch, files, size, phi_dir):
             "max_rss_kb": stats([r["max_rss_kb"] for r in use]),
             "files_out": stats([r["files_out"] for r in use]),
             "other_cpu_max": max(r["other_cpu"] for r in use),
+            "other_niced_cpu_max": max(r["other_niced_cpu"] for r in use),
         }
         p = os.path.join(phi_dir, f"{tool}-w{workers}.json")
         if os.path.exists(p):
@@ -288,6 +290,11 @@ def markdown(meta, results, memory, micro, mount, aim_list):
             L.append("")
             L.append(meta["micro_skipped"])
         L.append("")
+    niced = max((r["other_niced_cpu_max"] for r in results), default=0)
+    other = max((r["other_cpu_max"] for r in results), default=0)
+    L.append(f"Other work during the timed commands: up to {other:.2f} CPU at normal priority "
+             f"(includes kernel writeback), up to {niced:.2f} CPU niced.")
+    L.append("")
     unusable = {k[len("unusable."):]: v for k, v in meta.items() if k.startswith("unusable.")}
     for t, why in unusable.items():
         L.append(f"- {t} could not run: {why}")
@@ -419,7 +426,7 @@ def main():
         "method": {
             "timing": "wall clock of `bash -c COMMAND` (date +%s.%N); then `sync` timed apart; GNU time for CPU and peak RSS (largest single process)",
             "page_cache": "source warmed into the page cache before each round; outputs written to the same ext4 file system",
-            "quiet_gate": "before each timed command, wait (up to --max-wait) until other work uses < 0.3 CPU",
+            "quiet_gate": "before each timed command, wait (up to --max-wait) until other work at normal priority uses < 0.3 CPU; niced work is recorded (other_niced_cpu), not waited for",
             "two_workers": "deidfs: --jobs 2; other tools: two processes at once, each over every other file (hard-linked halves)",
             "phi_scan": "scripts/bench/phi_scan.py: every fake PHI value of the generator searched in every output byte and name",
         },
