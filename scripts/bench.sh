@@ -31,7 +31,7 @@ COMMAND="$0 $*"
 FILES="" RUNS="" SEED=1 QUICK=0 TOOLS="" WORKERS="1 2" MAX_WAIT=300 DEIDFS_BIN=""
 DO_MOUNT=1 DO_MEMORY=1 DO_MICRO=1
 WORK=${DEIDFS_BENCH_SUITE_DIR:-/tmp/deidfs-bench-suite}
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --files) FILES=${2:?--files needs a number}; shift 2 ;;
@@ -203,6 +203,7 @@ meta corpus_summary "$(cat "$CORPUS.ok")"
 meta tokens "$TOKENS"
 meta git_commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 meta deidfs_binary "$DEIDFS"
+[[ -z $DEIDFS_BIN ]] || meta deidfs_override "$DEIDFS"
 meta git_dirty "$(git status --porcelain -- src Cargo.toml Cargo.lock examples benches 2>/dev/null | tr '\n' ';')"
 meta nproc "$(nproc)"
 meta cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
@@ -210,7 +211,7 @@ meta mem_total_kb "$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
 meta kernel "$(uname -r)"
 meta work_fs "$(df -PT "$WORK" | awk 'NR == 2 {print $1 " " $2}') $(findmnt -no OPTIONS --target "$WORK" 2>/dev/null | cut -c1-80)"
 dev=$(basename "$(df -P "$WORK" | awk 'NR == 2 {print $1}')")
-meta disk "$dev scheduler=$(cat "/sys/block/$dev/queue/scheduler" 2>/dev/null | tr -d '\n') read_ahead_kb=$(cat "/sys/block/$dev/queue/read_ahead_kb" 2>/dev/null)"
+meta disk "$dev scheduler=$(tr -d '\n' <"/sys/block/$dev/queue/scheduler" 2>/dev/null) read_ahead_kb=$(cat "/sys/block/$dev/queue/read_ahead_kb" 2>/dev/null)"
 
 # ---------------------------------------------------------- quiet machine --
 # /proc/stat: busy jiffies at normal priority (user, system, irq, softirq, steal), niced
@@ -252,17 +253,17 @@ CLK_TCK=$(getconf CLK_TCK)
 # measure TOOL WORKERS RUN OUT COMMAND: times COMMAND (wall clock), then `sync` (the dirty data
 # it left), with GNU time for CPU and peak RSS; appends a record.
 measure() {
-    local tool=$1 workers=$2 run=$3 out=$4 cmd=$5 tf rc=0 t0 t1 t2 b0 b1 n0 n1 x0 x1
+    local tool=$1 workers=$2 run=$3 out=$4 cmd=$5 tf rc=0 t0 t1 t2 b0 b1 n0 n1
     tf=$(mktemp)
     quiet_gate
-    read -r b0 n0 x0 < <(cpu_sample)
+    read -r b0 n0 _ < <(cpu_sample)
     t0=$(date +%s.%N)
     /usr/bin/time -o "$tf" -f '%e %U %S %M' bash -c "$cmd" \
         >"$LOGS/$tool-w$workers-r$run.log" 2>&1 || rc=$?
     t1=$(date +%s.%N)
     sync
     t2=$(date +%s.%N)
-    read -r b1 n1 x1 < <(cpu_sample)
+    read -r b1 n1 _ < <(cpu_sample)
     local wall sync_s user sys rss files_out bytes_out other niced
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
     sync_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.3f", b - a}')
@@ -322,19 +323,20 @@ rm -rf "$WORK/smoke-out"
 # every later writer slower (cp -r of the same tree went from 0.4 s to 2.0 s over six kept
 # copies). Deleting right before the next command costs nothing measurable here (ext4's
 # recently-deleted inode check: export 1.30 s with or without a 12 s pause after the rm).
-need_kb=$(( SRC_BYTES / 1024 * 2 + 1048576 ))
+need_kb=$(( SRC_BYTES * 2 / 1024 + 1048576 ))
 free_kb=$(df -Pk "$WORK" | awk 'NR == 2 {print $4}')
 [[ $free_kb -gt $need_kb ]] || die "not enough free space in $WORK for one output ($((need_kb / 1024)) MB)"
 
 log "batch: ${TOOLS_OK[*]}; workers: $WORKERS; $RUNS run(s); corpus $SRC_FILES files, $SRC_BYTES bytes"
+# Same order every round, one worker count at a time: cp, deidfs, then the peers. Each ratio
+# in the report is also taken within a round (export against the cp -r just before it), which
+# cancels the drift of this VM's speed over minutes (cp -r of the same tree: 0.4 s in one
+# hour, 0.75 s the next).
 for run in $(seq "$RUNS"); do
     log "round $run/$RUNS: warming the corpus into the page cache"
     warm_corpus
-    # Rotate the order each round so no tool always follows the same one.
-    n=${#TOOLS_OK[@]}
-    for i in $(seq 0 $((n - 1))); do
-        t=${TOOLS_OK[$(((i + run - 1) % n))]}
-        for w in $WORKERS; do
+    for w in $WORKERS; do
+        for t in "${TOOLS_OK[@]}"; do
             out=$OUTS/$t-w$w-r$run
             mkdir -p "$OUTS"
             measure "$t" "$w" "$run" "$out" "$(tool_cmd "$t" "$w" "$out")"
@@ -350,9 +352,9 @@ done
 
 # ------------------------------------------------------------------ memory --
 wait_gone() {
-    local pid=$1 i
+    local pid=$1
     [[ -n $pid ]] || return 0
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
         [[ -r /proc/$pid/stat ]] || return 0
         [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
         sleep 0.05

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by scripts/bench.sh, which uses these
 # The batch de-identifiers compared by scripts/bench.sh, as shell commands (sourced by it).
 #
 # Each tool reads a tree and writes a de-identified copy. One worker: the whole corpus in one
