@@ -92,10 +92,12 @@ RECORDS=$WORK/records-$STAMP.tsv
 META=$WORK/meta-$STAMP.tsv
 PHI_DIR=$WORK/phi-$STAMP
 mkdir -p "$LOGS" "$PHI_DIR"
-rm -rf "$OUTS"
 : >"$RECORDS"
 : >"$META"
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
+# When this run last deleted files (see settle, before the batch).
+SETTLE=65
+LAST_DELETE=0
 
 MEM_MNT=$WORK/mnt-memory
 KEY=$WORK/bench-$$.key
@@ -137,6 +139,7 @@ if [[ -f $CORPUS.ok && -d $CORPUS && -f $TOKENS && $(cat "$CORPUS.src" 2>/dev/nu
     log "reusing corpus $CORPUS ($(cat "$CORPUS.ok"))"
 else
     log "generating corpus: $FILES files, seed $SEED, mix pacs -> $CORPUS"
+    [[ ! -e $CORPUS ]] || LAST_DELETE=$(date +%s)
     rm -rf "$CORPUS" "$CORPUS.ok" "$TOKENS" "$WORK/split-n$FILES-s$SEED"* "$WORK/smoke-n$FILES-s$SEED"*
     "$GEN" "$CORPUS" --files "$FILES" --seed "$SEED" --mix pacs --phi-tokens "$TOKENS" >"$CORPUS.gen"
     echo "$GEN_SRC" >"$CORPUS.src"
@@ -318,20 +321,58 @@ rm -rf "$WORK/smoke-out"
 [[ ${#TOOLS_OK[@]} -gt 0 ]] || die "no tool ran"
 
 # ------------------------------------------------------------------ batch --
-# Each output is deleted (and the deletion synced) as soon as it is measured and scanned: kept
-# outputs would grow the page cache run after run, and in this VM first-touch memory makes
-# every later writer slower (cp -r of the same tree went from 0.4 s to 2.0 s over six kept
-# copies). Deleting right before the next command costs nothing measurable here (ext4's
-# recently-deleted inode check: export 1.30 s with or without a 12 s pause after the rm).
-need_kb=$(( SRC_BYTES * 2 / 1024 + 1048576 ))
+# Outputs are not deleted between timed commands. On a journal-less ext4 (this machine's root
+# file system) a new inode skips every inode freed in the last 60 s (ext4's recently_deleted,
+# 360 s while the inode table block is dirty): right after the previous tool's 2,000 files were
+# deleted, half of a cp -r's time went to that scan (perf: find_get_block_common +
+# recently_deleted), so each tool would pay for its predecessor. Instead each output stays on
+# disk with its page cache dropped (so memory does not fill up run after run), a round's
+# outputs are deleted together, and no timed command starts within SETTLE seconds of a
+# deletion. Without room for a round's outputs, each is deleted at once and the next command
+# waits out the window (slow, but still fair).
+delete_outputs() {
+    if [[ -d $OUTS ]]; then
+        rm -rf "$OUTS"
+        sync
+        LAST_DELETE=$(date +%s)
+    fi
+}
+settle() {
+    local left=$((LAST_DELETE + SETTLE - $(date +%s)))
+    if [[ $left -gt 0 ]]; then
+        log "waiting ${left}s: no inode freed in the last ${SETTLE}s (ext4 skips them when allocating)"
+        sleep "$left"
+    fi
+}
+# Drops an output's pages from the page cache (after sync), keeping the files.
+evict() {
+    python3 - "$1" <<'EOF'
+import os, sys
+for d, _, fs in os.walk(sys.argv[1]):
+    for f in fs:
+        try:
+            fd = os.open(os.path.join(d, f), os.O_RDONLY)
+        except OSError:
+            continue
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+EOF
+}
+delete_outputs
+n_outputs=$((${#TOOLS_OK[@]} * $(wc -w <<<"$WORKERS")))
+need_kb=$((SRC_BYTES * 11 * n_outputs / 10240 + 1048576))
 free_kb=$(df -Pk "$WORK" | awk 'NR == 2 {print $4}')
-[[ $free_kb -gt $need_kb ]] || die "not enough free space in $WORK for one output ($((need_kb / 1024)) MB)"
+KEEP=1
+if [[ $free_kb -lt $need_kb ]]; then
+    KEEP=0
+    log "disk: no room for a round's $n_outputs outputs ($((need_kb / 1024)) MB): each is deleted at once and the next command waits ${SETTLE}s"
+    [[ $free_kb -gt $((SRC_BYTES * 2 / 1024 + 1048576)) ]] || die "not enough free space in $WORK for one output"
+fi
 
 log "batch: ${TOOLS_OK[*]}; workers: $WORKERS; $RUNS run(s); corpus $SRC_FILES files, $SRC_BYTES bytes"
 # Same order every round, one worker count at a time: cp, deidfs, then the peers. Each ratio
 # in the report is also taken within a round (export against the cp -r just before it), which
-# cancels the drift of this VM's speed over minutes (cp -r of the same tree: 0.4 s in one
-# hour, 0.75 s the next).
+# cancels the drift of this VM's speed over minutes.
 for run in $(seq "$RUNS"); do
     log "round $run/$RUNS: warming the corpus into the page cache"
     warm_corpus
@@ -339,15 +380,20 @@ for run in $(seq "$RUNS"); do
         for t in "${TOOLS_OK[@]}"; do
             out=$OUTS/$t-w$w-r$run
             mkdir -p "$OUTS"
+            settle
             measure "$t" "$w" "$run" "$out" "$(tool_cmd "$t" "$w" "$out")"
             if [[ $run == 1 ]]; then
                 python3 "$BENCH_DIR/phi_scan.py" "$TOKENS" "$out" --label "$t, $w worker(s)" \
                     --json "$PHI_DIR/$t-w$w.json" >&2 || log "PHI scan of $t failed"
             fi
-            rm -rf "$OUTS"
-            sync
+            if [[ $KEEP == 1 ]]; then
+                evict "$out"
+            else
+                delete_outputs
+            fi
         done
     done
+    delete_outputs
 done
 
 # ------------------------------------------------------------------ memory --

@@ -76,7 +76,7 @@ peer_version() {
         deidfs) echo "deidfs $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo '+uncommitted src changes')" ;;
         gdcmanon) echo "gdcmanon $(dpkg-query -W -f '${Version}' libgdcm-tools 2>/dev/null)" ;;
         dcmodify) echo "dcmodify $(dpkg-query -W -f '${Version}' dcmtk 2>/dev/null)" ;;
-        pixelmed) echo "pixelmed $(dpkg-query -W -f '${Version}' pixelmed-apps 2>/dev/null), $(java -version 2>&1 | head -1)" ;;
+        pixelmed) echo "pixelmed $(dpkg-query -W -f '${Version}' libpixelmed-java 2>/dev/null), $(java -version 2>&1 | head -1)" ;;
         dicognito) echo "dicognito $("$PY" -c 'import importlib.metadata as m; print(m.version("dicognito"), "pydicom", m.version("pydicom"))')" ;;
         deid) echo "deid $("$PY" -c 'import importlib.metadata as m; print(m.version("deid"), "pydicom", m.version("pydicom"))')" ;;
         dicom-anonymizer) echo "dicom-anonymizer $("$PY" -c 'import importlib.metadata as m; print(m.version("dicom-anonymizer"), "pydicom", m.version("pydicom"))')" ;;
