@@ -21,6 +21,12 @@
 #   deidfs   `deidfs mount SRC MNT --key-file K` with a key made for this run
 # Measures, per filesystem and run:
 #   cold ls     `ls -lR MNT`, after a fresh mount and dropping the page/dentry/inode caches
+#   warm ls     the same again at once, on the same mount
+#   cold stat   `find MNT -type f -printf '%s'` (a stat of every file, no ls formatting),
+#               after a fresh mount and dropping the caches
+#   first byte  `head -c 1` of one file four directories deep (the first in sorted order),
+#               after a fresh mount and dropping the caches: lookups of its path, listing
+#               (for deidfs: planning) of the directories on the way, open, one read
 #   cold read   `find MNT -type f -print0 | xargs -0 cat > /dev/null`, after a fresh mount
 #               and dropping the caches (includes the listing `find` does)
 #   warm read   the same again at once, on the same mount (page cache hot)
@@ -217,11 +223,15 @@ timed() {
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}'
 }
 list_all() { ls -lR "$1" >/dev/null; }
+stat_all() { find "$1" -type f -printf '%s\n' >/dev/null; }
 read_all() { find "$1" -type f -print0 | xargs -0 cat >/dev/null; }
-export -f list_all read_all
+first_byte() { head -c 1 "$1" >/dev/null; }
+export -f list_all stat_all read_all first_byte
 
 FSS=(direct bindfs mirror deidfs)
-MEASURES=(cold_ls cold_read warm_read)
+MEASURES=(cold_ls warm_ls cold_stat first_byte cold_read warm_read)
+# Measures timed in seconds only (the others also as MB/s of the bytes read).
+is_time() { [[ $1 != cold_read && $1 != warm_read ]]; }
 declare -A T BYTES COUNT
 
 # ------------------------------------------------------------------ measure --
@@ -232,7 +242,26 @@ for run in $(seq "$RUNS"); do
         drop_caches
         s=$(timed bash -c 'list_all "$0"' "$ROOT")
         T[$fs.cold_ls]+="$s "
-        log "run $run/$RUNS $fs: cold ls -lR ${s}s"
+        s2=$(timed bash -c 'list_all "$0"' "$ROOT")
+        T[$fs.warm_ls]+="$s2 "
+        log "run $run/$RUNS $fs: cold ls -lR ${s}s, warm ${s2}s"
+        # The file whose first byte is timed: the first in sorted order (same depth in every
+        # view; deidfs's is another source file, under its pseudonymous name).
+        FIRST=$(find "$ROOT" -mindepth 4 -type f | LC_ALL=C sort | head -1)
+        [[ -n $FIRST ]] || die "$fs: no file four directories deep"
+        umount_fs "$fs"
+
+        mount_fs "$fs"
+        drop_caches
+        s=$(timed bash -c 'stat_all "$0"' "$ROOT")
+        T[$fs.cold_stat]+="$s "
+        umount_fs "$fs"
+
+        mount_fs "$fs"
+        drop_caches
+        s2=$(timed bash -c 'first_byte "$0"' "$FIRST")
+        T[$fs.first_byte]+="$s2 "
+        log "run $run/$RUNS $fs: cold stat of every file ${s}s, first byte of a cold file ${s2}s"
         umount_fs "$fs"
 
         mount_fs "$fs"
@@ -269,16 +298,17 @@ for fs in "${FSS[@]}"; do
 done
 calc() { awk "BEGIN {printf \"%.${2:-2}f\", $1}"; }
 mbps() { calc "${BYTES[$1]} / 1e6 / ${MED[$1.$2]}" 0; }
-# Speed ratio a/b: throughput for reads, time ratio for ls (the ls target is on time).
+# Speed ratio a/b: throughput for reads, time ratio for the others (their targets are on time).
 ratio() {
     local a=$1 b=$2 m=$3
-    if [[ $m == cold_ls ]]; then
+    if is_time "$m"; then
         calc "${MED[$a.$m]} / ${MED[$b.$m]}" 3
     else
         calc "(${BYTES[$a]} / ${MED[$a.$m]}) / (${BYTES[$b]} / ${MED[$b.$m]})" 3
     fi
 }
-declare -A LABEL=([cold_ls]="cold ls -lR" [cold_read]="cold read (cat all)" [warm_read]="warm read (cat all)")
+declare -A LABEL=([cold_ls]="cold ls -lR" [warm_ls]="warm ls -lR" [cold_stat]="cold stat (all)"
+    [first_byte]="first byte (cold)" [cold_read]="cold read (cat all)" [warm_read]="warm read (cat all)")
 
 echo
 echo "deidfs mount benchmark: $FILES files, $(calc "$SRC_BYTES / 1e6" 0) MB, median of $RUNS run(s)"
@@ -290,7 +320,7 @@ echo
 for m in "${MEASURES[@]}"; do
     printf '%-22s' "${LABEL[$m]}"
     for fs in "${FSS[@]}"; do
-        if [[ $m == cold_ls ]]; then
+        if is_time "$m"; then
             printf '%20s' "${MED[$fs.$m]} s"
         else
             printf '%20s' "${MED[$fs.$m]} s $(mbps "$fs" "$m") MB/s"
@@ -299,7 +329,7 @@ for m in "${MEASURES[@]}"; do
     echo
 done
 echo
-echo "ratios (reads: throughput ratio, higher is better; ls: time ratio, lower is better)"
+echo "ratios (reads: throughput ratio, higher is better; the others: time ratio, lower is better)"
 PAIRS=("deidfs mirror" "deidfs bindfs" "deidfs direct" "mirror direct")
 printf '%-22s' ""
 for p in "${PAIRS[@]}"; do printf '%16s' "${p/ //}"; done
@@ -327,7 +357,7 @@ for t in "${TARGETS[@]}"; do
     ok=$(awk -v r="$r" -v l="$lim" -v op="$op" 'BEGIN {print ((op == ">=") ? (r >= l) : (r <= l)) ? "met" : "MISSED"}')
     printf '  %-22s %s/%s = %-6s (target %s %s): %s\n' "${LABEL[$m]}" "$a" "$b" "$r" "$op" "$lim" "$ok"
     TARGET_JSON+="${TARGET_JSON:+,}
-    {\"measure\": \"$m\", \"ratio\": \"$a/$b\", \"kind\": \"$([[ $m == cold_ls ]] && echo time || echo throughput)\", \"value\": $r, \"target\": \"$op $lim\", \"met\": $([[ $ok == met ]] && echo true || echo false)}"
+    {\"measure\": \"$m\", \"ratio\": \"$a/$b\", \"kind\": \"$(is_time "$m" && echo time || echo throughput)\", \"value\": $r, \"target\": \"$op $lim\", \"met\": $([[ $ok == met ]] && echo true || echo false)}"
 done
 
 # -------------------------------------------------------------------- JSON --
@@ -351,7 +381,7 @@ OUT=$WORK/results-$STAMP.json
             m=${MEASURES[$j]}
             all=$(tr ' ' '\n' <<<"${T[$fs.$m]}" | grep . | paste -sd, -)
             mb=""
-            [[ $m != cold_ls ]] && mb=", \"median_mb_per_s\": $(mbps "$fs" "$m")"
+            is_time "$m" || mb=", \"median_mb_per_s\": $(mbps "$fs" "$m")"
             printf '      "%s": {"min": %s, "median": %s, "max": %s, "all": [%s]%s}%s\n' \
                 "$m" "${MIN[$fs.$m]}" "${MED[$fs.$m]}" "${MAX[$fs.$m]}" "$all" "$mb" \
                 "$([[ $j -lt $((${#MEASURES[@]} - 1)) ]] && echo ,)"
@@ -371,7 +401,11 @@ OUT=$WORK/results-$STAMP.json
     done
     echo
     echo "  },"
-    echo "  \"ratio_kinds\": {\"cold_ls\": \"time (lower is better)\", \"cold_read\": \"throughput (higher is better)\", \"warm_read\": \"throughput (higher is better)\"},"
+    kinds=""
+    for m in "${MEASURES[@]}"; do
+        kinds+="${kinds:+, }\"$m\": \"$(is_time "$m" && echo "time (lower is better)" || echo "throughput (higher is better)")\""
+    done
+    echo "  \"ratio_kinds\": {$kinds},"
     echo "  \"targets\": [$TARGET_JSON"
     echo "  ]"
     echo "}"

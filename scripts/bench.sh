@@ -4,7 +4,8 @@
 # with the PHI each leaves), the mount (scripts/bench-mount.sh), memory (mount daemon, export)
 # and the engine micro-benchmarks (cargo bench --bench plan). See docs/performance.md.
 #
-#   scripts/bench.sh                  2,000-file PACS-like corpus, 3 runs (~20 min here)
+#   scripts/bench.sh                  2,000-file PACS-like corpus, 3 runs (~40 min here);
+#                                     rewrites the results part of docs/performance.md
 #   scripts/bench.sh --quick          300 files, 1 run, short micro-benchmarks (< 2 min once
 #                                     the peers are installed; the first run installs them)
 #   scripts/bench.sh --files 500 --runs 5 --seed 2 --work DIR
@@ -14,7 +15,10 @@
 #   --tools LIST (comma-separated; default all), --workers "1 2", --no-mount, --no-memory,
 #   --no-micro, --max-wait S (how long to wait for a quiet machine before each timed command,
 #   default 300; 0 = never wait), --deidfs PATH (time this deidfs binary in the batch and
-#   memory measures instead of the one built here: A/B of a change).
+#   memory measures instead of the one built here: A/B of a change), --docs / --no-docs
+#   (write the results, charts and JSON into docs/performance.md and docs/perf/; default: only
+#   a full run with every measure, i.e. none of --quick --files --runs --tools --workers
+#   --no-* --deidfs).
 # Needs root (apt, dropping caches in the mount benchmark), FUSE, and on the first run the
 # Debian and PyPI package indexes (scripts/bench/setup.sh installs into WORK/venv).
 # Writes WORK/bench-<UTC>.json and bench-latest.json (command, machine, corpus, every run of
@@ -29,27 +33,33 @@ BENCH_DIR=$REPO/scripts/bench
 COMMAND="$0 $*"
 
 FILES="" RUNS="" SEED=1 QUICK=0 TOOLS="" WORKERS="1 2" MAX_WAIT=300 DEIDFS_BIN=""
-DO_MOUNT=1 DO_MEMORY=1 DO_MICRO=1
+DO_MOUNT=1 DO_MEMORY=1 DO_MICRO=1 DOCS="" SUBSET=0
 WORK=${DEIDFS_BENCH_SUITE_DIR:-/tmp/deidfs-bench-suite}
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --files) FILES=${2:?--files needs a number}; shift 2 ;;
-        --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
+        --files) FILES=${2:?--files needs a number}; SUBSET=1; shift 2 ;;
+        --runs) RUNS=${2:?--runs needs a number}; SUBSET=1; shift 2 ;;
         --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
         --work) WORK=${2:?--work needs a directory}; shift 2 ;;
-        --tools) TOOLS=${2:?--tools needs a list}; shift 2 ;;
-        --workers) WORKERS=${2:?--workers needs a list}; shift 2 ;;
+        --tools) TOOLS=${2:?--tools needs a list}; SUBSET=1; shift 2 ;;
+        --workers) WORKERS=${2:?--workers needs a list}; SUBSET=1; shift 2 ;;
         --max-wait) MAX_WAIT=${2:?--max-wait needs seconds}; shift 2 ;;
-        --deidfs) DEIDFS_BIN=${2:?--deidfs needs a path}; shift 2 ;;
-        --no-mount) DO_MOUNT=0; shift ;;
-        --no-memory) DO_MEMORY=0; shift ;;
-        --no-micro) DO_MICRO=0; shift ;;
+        --deidfs) DEIDFS_BIN=${2:?--deidfs needs a path}; SUBSET=1; shift 2 ;;
+        --no-mount) DO_MOUNT=0; SUBSET=1; shift ;;
+        --no-memory) DO_MEMORY=0; SUBSET=1; shift ;;
+        --no-micro) DO_MICRO=0; SUBSET=1; shift ;;
+        --docs) DOCS=1; shift ;;
+        --no-docs) DOCS=0; shift ;;
         --quick) QUICK=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
+if [[ -z $DOCS ]]; then
+    DOCS=0
+    [[ $QUICK == 1 || $SUBSET == 1 ]] || DOCS=1
+fi
 if [[ $QUICK == 1 ]]; then
     FILES=${FILES:-300} RUNS=${RUNS:-1}
 else
@@ -293,6 +303,23 @@ measure() {
 
 warm_corpus() { find "$CORPUS" -type f -print0 | xargs -0 cat >/dev/null; }
 
+# Before each timed command: the page cache holds the corpus and the tool's own files, and
+# nothing else. How much else is cached changes write speed here by several times (cp -r of
+# the corpus: 1.7-2.0 s with 11 GB of earlier outputs cached, 0.28 s after drop_caches), so
+# the cache is dropped, the corpus read back, and the tool run once, untimed, over one file of
+# each kind (its binary, JVM or Python modules come back too).
+prepare() {
+    local tool=$1 warm=$WORK/warm-out
+    sync
+    echo 1 >/proc/sys/vm/drop_caches
+    warm_corpus
+    rm -rf "$warm"
+    mkdir -p "$warm"
+    timeout 600 bash -c "$(tool_cmd "$tool" 1 "$warm/out" "$SMOKE")" >/dev/null 2>&1 || true
+    rm -rf "$warm"
+    sync
+}
+
 # ------------------------------------------------------------------ smoke --
 # Each tool once over one file of each kind (untimed): proves it runs here, warms its own
 # files (JVM, Python modules) into the page cache, and drops a tool that cannot run.
@@ -326,10 +353,10 @@ rm -rf "$WORK/smoke-out"
 # 360 s while the inode table block is dirty): right after the previous tool's 2,000 files were
 # deleted, half of a cp -r's time went to that scan (perf: find_get_block_common +
 # recently_deleted), so each tool would pay for its predecessor. Instead each output stays on
-# disk with its page cache dropped (so memory does not fill up run after run), a round's
-# outputs are deleted together, and no timed command starts within SETTLE seconds of a
-# deletion. Without room for a round's outputs, each is deleted at once and the next command
-# waits out the window (slow, but still fair).
+# disk (out of the page cache: see prepare), a round's outputs are deleted together, and no
+# timed command starts within SETTLE seconds of a deletion. Without room for a round's
+# outputs, each is deleted at once and the next command waits out the window (slow, but
+# still fair).
 delete_outputs() {
     if [[ -d $OUTS ]]; then
         rm -rf "$OUTS"
@@ -343,20 +370,6 @@ settle() {
         log "waiting ${left}s: no inode freed in the last ${SETTLE}s (ext4 skips them when allocating)"
         sleep "$left"
     fi
-}
-# Drops an output's pages from the page cache (after sync), keeping the files.
-evict() {
-    python3 - "$1" <<'EOF'
-import os, sys
-for d, _, fs in os.walk(sys.argv[1]):
-    for f in fs:
-        try:
-            fd = os.open(os.path.join(d, f), os.O_RDONLY)
-        except OSError:
-            continue
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
-EOF
 }
 delete_outputs
 n_outputs=$((${#TOOLS_OK[@]} * $(wc -w <<<"$WORKERS")))
@@ -374,23 +387,19 @@ log "batch: ${TOOLS_OK[*]}; workers: $WORKERS; $RUNS run(s); corpus $SRC_FILES f
 # in the report is also taken within a round (export against the cp -r just before it), which
 # cancels the drift of this VM's speed over minutes.
 for run in $(seq "$RUNS"); do
-    log "round $run/$RUNS: warming the corpus into the page cache"
-    warm_corpus
+    log "round $run/$RUNS"
     for w in $WORKERS; do
         for t in "${TOOLS_OK[@]}"; do
             out=$OUTS/$t-w$w-r$run
             mkdir -p "$OUTS"
+            prepare "$t"
             settle
             measure "$t" "$w" "$run" "$out" "$(tool_cmd "$t" "$w" "$out")"
             if [[ $run == 1 ]]; then
                 python3 "$BENCH_DIR/phi_scan.py" "$TOKENS" "$out" --label "$t, $w worker(s)" \
                     --json "$PHI_DIR/$t-w$w.json" >&2 || log "PHI scan of $t failed"
             fi
-            if [[ $KEEP == 1 ]]; then
-                evict "$out"
-            else
-                delete_outputs
-            fi
+            [[ $KEEP == 1 ]] || delete_outputs
         done
     done
     delete_outputs
@@ -459,4 +468,6 @@ if [[ $DO_MICRO == 1 ]]; then
 fi
 
 # ------------------------------------------------------------------ report --
-"$PY" "$BENCH_DIR/report.py" --meta "$META" --records "$RECORDS" --phi "$PHI_DIR" --out "$WORK"
+docs=()
+[[ $DOCS == 0 ]] || docs=(--docs "$REPO/docs/performance.md")
+"$PY" "$BENCH_DIR/report.py" --meta "$META" --records "$RECORDS" --phi "$PHI_DIR" --out "$WORK" "${docs[@]}"

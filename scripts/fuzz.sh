@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the walker and the engine (cargo fuzz / libFuzzer), seeded with
-# real files. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] (default 600). Findings (crashes,
+# real files. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...] (default 600 s, both
+# targets, one after the other). Findings (crashes,
 # timeouts, out-of-memory) land in fuzz/artifacts/<target>/; the corpus grows in fuzz/corpus/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-600}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(walker engine)
 
 command -v cargo-fuzz >/dev/null || cargo install --quiet cargo-fuzz
 # libFuzzer's sanitizer flags are unstable: allow them on the stable toolchain.
 export RUSTC_BOOTSTRAP=1
 
-for target in walker engine; do
+for target in "${targets[@]}"; do
   seeds="fuzz/corpus/$target"
   mkdir -p "$seeds"
   if [ -d ../shared/corpus ] && [ -z "$(ls -A "$seeds")" ]; then

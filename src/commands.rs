@@ -6,7 +6,6 @@ use crate::mount::{self, MountSpec};
 use crate::policy::{self, Policy};
 use crate::pseudonym::{Pseudonyms, SecretKey};
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -110,7 +109,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             policy,
         } => {
             let (keys, policy) = setup(&key_file, &policy)?;
-            let fs = offline_view(&source, keys, policy)?;
+            let fs = offline_view(&source, keys, policy, PLANNERS)?;
             println!(
                 "{}",
                 crate::keyholder::resolve(&fs, &source, &view_path)?.display()
@@ -124,7 +123,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             out,
         } => {
             let (keys, policy) = setup(&key_file, &policy)?;
-            let fs = offline_view(&source, keys.clone(), policy.clone())?;
+            let fs = offline_view(&source, keys.clone(), policy.clone(), PLANNERS)?;
             let n = crate::keyholder::crosswalk(&fs, &source, &policy, &keys, &out)?;
             println!(
                 "wrote {} (mode 0600): {} UIDs, {} patient IDs, {} paths",
@@ -144,7 +143,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let (keys, policy) = setup(&key_file, &policy)?;
             let planner_id = format!("{}/{}", policy.id(), keys.key_id());
-            let fs = offline_view(&source, keys.clone(), policy)?;
+            // `jobs` threads in all: each lists a directory (planning its files) and then
+            // writes them, while the others write theirs.
+            let fs = offline_view(&source, keys.clone(), policy, 1)?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let start = std::time::Instant::now();
             let s = crate::keyholder::export(&fs, &keys, &planner_id, &dest, jobs, progress)?;
@@ -178,7 +179,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let policy = load_policy(&policy)?;
             // Visibility does not depend on the key: a throwaway one names nothing shown.
-            let fs = offline_view(&source, Pseudonyms::new(&SecretKey::generate()), policy)?;
+            let fs = offline_view(
+                &source,
+                Pseudonyms::new(&SecretKey::generate()),
+                policy,
+                PLANNERS,
+            )?;
             let r = crate::keyholder::scan(&fs, show_paths)?;
             if json {
                 println!(
@@ -248,15 +254,21 @@ pub fn view_config(
     }
 }
 
-/// A view of `source` for the key holder's tools (no mount).
+/// Threads planning a directory's files for the key holder's listing tools.
+const PLANNERS: usize = 8;
+
+/// A view of `source` for the key holder's tools (no mount). `planners`: threads that plan a
+/// directory's files when it is listed.
 fn offline_view(
     source: &Path,
     keys: Pseudonyms,
     policy: Policy,
+    planners: usize,
 ) -> Result<crate::fs::DeidFs, String> {
     let src = crate::source::LocalSource::new(source)
         .map_err(|e| format!("source {}: {e}", source.display()))?;
-    let cfg = view_config(policy, keys, 256 << 20, 4, None);
+    let mut cfg = view_config(policy, keys, 256 << 20, 4, None);
+    cfg.workers = planners;
     Ok(crate::fs::DeidFs::new(Arc::new(src), cfg))
 }
 
@@ -319,7 +331,7 @@ fn deid(
         }
         Err(DeidError::Io(e)) => return Err(format!("{}: read error: {e}", input.display())),
     };
-    write_atomically(output, true, |f| outcome.plan.write_to(&src, f))
+    write_atomically(output, true, |f| outcome.plan.write_to_file(&src, f))
         .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -330,7 +342,7 @@ fn deid(
 pub fn write_atomically(
     path: &Path,
     durable: bool,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -342,11 +354,16 @@ pub fn write_atomically(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.deidfs-tmp-{}", std::process::id()));
     let result = (|| {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut f = std::fs::File::create(&tmp)?;
         fill(&mut f)?;
-        let f = f.into_inner().map_err(|e| e.into_error())?;
         if durable {
             f.sync_all()?;
+        } else {
+            // Start writing it to disk now, without waiting: the batch's final sync then
+            // has little left to do, and the disk works while the next files are made.
+            use std::os::fd::AsRawFd;
+            // SAFETY: sync_file_range on a descriptor we own; it only starts writeback.
+            unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
         }
         std::fs::rename(&tmp, path)
     })();

@@ -26,14 +26,43 @@ pub type HiddenFile = (PathBuf, &'static str);
 
 /// Every visible file, in listing order, and every hidden one with its reason.
 pub fn walk(fs: &DeidFs) -> Result<(Vec<ViewFile>, Vec<HiddenFile>), String> {
-    let (mut files, mut hidden) = (Vec::new(), Vec::new());
-    let mut stack = vec![(ROOT, String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
+    let files = Mutex::new(Vec::new());
+    let hidden = visit(fs, 1, |f| lock(&files).push(f))?;
+    Ok((
+        files.into_inner().unwrap_or_else(|e| e.into_inner()),
+        hidden,
+    ))
+}
+
+/// Lists the view with `jobs` threads and hands each visible file to `each` as soon as its
+/// directory is listed, on the thread that listed it: with more than one job, listing one
+/// directory overlaps with work on the files of another. With one job, files come in listing
+/// order (a directory's files, then its subdirectories, depth first). Returns the hidden files.
+pub fn visit(
+    fs: &DeidFs,
+    jobs: usize,
+    each: impl Fn(ViewFile) + Sync,
+) -> Result<Vec<HiddenFile>, String> {
+    struct Queue {
+        dirs: Vec<(u64, String)>,
+        busy: usize,
+        error: Option<String>,
+    }
+    let queue = Mutex::new(Queue {
+        dirs: vec![(ROOT, String::new())],
+        busy: 0,
+        error: None,
+    });
+    let wake = std::sync::Condvar::new();
+    let hidden = Mutex::new(Vec::new());
+    // A directory's subdirectories (inode, view path) and visible files.
+    type Listed = (Vec<(u64, String)>, Vec<ViewFile>);
+    let list = |dir: u64, prefix: &str| -> Result<Listed, String> {
         let entries = fs
             .readdir(dir)
-            .map_err(|e| format!("{}: {e}", if prefix.is_empty() { "/" } else { &prefix }))?;
-        hidden.extend(fs.hidden(dir).map_err(|e| e.to_string())?);
-        let mut subdirs = Vec::new();
+            .map_err(|e| format!("{}: {e}", if prefix.is_empty() { "/" } else { prefix }))?;
+        lock(&hidden).extend(fs.hidden(dir).map_err(|e| e.to_string())?);
+        let (mut subdirs, mut files) = (Vec::new(), Vec::new());
         for e in entries {
             let path = if prefix.is_empty() {
                 e.name.clone()
@@ -49,9 +78,58 @@ pub fn walk(fs: &DeidFs) -> Result<(Vec<ViewFile>, Vec<HiddenFile>), String> {
                 }),
             }
         }
-        stack.extend(subdirs.into_iter().rev());
+        Ok((subdirs, files))
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let (dir, prefix) = {
+                        let mut q = lock(&queue);
+                        loop {
+                            if q.error.is_some() {
+                                return;
+                            }
+                            if let Some(d) = q.dirs.pop() {
+                                q.busy += 1;
+                                break d;
+                            }
+                            if q.busy == 0 {
+                                return;
+                            }
+                            q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                        }
+                    };
+                    let listed = list(dir, &prefix);
+                    let files = {
+                        let mut q = lock(&queue);
+                        q.busy -= 1;
+                        let files = match listed {
+                            Ok((subdirs, files)) => {
+                                q.dirs.extend(subdirs.into_iter().rev());
+                                files
+                            }
+                            Err(e) => {
+                                q.error.get_or_insert(e);
+                                Vec::new()
+                            }
+                        };
+                        wake.notify_all();
+                        files
+                    };
+                    files.into_iter().for_each(&each);
+                }
+            });
+        }
+    });
+    if let Some(e) = queue.into_inner().unwrap_or_else(|e| e.into_inner()).error {
+        return Err(e);
     }
-    Ok((files, hidden))
+    Ok(hidden.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The view-relative form of a path: relative as given, or absolute under a live deidfs mount.
@@ -215,11 +293,7 @@ pub fn export(
     progress: bool,
 ) -> Result<ExportSummary, String> {
     std::fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    let (files, hidden) = walk(fs)?;
     let mut summary = ExportSummary::default();
-    for (_, reason) in &hidden {
-        *summary.hidden.entry(reason).or_default() += 1;
-    }
     let manifest_path = dest.join(MANIFEST);
     let old: BTreeMap<String, String> = std::fs::read_to_string(&manifest_path)
         .unwrap_or_default()
@@ -229,18 +303,17 @@ pub fn export(
                 .map(|(a, b)| (a.to_string(), b.to_string()))
         })
         .collect();
-    let total: u64 = files.iter().map(|f| f.size).sum();
+    // The total grows as directories are listed (listing and writing overlap).
     let bar = progress.then(|| {
-        let b = indicatif::ProgressBar::new(total);
+        let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
-    let next = AtomicUsize::new(0);
     let (written, skipped, failed, bytes) = (
         AtomicUsize::new(0),
         AtomicUsize::new(0),
@@ -248,50 +321,46 @@ pub fn export(
         AtomicU64::new(0),
     );
     let manifest = Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                while let Some(f) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let target = dest.join(&f.view_path);
-                    let digest = fs.version(f.ino).map(|(stamp, size)| {
-                        keys.manifest_digest(format!("{planner_id}|{stamp:?}|{size}").as_bytes())
-                    });
-                    let same = digest
-                        .as_ref()
-                        .is_some_and(|d| old.get(&f.view_path) == Some(d))
-                        && std::fs::metadata(&target).is_ok_and(|m| m.len() == f.size);
-                    let result = if same {
-                        skipped.fetch_add(1, Ordering::Relaxed);
-                        Ok(())
-                    } else {
-                        write_one(fs, f.ino, &target).map(|n| {
-                            written.fetch_add(1, Ordering::Relaxed);
-                            bytes.fetch_add(n, Ordering::Relaxed);
-                        })
-                    };
-                    match (result, digest) {
-                        (Ok(()), Some(d)) => {
-                            manifest
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .insert(f.view_path.clone(), d);
-                        }
-                        (Ok(()), None) => {}
-                        (Err(e), _) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(file = %f.view_path, error = %e, "export failed");
-                        }
-                    }
-                    if let Some(b) = &bar {
-                        b.inc(f.size);
-                        let done =
-                            written.load(Ordering::Relaxed) + skipped.load(Ordering::Relaxed);
-                        b.set_message(format!("{done}/{} files", files.len()));
-                    }
-                }
-            });
+    let hidden = visit(fs, jobs, |f| {
+        if let Some(b) = &bar {
+            b.inc_length(f.size);
         }
-    });
+        let target = dest.join(&f.view_path);
+        let digest = fs.version(f.ino).map(|(stamp, size)| {
+            keys.manifest_digest(format!("{planner_id}|{stamp:?}|{size}").as_bytes())
+        });
+        let same = digest
+            .as_ref()
+            .is_some_and(|d| old.get(&f.view_path) == Some(d))
+            && std::fs::metadata(&target).is_ok_and(|m| m.len() == f.size);
+        let result = if same {
+            skipped.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        } else {
+            write_one(fs, f.ino, &target).map(|n| {
+                written.fetch_add(1, Ordering::Relaxed);
+                bytes.fetch_add(n, Ordering::Relaxed);
+            })
+        };
+        match (result, digest) {
+            (Ok(()), Some(d)) => {
+                lock(&manifest).insert(f.view_path.clone(), d);
+            }
+            (Ok(()), None) => {}
+            (Err(e), _) => {
+                failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(file = %f.view_path, error = %e, "export failed");
+            }
+        }
+        if let Some(b) = &bar {
+            b.inc(f.size);
+            let done = written.load(Ordering::Relaxed) + skipped.load(Ordering::Relaxed);
+            b.set_message(format!("{done} files"));
+        }
+    })?;
+    for (_, reason) in &hidden {
+        *summary.hidden.entry(reason).or_default() += 1;
+    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -321,7 +390,7 @@ fn write_one(fs: &DeidFs, ino: u64, target: &Path) -> Result<u64, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
     let (plan, file) = fs.plan_of(ino).map_err(|e| e.to_string())?;
-    crate::commands::write_atomically(target, false, |w| plan.write_to(file.as_ref(), w))
+    crate::commands::write_atomically(target, false, |w| plan.write_to_file(file.as_ref(), w))
         .map_err(|e| e.to_string())?;
     Ok(plan.len())
 }

@@ -196,6 +196,12 @@ fn export_equals_a_live_mount_and_the_audit_log_records_reads() {
     let t = Setup::new();
     let (src, exp, view, audit) = (t.p("src"), t.p("export"), t.p("view"), t.p("audit.jsonl"));
     assert!(t.run(&["export", s(&src), s(&exp)]).status.success());
+    // One writer lists and writes in turn; four overlap listing with writing: same files.
+    let others = [t.p("export-1"), t.p("export-4")];
+    for (dir, jobs) in others.iter().zip(["1", "4"]) {
+        let o = t.run(&["export", s(&src), s(dir), "--jobs", jobs]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     std::fs::create_dir(&view).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_deidfs"))
         .args([
@@ -228,6 +234,10 @@ fn export_equals_a_live_mount_and_the_audit_log_records_reads() {
         );
         let (bx, by) = (std::fs::read(x).unwrap(), std::fs::read(y).unwrap());
         assert!(bx == by, "{}", x.display());
+        for other in &others {
+            let z = other.join(x.strip_prefix(&exp).unwrap());
+            assert!(std::fs::read(&z).unwrap() == by, "{}", z.display());
+        }
         bytes += by.len();
     }
     // SAFETY: kill with a pid we own.

@@ -39,6 +39,19 @@ LABEL = {
 }
 
 
+MOUNT_MEASURES = ["cold_ls", "warm_ls", "cold_stat", "first_byte", "cold_read", "warm_read"]
+MOUNT_LABEL = {
+    "cold_ls": "cold `ls -lR`",
+    "warm_ls": "warm `ls -lR`",
+    "cold_stat": "cold stat of every file",
+    "first_byte": "first byte of a cold file",
+    "cold_read": "cold read of every file",
+    "warm_read": "warm read of every file",
+}
+FS_LABEL = {"direct": "direct (no FUSE)", "bindfs": "bindfs -r", "mirror": "mirror (deidfs FUSE layer, files unchanged)",
+            "deidfs": "deidfs"}
+
+
 def stats(values):
     v = sorted(values)
     return {"min": v[0], "median": statistics.median(v), "max": v[-1]} if v else None
@@ -298,12 +311,14 @@ def markdown(meta, results, memory, micro, mount, aim_list):
         fss = [f for f in ("direct", "bindfs", "mirror", "deidfs") if f in res]
         L.append("| measure | " + " | ".join(fss) + " |")
         L.append("|---|" + "--:|" * len(fss))
-        for m in ("cold_ls", "cold_read", "warm_read"):
+        for m in MOUNT_MEASURES:
+            if any(m not in res[f] for f in fss):
+                continue
             cells = []
             for f in fss:
                 x = res[f][m]
                 cells.append(f"{x['median']:.3f} s" + (f", {x['median_mb_per_s']} MB/s" if "median_mb_per_s" in x else ""))
-            L.append(f"| {m.replace('_', ' ')} | " + " | ".join(cells) + " |")
+            L.append(f"| {MOUNT_LABEL[m]} | " + " | ".join(cells) + " |")
         L.append("")
         for t in mount.get("targets", []):
             L.append(f"- {t['measure']} {t['ratio']} = {t['value']} (target {t['target']}): {'met' if t['met'] else 'missed'}")
@@ -329,7 +344,7 @@ def markdown(meta, results, memory, micro, mount, aim_list):
     return "\n".join(L) + "\n"
 
 
-def charts(meta, results, outdir):
+def charts(meta, results, mount, outdir):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -416,7 +431,66 @@ def charts(meta, results, outdir):
     fig.savefig(p, metadata={"Date": None})
     plt.close(fig)
     made.append(p)
+
+    # 3. The mount against its ceilings.
+    if mount:
+        res = mount["results"]
+        fss = [f for f in ("direct", "bindfs", "mirror", "deidfs") if f in res]
+        ms = [m for m in MOUNT_MEASURES if all(m in res[f] for f in fss)]
+        fig, ax = plt.subplots(figsize=(8, 0.8 * len(ms) + 1.4))
+        h = 0.8 / len(fss)
+        colors = {"direct": "#8c8c8c", "bindfs": "#55A868", "mirror": "#4C72B0", "deidfs": "#DD8452"}
+        for j, f in enumerate(fss):
+            ys = [len(ms) - 1 - i + (len(fss) - 1 - j - (len(fss) - 1) / 2) * h for i in range(len(ms))]
+            xs = [res[f][m]["median"] for m in ms]
+            lo = [res[f][m]["median"] - res[f][m]["min"] for m in ms]
+            hi = [res[f][m]["max"] - res[f][m]["median"] for m in ms]
+            ax.barh(ys, xs, height=h * 0.9, xerr=[lo, hi], color=colors[f], label=FS_LABEL[f],
+                    error_kw={"elinewidth": 0.8, "capsize": 2})
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(ms)))
+        ax.set_yticklabels([MOUNT_LABEL[m].replace("`", "") for m in reversed(ms)])
+        ax.set_xlabel("seconds (log scale; lower is faster)")
+        ax.grid(axis="x", which="both", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+        msub = (f"{mount['corpus']['files']} files, {mount['corpus']['bytes'] / 1e6:,.0f} MB; median of "
+                f"{mount['runs']} run(s), bars min-max; {meta['nproc']} CPU; {mount['date'][:16]}Z")
+        ax.set_title("The mount: deidfs against reading directly, bindfs and its own FUSE layer\n" + msub, fontsize=9)
+        fig.tight_layout()
+        p = os.path.join(outdir, "mount.svg")
+        fig.savefig(p, metadata={"Date": None})
+        plt.close(fig)
+        made.append(p)
     return made
+
+
+BEGIN = "<!-- bench.sh results: begin (generated; edits here are overwritten) -->"
+END = "<!-- bench.sh results: end -->"
+
+
+def update_docs(doc_path, md, charts_made, results_json):
+    """Replaces the generated part of doc_path with this run's summary and charts (copied into
+    perf/ beside it, with the run's JSON)."""
+    import shutil
+    with open(doc_path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"report: {doc_path} has no {BEGIN!r} ... {END!r} section to fill in")
+    perf = os.path.join(os.path.dirname(doc_path), "perf")
+    os.makedirs(perf, exist_ok=True)
+    links = []
+    for p in charts_made:
+        name = os.path.basename(p)
+        shutil.copyfile(p, os.path.join(perf, name))
+        links.append(f"![{name[:-4].replace('-', ' ')}](perf/{name})")
+    shutil.copyfile(results_json, os.path.join(perf, "bench-latest.json"))
+    body = "\n\n".join(links) + "\n\n" + md + "\nEvery figure above, with the exact commands and every run: [perf/bench-latest.json](perf/bench-latest.json).\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(doc_path + ".tmp", "w") as f:
+        f.write(head + BEGIN + "\n\n" + body + "\n" + END + tail)
+    os.replace(doc_path + ".tmp", doc_path)
+    print(f"docs: {doc_path} and {perf}/ updated")
 
 
 def main():
@@ -425,6 +499,8 @@ def main():
     ap.add_argument("--records", required=True)
     ap.add_argument("--phi", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--docs", help="also write the results into this Markdown file, between "
+                    f"{BEGIN!r} and {END!r}, and the charts and JSON beside it in perf/")
     a = ap.parse_args()
     meta = read_meta(a.meta)
     batch, memory = read_records(a.records)
@@ -453,7 +529,7 @@ def main():
         "runs": int(meta["runs"]),
         "method": {
             "timing": "wall clock of `bash -c COMMAND` (date +%s.%N); then `sync` timed apart; GNU time for CPU and peak RSS (largest single process)",
-            "page_cache": "source warmed into the page cache before each round; outputs written to the same ext4 file system",
+            "page_cache": "before each timed command: sync, drop the page cache, read the corpus back, run the tool once untimed over one file of each kind; outputs written to the same ext4 file system as the corpus",
             "quiet_gate": "before each timed command, wait (up to --max-wait) until other work at normal priority uses < 0.3 CPU; niced work is recorded (other_niced_cpu), not waited for",
             "two_workers": "deidfs: --jobs 2; other tools: two processes at once, each over every other file (hard-linked halves)",
             "phi_scan": "scripts/bench/phi_scan.py: every fake PHI value of the generator searched in every output byte and name",
@@ -476,7 +552,9 @@ def main():
     with open(os.path.join(a.out, "bench-latest.json"), "w") as f:
         json.dump(doc, f, indent=1)
     md = markdown(meta, results, memory, micro, mount, aim_list)
-    made = charts(meta, results, os.path.join(a.out, "charts"))
+    made = charts(meta, results, mount, os.path.join(a.out, "charts"))
+    if a.docs:
+        update_docs(a.docs, md, made, out_json)
     with open(os.path.join(a.out, f"bench-{stamp}.md"), "w") as f:
         f.write(md)
     print()

@@ -79,25 +79,24 @@ impl Plan {
 
     /// Writes the whole file.
     pub fn write_to(&self, src: &dyn ReadAt, out: &mut dyn Write) -> io::Result<()> {
-        let largest = self
-            .segments
-            .iter()
-            .filter(|s| matches!(s, Segment::Source { .. }))
-            .map(Segment::len)
-            .max();
-        let mut buf = vec![0u8; largest.unwrap_or(0).min(1 << 20) as usize];
         for seg in &self.segments {
             match seg {
                 Segment::Inline(b) => out.write_all(b)?,
                 Segment::Source { offset, len } => {
-                    let mut done = 0u64;
-                    while done < *len {
-                        let n = ((*len - done) as usize).min(buf.len());
-                        src.read_exact_at(&mut buf[..n], offset + done)?;
-                        out.write_all(&buf[..n])?;
-                        done += n as u64;
-                    }
+                    super::read::copy_buffered(src, *offset, *len, out)?
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the whole file to a file: source ranges are copied by the source
+    /// (`ReadAt::copy_to`: in the kernel, for files), never through this process.
+    pub fn write_to_file(&self, src: &dyn ReadAt, out: &mut std::fs::File) -> io::Result<()> {
+        for seg in &self.segments {
+            match seg {
+                Segment::Inline(b) => out.write_all(b)?,
+                Segment::Source { offset, len } => src.copy_to(*offset, *len, out)?,
             }
         }
         Ok(())

@@ -14,6 +14,91 @@ pub trait ReadAt: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Appends `len` bytes from `offset` to `out` (at its position). Files override this with
+    /// an in-kernel copy; the default reads through a buffer.
+    fn copy_to(&self, offset: u64, len: u64, out: &mut std::fs::File) -> io::Result<()> {
+        copy_buffered(self, offset, len, out)
+    }
+}
+
+/// `ReadAt::copy_to` through a user-space buffer (at most 1 MiB).
+pub fn copy_buffered<R: ReadAt + ?Sized>(
+    src: &R,
+    offset: u64,
+    len: u64,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; len.min(1 << 20) as usize];
+    let mut done = 0u64;
+    while done < len {
+        let n = ((len - done) as usize).min(buf.len());
+        src.read_exact_at(&mut buf[..n], offset + done)?;
+        out.write_all(&buf[..n])?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// `ReadAt::copy_to` for a source file: `copy_file_range(2)`, so the bytes go from page cache
+/// to page cache (or are shared, on file systems that can) without passing through this
+/// process. Falls back to a buffered copy where the kernel cannot (across file systems on old
+/// kernels, special files).
+pub fn copy_file_range_to(
+    src: &std::fs::File,
+    offset: u64,
+    len: u64,
+    out: &mut std::fs::File,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut off = i64::try_from(offset).map_err(|_| eof())?;
+    let mut left = len;
+    while left > 0 {
+        let chunk = usize::try_from(left.min(1 << 30)).unwrap_or(1 << 30);
+        // SAFETY: both descriptors are open for the duration of the call; `off` is a valid
+        // pointer to the source offset, and the destination offset is its file position.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &mut off,
+                out.as_raw_fd(),
+                std::ptr::null_mut(),
+                chunk,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            let unsupported = matches!(
+                e.raw_os_error(),
+                Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+            );
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if unsupported {
+                let at = u64::try_from(off).map_err(|_| eof())?;
+                return copy_buffered(&FileRef(src), at, left, out);
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(eof()); // the source is shorter than planned: it changed
+        }
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+struct FileRef<'a>(&'a std::fs::File);
+
+impl ReadAt for FileRef<'_> {
+    fn len(&self) -> u64 {
+        self.0.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self.0, buf, offset)
+    }
 }
 
 impl ReadAt for [u8] {
@@ -60,6 +145,9 @@ impl ReadAt for FileAt {
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+    }
+    fn copy_to(&self, offset: u64, len: u64, out: &mut std::fs::File) -> io::Result<()> {
+        copy_file_range_to(&self.file, offset, len, out)
     }
 }
 

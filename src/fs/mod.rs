@@ -227,6 +227,10 @@ pub struct DeidFs {
     cache: PlanCache,
     handles: DashMap<u64, Arc<Handle>>,
     next_fh: AtomicU64,
+    /// Threads that plan a directory's files when it is listed (none: the lister plans them).
+    /// Started once: spawning them per listing cost more than the planning of small
+    /// directories.
+    planners: Option<rayon::ThreadPool>,
 }
 
 impl DeidFs {
@@ -244,7 +248,20 @@ impl DeidFs {
         nodes.insert(ROOT, Arc::new(root));
         let by_source = DashMap::new();
         by_source.insert(PathBuf::new(), ROOT);
+        let planners = (cfg.workers > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(cfg.workers)
+                    .thread_name(|i| format!("deidfs-plan-{i}"))
+                    .build()
+                    .map_err(
+                        |e| tracing::warn!(error = %e, "no planner threads: listing plans alone"),
+                    )
+                    .ok()
+            })
+            .flatten();
         Self {
+            planners,
             source,
             planner_id: cfg.planner.id().into(),
             cache: PlanCache::new(cfg.cache_bytes),
@@ -322,28 +339,23 @@ impl DeidFs {
         let files: Vec<usize> = (0..entries.len())
             .filter(|i| entries[*i].kind == Kind::File)
             .collect();
-        let results: Vec<Mutex<Option<Planned>>> = files.iter().map(|_| Mutex::new(None)).collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let workers = self.cfg.workers.clamp(1, files.len().max(1));
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&e) = files.get(i) else { break };
-                        let rel = dir.source.join(&entries[e].name);
-                        let r = self.plan_source(&rel).map(|(st, v, _)| (st, v));
-                        *lock(&results[i]) = Some(r);
-                    }
-                });
+        let plan = |&e: &usize| self.plan_source(&dir.source.join(&entries[e].name));
+        let planned: Vec<Planned> = match &self.planners {
+            Some(pool) if files.len() > 1 => {
+                use rayon::prelude::*;
+                pool.install(|| {
+                    files
+                        .par_iter()
+                        .map(|e| plan(e).map(|(st, v, _)| (st, v)))
+                        .collect()
+                })
             }
-        });
-        let mut verdicts: HashMap<usize, Planned> = HashMap::new();
-        for (i, r) in files.iter().zip(results) {
-            if let Some(r) = r.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                verdicts.insert(*i, r);
-            }
-        }
+            _ => files
+                .iter()
+                .map(|e| plan(e).map(|(st, v, _)| (st, v)))
+                .collect(),
+        };
+        let mut verdicts: HashMap<usize, Planned> = files.into_iter().zip(planned).collect();
 
         let mut named: Vec<(String, u64)> = Vec::new();
         let mut hidden: Vec<(PathBuf, &'static str)> = Vec::new();

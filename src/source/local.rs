@@ -100,6 +100,9 @@ impl ReadAt for LocalFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.file.read_exact_at(buf, offset)
     }
+    fn copy_to(&self, offset: u64, len: u64, out: &mut File) -> io::Result<()> {
+        crate::deid::read::copy_file_range_to(&self.file, offset, len, out)
+    }
 }
 
 impl SourceFile for LocalFile {
