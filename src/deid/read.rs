@@ -211,3 +211,38 @@ impl<'a> Window<'a> {
         Ok(Some(&self.buf[at..at + len]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, Write};
+
+    fn source(bytes: &[u8]) -> FileAt {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        FileAt::new(f).unwrap()
+    }
+
+    #[test]
+    fn kernel_copy_appends_the_range_and_refuses_a_short_source() {
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let src = source(&bytes);
+        let mut out = tempfile::tempfile().unwrap();
+        out.write_all(b"head").unwrap();
+        src.copy_to(1000, 200_000, &mut out).unwrap();
+        out.write_all(b"tail").unwrap();
+        let mut got = Vec::new();
+        out.rewind().unwrap();
+        out.read_to_end(&mut got).unwrap();
+        assert_eq!(&got[..4], b"head");
+        assert!(got[4..200_004] == bytes[1000..201_000]);
+        assert_eq!(&got[200_004..], b"tail");
+        // The source is shorter than the plan says (it changed): an error, not a short file.
+        let e = src.copy_to(299_000, 2_000, &mut out).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        // The buffered copy (sources without a kernel copy) gives the same bytes.
+        let mut v = Vec::new();
+        copy_buffered(bytes.as_slice(), 1000, 200_000, &mut v).unwrap();
+        assert!(v == bytes[1000..201_000]);
+    }
+}
