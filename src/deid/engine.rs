@@ -154,6 +154,8 @@ impl<'a> Engine<'a> {
 
     /// Plans the de-identified form of `src`, or refuses it.
     pub fn plan(&self, src: &dyn ReadAt) -> Result<Outcome, DeidError> {
+        let head = super::read::Head::read(src)?;
+        let src: &dyn ReadAt = &head;
         let layout = layout::walk(src, self.limits)?;
         if layout.deflated {
             return self.plan_deflated(src, &layout);

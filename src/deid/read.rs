@@ -164,6 +164,44 @@ fn eof() -> io::Error {
 const WINDOW_FIRST: usize = 8 * 1024;
 const WINDOW_MAX: usize = 1024 * 1024;
 
+/// A source with its first `WINDOW_FIRST` bytes read once and kept: the walker, the meta
+/// facts and the rewriter each read through their own `Window`, and for a typical header all
+/// three find it here (one `pread` per planned file instead of one per window).
+pub struct Head<'a> {
+    src: &'a dyn ReadAt,
+    head: Vec<u8>,
+}
+
+impl<'a> Head<'a> {
+    pub fn read(src: &'a dyn ReadAt) -> io::Result<Self> {
+        let mut head = vec![0u8; src.len().min(WINDOW_FIRST as u64) as usize];
+        src.read_exact_at(&mut head, 0)?;
+        Ok(Self { src, head })
+    }
+}
+
+impl ReadAt for Head<'_> {
+    fn len(&self) -> u64 {
+        self.src.len()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let inside = usize::try_from(offset)
+            .ok()
+            .and_then(|o| Some(o..o.checked_add(buf.len())?))
+            .and_then(|r| self.head.get(r));
+        match inside {
+            Some(b) => {
+                buf.copy_from_slice(b);
+                Ok(())
+            }
+            None => self.src.read_exact_at(buf, offset),
+        }
+    }
+    fn copy_to(&self, offset: u64, len: u64, out: &mut std::fs::File) -> io::Result<()> {
+        self.src.copy_to(offset, len, out)
+    }
+}
+
 /// Buffered positional reader. `get` returns a slice valid until the next call.
 pub struct Window<'a> {
     src: &'a dyn ReadAt,
@@ -200,12 +238,22 @@ impl<'a> Window<'a> {
         }
         let have_end = self.start + self.buf.len() as u64;
         if offset < self.start || end > have_end {
-            // `len` is bounded by the file length checked above.
-            let want = len.max(self.next).min((self.src.len() - offset) as usize);
+            // Within the first WINDOW_FIRST bytes, read from the start of the file: every
+            // window then reads the same bytes (which `Head` keeps), and going back a little
+            // (the rewriter does) needs no refill.
+            let start = if end <= WINDOW_FIRST as u64 {
+                0
+            } else {
+                offset
+            };
+            // Bounded by the file length checked above.
+            let want = ((end - start) as usize)
+                .max(self.next)
+                .min((self.src.len() - start) as usize);
             self.next = (self.next * 2).min(WINDOW_MAX);
             self.buf.resize(want, 0);
-            self.src.read_exact_at(&mut self.buf, offset)?;
-            self.start = offset;
+            self.src.read_exact_at(&mut self.buf, start)?;
+            self.start = start;
         }
         let at = (offset - self.start) as usize;
         Ok(Some(&self.buf[at..at + len]))
