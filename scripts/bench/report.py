@@ -217,12 +217,15 @@ def aims(results):
                             "value": None, "peer": None, "target": "> 2", "met": None,
                             "note": "no such peer in this run"})
                 continue
-            best = max(group, key=lambda r: r["files_per_s"]["median"])
-            p = paired(d, best, "files_per_s")
-            out.append({"aim": f"export > 2x {what}", "workers": w, "basis": "tool time",
-                        "peer": best["tool"], "value": round(p["median"], 3),
-                        "range": [round(p["min"], 3), round(p["max"], 3)], "target": "> 2",
-                        "met": p["median"] > 2})
+            for basis, key in (("tool time", "files_per_s"), ("time until on disk (+ sync)", "files_per_s_with_sync")):
+                best = max(group, key=lambda r: r[key]["median"])
+                p = paired(d, best, key)
+                if not p:
+                    continue
+                out.append({"aim": f"export > 2x {what}", "workers": w, "basis": basis,
+                            "peer": best["tool"], "value": round(p["median"], 3),
+                            "range": [round(p["min"], 3), round(p["max"], 3)], "target": "> 2",
+                            "met": p["median"] > 2})
     return out
 
 
@@ -277,7 +280,8 @@ def markdown(meta, results, memory, micro, mount, aim_list):
             L.append(f"| {c}{' (direct)' if c in DIRECT else ''} | " + " | ".join(cells) + " |")
         L.append("")
     if aim_list:
-        L.append("Ratios of files/s, median of the per-round ratios [min-max] (each pair ran back to back):")
+        L.append("Ratios of files/s, median of the per-round ratios [min-max] (each pair ran back to back). "
+                 "`deidfs export` syncs its output itself, so only \"time until on disk\" compares like with like:")
         L.append("")
         L.append("| aim | workers | basis | value | met |")
         L.append("|---|--:|---|--:|---|")
@@ -344,6 +348,14 @@ def markdown(meta, results, memory, micro, mount, aim_list):
     return "\n".join(L) + "\n"
 
 
+def plain_log_axis(ax):
+    """Log-scale ticks as plain numbers (0.02, 0.5, 2000), minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def charts(meta, results, mount, outdir):
     try:
         import matplotlib
@@ -359,7 +371,7 @@ def charts(meta, results, mount, outdir):
     tools = [t for t in PEER_ORDER if any(r["tool"] == t for r in results)]
     by = {(r["tool"], r["workers"]): r for r in results}
     w1 = workers[0]
-    tools.sort(key=lambda t: by[(t, w1)]["files_per_s"]["median"] if (t, w1) in by else 0)
+    tools.sort(key=lambda t: by[(t, w1)]["files_per_s_with_sync"]["median"] if (t, w1) in by else 0)
     sub = (f"{meta['corpus_files']} files, {int(meta['corpus_bytes']) / 1e6:,.0f} MB; median of "
            f"{meta['runs']} run(s), bars min-max; {meta['nproc']} CPU; {meta['date'][:16]}Z")
 
@@ -375,7 +387,7 @@ def charts(meta, results, mount, outdir):
             if not r:
                 continue
             ys.append(i + (j - (len(workers) - 1) / 2) * h)
-            f = r["files_per_s"]
+            f = r["files_per_s_with_sync"]
             xs.append(f["median"])
             lo.append(f["median"] - f["min"])
             hi.append(f["max"] - f["median"])
@@ -384,8 +396,8 @@ def charts(meta, results, mount, outdir):
     ax.set_xscale("log")
     ax.set_yticks(range(len(tools)))
     ax.set_yticklabels([LABEL.get(t, t) for t in tools])
-    ax.set_xlim(left=min(r["files_per_s"]["min"] for r in results) / 2,
-                right=max(r["files_per_s"]["max"] for r in results) * 2)
+    ax.set_xlim(left=min(r["files_per_s_with_sync"]["min"] for r in results) / 2,
+                right=max(r["files_per_s_with_sync"]["max"] for r in results) * 2)
     ax.text(1.03, len(tools) - 0.4, "PHI left (of the corpus' fake values)", transform=ax.get_yaxis_transform(),
             fontsize=8, fontweight="bold", va="bottom")
     for i, t in enumerate(tools):
@@ -398,7 +410,8 @@ def charts(meta, results, mount, outdir):
                 txt += " (copy)"
             ax.text(1.03, i, txt, transform=ax.get_yaxis_transform(), va="center", fontsize=8,
                     color="#2a7a2a" if p["tokens_left"] == 0 else "#a02020")
-    ax.set_xlabel("files per second (log scale; higher is faster)")
+    ax.set_xlabel("files per second until the output is on disk: the tool, then `sync`\n(log scale; higher is faster)")
+    plain_log_axis(ax)
     fig.suptitle("Batch de-identification of a tree: throughput, and the PHI each tool leaves\n" + sub, fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", which="both", alpha=0.3)
@@ -414,14 +427,15 @@ def charts(meta, results, mount, outdir):
         if not r or "phi" not in r:
             continue
         p = r["phi"]
-        x = r["files_per_s"]["median"]
+        x = r["files_per_s_with_sync"]["median"]
         y = 100 * p["tokens_left"] / p["tokens_total"]
         ax.scatter([x], [y], s=40, color="#2a7a2a" if p["tokens_left"] == 0 else "#a02020", zorder=3)
         ax.annotate(LABEL.get(t, t), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
-    xs = [by[(t, w1)]["files_per_s"]["median"] for t in tools if (t, w1) in by]
+    xs = [by[(t, w1)]["files_per_s_with_sync"]["median"] for t in tools if (t, w1) in by]
     ax.set_xlim(min(xs) / 1.5, max(xs) * 3)
-    ax.set_xlabel(f"files per second, {w1} worker (log scale)")
+    ax.set_xlabel(f"files per second until on disk, {w1} worker (log scale)")
+    plain_log_axis(ax)
     ax.set_ylabel("fake PHI values left (% of the corpus')")
     ax.set_ylim(-5, 105)
     ax.set_title("Speed is only half of it: what each tool leaves in file contents and names\n" + sub, fontsize=9)
@@ -437,7 +451,7 @@ def charts(meta, results, mount, outdir):
         res = mount["results"]
         fss = [f for f in ("direct", "bindfs", "mirror", "deidfs") if f in res]
         ms = [m for m in MOUNT_MEASURES if all(m in res[f] for f in fss)]
-        fig, ax = plt.subplots(figsize=(8, 0.8 * len(ms) + 1.4))
+        fig, ax = plt.subplots(figsize=(8, 0.8 * len(ms) + 2.0))
         h = 0.8 / len(fss)
         colors = {"direct": "#8c8c8c", "bindfs": "#55A868", "mirror": "#4C72B0", "deidfs": "#DD8452"}
         for j, f in enumerate(fss):
@@ -451,8 +465,9 @@ def charts(meta, results, mount, outdir):
         ax.set_yticks(range(len(ms)))
         ax.set_yticklabels([MOUNT_LABEL[m].replace("`", "") for m in reversed(ms)])
         ax.set_xlabel("seconds (log scale; lower is faster)")
+        plain_log_axis(ax)
         ax.grid(axis="x", which="both", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
         msub = (f"{mount['corpus']['files']} files, {mount['corpus']['bytes'] / 1e6:,.0f} MB; median of "
                 f"{mount['runs']} run(s), bars min-max; {meta['nproc']} CPU; {mount['date'][:16]}Z")
         ax.set_title("The mount: deidfs against reading directly, bindfs and its own FUSE layer\n" + msub, fontsize=9)
