@@ -247,7 +247,7 @@ for run in $(seq "$RUNS"); do
         log "run $run/$RUNS $fs: cold ls -lR ${s}s, warm ${s2}s"
         # The file whose first byte is timed: the first in sorted order (same depth in every
         # view; deidfs's is another source file, under its pseudonymous name).
-        FIRST=$(find "$ROOT" -mindepth 4 -type f | LC_ALL=C sort | head -1)
+        FIRST=$(find "$ROOT" -mindepth 4 -type f | LC_ALL=C sort | awk 'NR == 1')
         [[ -n $FIRST ]] || die "$fs: no file four directories deep"
         umount_fs "$fs"
 
