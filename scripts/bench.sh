@@ -4,7 +4,7 @@
 # with the PHI each leaves), the mount (scripts/bench-mount.sh), memory (mount daemon, export)
 # and the engine micro-benchmarks (cargo bench --bench plan). See docs/performance.md.
 #
-#   scripts/bench.sh                  2,000-file PACS-like corpus, 3 runs (~40 min here);
+#   scripts/bench.sh                  2,000-file PACS-like corpus, 3 runs (~12 min here);
 #                                     rewrites the results part of docs/performance.md
 #   scripts/bench.sh --quick          300 files, 1 run, short micro-benchmarks (< 2 min once
 #                                     the peers are installed; the first run installs them)
