@@ -52,7 +52,7 @@ impl AuditLog {
             return;
         };
         text.push('\n');
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = crate::lock(&self.file);
         if let Err(e) = f.write_all(text.as_bytes()) {
             tracing::error!(error = %e, "audit log write failed");
         }

@@ -53,7 +53,7 @@ impl PlanCache {
     }
 
     pub fn get(&self, key: &PlanKey) -> Option<Verdict> {
-        let mut g = self.lru.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = crate::lock(&self.lru);
         g.0.get(key).cloned()
     }
 
@@ -68,7 +68,7 @@ impl PlanCache {
             return Ok(v);
         }
         let cell = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            let mut inflight = crate::lock(&self.inflight);
             inflight.entry(key.clone()).or_default().clone()
         };
         let mut error = None;
@@ -80,10 +80,7 @@ impl PlanCache {
             }
         });
         let verdict = verdict.clone();
-        self.inflight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        crate::lock(&self.inflight).remove(key);
         if let Some(e) = error {
             return Err(e);
         }
@@ -94,7 +91,7 @@ impl PlanCache {
     }
 
     fn insert(&self, key: PlanKey, v: Verdict) {
-        let mut g = self.lru.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = crate::lock(&self.lru);
         let (lru, bytes) = &mut *g;
         let w = v.weight();
         if let Some(old) = lru.put(key, v) {
@@ -111,7 +108,7 @@ impl PlanCache {
 
     /// Bytes currently accounted to cached plans.
     pub fn bytes(&self) -> u64 {
-        self.lru.lock().unwrap_or_else(|e| e.into_inner()).1
+        crate::lock(&self.lru).1
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::deid::Engine;
 use crate::fs::{DeidFs, ROOT};
+use crate::lock;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use crate::source::Kind;
@@ -126,10 +127,6 @@ pub fn visit(
         return Err(e);
     }
     Ok(hidden.into_inner().unwrap_or_else(|e| e.into_inner()))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The view-relative form of a path: relative as given, or absolute under a live deidfs mount.

@@ -19,3 +19,10 @@ pub mod mount;
 pub mod policy;
 pub mod pseudonym;
 pub mod source;
+
+/// Locks a mutex, taking the data even if another thread panicked while holding it: every
+/// shared structure here stays consistent between statements, so a poisoned lock is no reason
+/// to stop serving.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -14,6 +14,7 @@
 
 use crate::cache::{PlanCache, PlanKey, Verdict};
 use crate::deid::{DeidError, Engine, FileInfo, Plan};
+use crate::lock;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use crate::source::{Kind, Source, SourceFile, Stamp};
@@ -687,8 +688,4 @@ pub fn view_path(keys: &Pseudonyms, rel: &Path, file: bool) -> String {
         token = t;
     }
     out
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -40,26 +40,15 @@ impl<S: Source> FaultSource<S> {
     }
 
     pub fn inject(&self, fault: Fault) {
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(fault);
+        crate::lock(&self.faults).push(fault);
     }
 
     pub fn clear(&self) {
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        crate::lock(&self.faults).clear();
     }
 
     fn find(&self, pred: impl Fn(&Fault) -> bool) -> Option<Fault> {
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|f| pred(f))
-            .cloned()
+        crate::lock(&self.faults).iter().find(|f| pred(f)).cloned()
     }
 }
 
