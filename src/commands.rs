@@ -124,7 +124,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let (keys, policy) = setup(&key_file, &policy)?;
             let fs = offline_view(&source, keys.clone(), policy.clone(), PLANNERS)?;
-            let n = crate::keyholder::crosswalk(&fs, &source, &policy, &keys, &out)?;
+            let n = crate::keyholder::crosswalk(&fs, &policy, &keys, &out)?;
             println!(
                 "wrote {} (mode 0600): {} UIDs, {} patient IDs, {} paths",
                 out.display(),

@@ -223,7 +223,6 @@ pub struct CrosswalkCounts {
 /// visible file: the values as they are in the source and in the view.
 pub fn crosswalk(
     fs: &DeidFs,
-    source_root: &Path,
     policy: &Policy,
     keys: &Pseudonyms,
     out: &Path,
@@ -234,11 +233,13 @@ pub fn crosswalk(
     for f in &files {
         let rel = fs.source_path(f.ino).map_err(|e| e.to_string())?;
         paths.insert((rel.display().to_string(), f.view_path.clone()));
-        let src = crate::deid::FileAt::open(&source_root.join(&rel))
+        // Through the source, confined to its root like every other open of the view.
+        let src = fs
+            .open_source(f.ino)
             .map_err(|e| format!("{}: {e}", f.view_path))?;
         let mut engine = Engine::new(policy, keys);
         engine.trace = true;
-        let Ok(outcome) = engine.plan(&src) else {
+        let Ok(outcome) = engine.plan(src.as_ref()) else {
             continue;
         };
         for c in outcome.trace.iter().filter(|c| !c.path.contains('/')) {

@@ -612,6 +612,13 @@ impl DeidFs {
         lock(&node.state).as_ref().map(|s| s.info.clone())
     }
 
+    /// Opens the source file of a view entry (through the source, confined to its root).
+    pub fn open_source(&self, ino: u64) -> Result<Box<dyn SourceFile>, FsError> {
+        self.source
+            .open(&self.node(ino)?.source)
+            .map_err(FsError::from_io)
+    }
+
     /// The plan of a file's current version and its open source, to write it out whole.
     pub fn plan_of(&self, ino: u64) -> Result<(Arc<Plan>, Box<dyn SourceFile>), FsError> {
         let node = self.node(ino)?;
