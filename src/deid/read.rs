@@ -42,10 +42,11 @@ pub fn copy_buffered<R: ReadAt + ?Sized>(
 
 /// `ReadAt::copy_to` for a source file: `copy_file_range(2)`, so the bytes go from page cache
 /// to page cache (or are shared, on file systems that can) without passing through this
-/// process. Falls back to a buffered copy where the kernel cannot (across file systems on old
-/// kernels, special files).
+/// process. Falls back to a buffered copy from `file_at` (the same file) where the kernel
+/// cannot (across file systems on old kernels, special files).
 pub fn copy_file_range_to(
     src: &std::fs::File,
+    file_at: &dyn ReadAt,
     offset: u64,
     len: u64,
     out: &mut std::fs::File,
@@ -78,7 +79,7 @@ pub fn copy_file_range_to(
             }
             if unsupported {
                 let at = u64::try_from(off).map_err(|_| eof())?;
-                return copy_buffered(&FileRef(src), at, left, out);
+                return copy_buffered(file_at, at, left, out);
             }
             return Err(e);
         }
@@ -88,17 +89,6 @@ pub fn copy_file_range_to(
         left -= n as u64;
     }
     Ok(())
-}
-
-struct FileRef<'a>(&'a std::fs::File);
-
-impl ReadAt for FileRef<'_> {
-    fn len(&self) -> u64 {
-        self.0.metadata().map(|m| m.len()).unwrap_or(0)
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        std::os::unix::fs::FileExt::read_exact_at(self.0, buf, offset)
-    }
 }
 
 impl ReadAt for [u8] {
@@ -147,7 +137,7 @@ impl ReadAt for FileAt {
         std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
     }
     fn copy_to(&self, offset: u64, len: u64, out: &mut std::fs::File) -> io::Result<()> {
-        copy_file_range_to(&self.file, offset, len, out)
+        copy_file_range_to(&self.file, self, offset, len, out)
     }
 }
 

@@ -340,21 +340,16 @@ impl DeidFs {
         let files: Vec<usize> = (0..entries.len())
             .filter(|i| entries[*i].kind == Kind::File)
             .collect();
-        let plan = |&e: &usize| self.plan_source(&dir.source.join(&entries[e].name));
+        let plan = |&e: &usize| -> Planned {
+            let (stamp, verdict, _) = self.plan_source(&dir.source.join(&entries[e].name))?;
+            Ok((stamp, verdict))
+        };
         let planned: Vec<Planned> = match &self.planners {
             Some(pool) if files.len() > 1 => {
                 use rayon::prelude::*;
-                pool.install(|| {
-                    files
-                        .par_iter()
-                        .map(|e| plan(e).map(|(st, v, _)| (st, v)))
-                        .collect()
-                })
+                pool.install(|| files.par_iter().map(plan).collect())
             }
-            _ => files
-                .iter()
-                .map(|e| plan(e).map(|(st, v, _)| (st, v)))
-                .collect(),
+            _ => files.iter().map(plan).collect(),
         };
         let mut verdicts: HashMap<usize, Planned> = files.into_iter().zip(planned).collect();
 

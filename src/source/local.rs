@@ -101,7 +101,7 @@ impl ReadAt for LocalFile {
         self.file.read_exact_at(buf, offset)
     }
     fn copy_to(&self, offset: u64, len: u64, out: &mut File) -> io::Result<()> {
-        crate::deid::read::copy_file_range_to(&self.file, offset, len, out)
+        crate::deid::read::copy_file_range_to(&self.file, self, offset, len, out)
     }
 }
 
