@@ -5,6 +5,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use deidfs::deid::{Engine, FileAt};
+use deidfs::demo::{el, file, item};
 use deidfs::policy;
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
 use std::hint::black_box;
@@ -16,65 +17,13 @@ const FRAMES: u32 = 200;
 const CORPUS_ENHANCED: &str = "../shared/corpus/enhanced_dcm_qa_enh/Philips_IM_0027_fMAP.dcm";
 const DEFLATED_TS: &str = "1.2.840.10008.1.2.1.99";
 
-/// One explicit-VR-little-endian element.
-fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &str, value: &[u8]) {
-    let mut v = value.to_vec();
-    if v.len() % 2 == 1 {
-        v.push(if matches!(vr, "UI" | "OB") { 0 } else { b' ' });
-    }
-    out.extend(g.to_le_bytes());
-    out.extend(e.to_le_bytes());
-    out.extend(vr.as_bytes());
-    if matches!(vr, "OB" | "OW" | "SQ" | "UN" | "UT") {
-        out.extend([0, 0]);
-        out.extend((v.len() as u32).to_le_bytes());
-    } else {
-        out.extend((v.len() as u16).to_le_bytes());
-    }
-    out.extend(v);
-}
-
+/// Items with explicit lengths, one per content.
 fn items(contents: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for c in contents {
-        v.extend(0xFFFEu16.to_le_bytes());
-        v.extend(0xE000u16.to_le_bytes());
-        v.extend((c.len() as u32).to_le_bytes());
-        v.extend(c);
-    }
-    v
+    contents.iter().flat_map(|c| item(c)).collect()
 }
 
 fn at(g: u16, e: u16) -> Vec<u8> {
     [g.to_le_bytes(), e.to_le_bytes()].concat()
-}
-
-/// Preamble, meta group (with `ts`) and `dataset`.
-fn file(class: &str, sop: &str, ts: &str, dataset: &[u8]) -> Vec<u8> {
-    let mut meta = Vec::new();
-    el(&mut meta, 0x0002, 0x0001, "OB", &[0, 1]);
-    el(&mut meta, 0x0002, 0x0002, "UI", class.as_bytes());
-    el(&mut meta, 0x0002, 0x0003, "UI", sop.as_bytes());
-    el(&mut meta, 0x0002, 0x0010, "UI", ts.as_bytes());
-    el(
-        &mut meta,
-        0x0002,
-        0x0012,
-        "UI",
-        b"1.2.826.0.1.3680043.10.1047",
-    );
-    let mut f = vec![0u8; 128];
-    f.extend(b"DICM");
-    el(
-        &mut f,
-        0x0002,
-        0x0000,
-        "UL",
-        &(meta.len() as u32).to_le_bytes(),
-    );
-    f.extend(meta);
-    f.extend(dataset);
-    f
 }
 
 /// An enhanced MR of `frames` 256x256 frames with PHI at the top level, in a private block and

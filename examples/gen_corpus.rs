@@ -294,22 +294,8 @@ mod pacs {
 
     impl Ds {
         fn put(&mut self, g: u16, e: u16, vr: &str, value: &[u8]) -> &mut Self {
-            let mut v = value.to_vec();
-            if v.len() % 2 == 1 {
-                v.push(if matches!(vr, "UI" | "OB") { 0 } else { b' ' });
-            }
-            let mut out = Vec::with_capacity(v.len() + 12);
-            out.extend(g.to_le_bytes());
-            out.extend(e.to_le_bytes());
-            out.extend(vr.as_bytes());
-            if matches!(vr, "OB" | "OW" | "SQ" | "UN" | "UT") {
-                out.extend([0, 0]);
-                out.extend((v.len() as u32).to_le_bytes());
-            } else {
-                assert!(v.len() <= 0xFFFF, "({g:04X},{e:04X}) too long for {vr}");
-                out.extend((v.len() as u16).to_le_bytes());
-            }
-            out.extend(v);
+            let mut out = Vec::with_capacity(value.len() + 13);
+            deidfs::demo::el(&mut out, g, e, vr, value);
             self.0.push(((u32::from(g) << 16) | u32::from(e), out));
             self
         }
@@ -321,14 +307,10 @@ mod pacs {
         }
         /// A sequence of items (explicit lengths).
         fn seq(&mut self, g: u16, e: u16, items: Vec<Ds>) -> &mut Self {
-            let mut v = Vec::new();
-            for item in items {
-                let body = item.encode();
-                v.extend(0xFFFEu16.to_le_bytes());
-                v.extend(0xE000u16.to_le_bytes());
-                v.extend((body.len() as u32).to_le_bytes());
-                v.extend(body);
-            }
+            let v: Vec<u8> = items
+                .into_iter()
+                .flat_map(|i| deidfs::demo::item(&i.encode()))
+                .collect();
             self.put(g, e, "SQ", &v)
         }
         fn encode(mut self) -> Vec<u8> {
@@ -350,22 +332,7 @@ mod pacs {
 
     /// A file: preamble, meta group, data set.
     fn file(class: &str, sop_uid: &str, ds: Ds) -> Vec<u8> {
-        let mut meta = Ds::default();
-        meta.put(0x0002, 0x0001, "OB", &[0, 1])
-            .s(0x0002, 0x0002, "UI", class)
-            .s(0x0002, 0x0003, "UI", sop_uid)
-            .s(0x0002, 0x0010, "UI", EXPLICIT_LE)
-            .s(0x0002, 0x0012, "UI", "1.2.826.0.1.3680043.10.1047")
-            .s(0x0002, 0x0016, "AE", "HOSPITAL_PACS");
-        let meta = meta.encode();
-        let mut out = vec![0u8; 128];
-        out.extend(b"DICM");
-        let mut group_len = Ds::default();
-        group_len.put(0x0002, 0x0000, "UL", &(meta.len() as u32).to_le_bytes());
-        out.extend(group_len.encode());
-        out.extend(meta);
-        out.extend(ds.encode());
-        out
+        deidfs::demo::file(class, sop_uid, EXPLICIT_LE, &ds.encode())
     }
 
     /// 16-bit pixels below 4096: the high byte of every sample is < 0x10, so no two adjacent

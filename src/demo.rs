@@ -7,7 +7,9 @@ pub const FAKE_PATIENTS: &[(&str, &str, &str)] = &[
     ("ROE^RICHARD^DEMO", "MRN-DEMO-0002", "19620704"),
 ];
 
-fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &str, value: &[u8]) {
+/// Appends one explicit-VR-little-endian element, its value padded to an even length (also
+/// used by the benchmarks and the corpus generator).
+pub fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &str, value: &[u8]) {
     let mut v = value.to_vec();
     if v.len() % 2 == 1 {
         v.push(if vr == "UI" || vr == "OB" { 0 } else { b' ' });
@@ -19,12 +21,14 @@ fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &str, value: &[u8]) {
         out.extend([0, 0]);
         out.extend((v.len() as u32).to_le_bytes());
     } else {
+        assert!(v.len() <= 0xFFFF, "({g:04X},{e:04X}) too long for {vr}");
         out.extend((v.len() as u16).to_le_bytes());
     }
     out.extend(v);
 }
 
-fn item(content: &[u8]) -> Vec<u8> {
+/// One sequence item with an explicit length.
+pub fn item(content: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend(0xFFFEu16.to_le_bytes());
     v.extend(0xE000u16.to_le_bytes());
@@ -173,11 +177,19 @@ pub fn ct_slice(
     }
     el(&mut ds, 0x7FE0, 0x0010, "OW", &pixels);
 
+    file(class, &sop_uid, EXPLICIT_LE, &ds)
+}
+
+const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+
+/// A Part 10 file: preamble, file meta (transfer syntax `ts`, a group length, and a sending AE
+/// title) and `dataset`.
+pub fn file(class: &str, sop_uid: &str, ts: &str, dataset: &[u8]) -> Vec<u8> {
     let mut meta = Vec::new();
     el(&mut meta, 0x0002, 0x0001, "OB", &[0, 1]);
     el(&mut meta, 0x0002, 0x0002, "UI", class.as_bytes());
     el(&mut meta, 0x0002, 0x0003, "UI", sop_uid.as_bytes());
-    el(&mut meta, 0x0002, 0x0010, "UI", b"1.2.840.10008.1.2.1");
+    el(&mut meta, 0x0002, 0x0010, "UI", ts.as_bytes());
     el(
         &mut meta,
         0x0002,
@@ -186,18 +198,18 @@ pub fn ct_slice(
         b"1.2.826.0.1.3680043.10.1047",
     );
     el(&mut meta, 0x0002, 0x0016, "AE", b"HOSPITAL_PACS");
-    let mut file = vec![0u8; 128];
-    file.extend(b"DICM");
+    let mut out = vec![0u8; 128];
+    out.extend(b"DICM");
     el(
-        &mut file,
+        &mut out,
         0x0002,
         0x0000,
         "UL",
         &(meta.len() as u32).to_le_bytes(),
     );
-    file.extend(meta);
-    file.extend(ds);
-    file
+    out.extend(meta);
+    out.extend(dataset);
+    out
 }
 
 /// Writes a small archive whose folder names and headers are full of fake PHI, plus a file
