@@ -76,6 +76,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 # shellcheck source=scripts/bench/peers.sh
 source "$BENCH_DIR/peers.sh"
+# shellcheck source=scripts/bench/daemons.sh
+source "$BENCH_DIR/daemons.sh"
 if [[ -n $TOOLS ]]; then
     IFS=, read -r -a SELECTED <<<"$TOOLS"
     for t in "${SELECTED[@]}"; do
@@ -406,23 +408,13 @@ for run in $(seq "$RUNS"); do
 done
 
 # ------------------------------------------------------------------ memory --
-wait_gone() {
-    local pid=$1
-    [[ -n $pid ]] || return 0
-    for _ in $(seq 300); do
-        [[ -r /proc/$pid/stat ]] || return 0
-        [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
-        sleep 0.05
-    done
-    die "daemon $pid still running 15 s after unmounting"
-}
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 if [[ $DO_MEMORY == 1 ]]; then
     mkdir -p "$MEM_MNT"
     for run in $(seq "$RUNS"); do
         quiet_gate
         "$DEIDFS" mount "$CORPUS" "$MEM_MNT" --key-file "$KEY" >/dev/null
-        MEM_DAEMON=$(pgrep -f -- "deidfs mount $CORPUS $MEM_MNT( |\$)" | head -1 || true)
+        MEM_DAEMON=$(daemon_of "deidfs mount" "$MEM_MNT")
         [[ -n $MEM_DAEMON ]] || die "memory: no daemon found for $MEM_MNT"
         start_kb=$(status_kb "$MEM_DAEMON" VmHWM)
         ls -lR "$MEM_MNT" >/dev/null

@@ -42,19 +42,24 @@ def number_regex(values):
     return "(?<![0-9.])(?:" + "|".join(re.escape(v) for v in sorted(values)) + ")(?![0-9.])"
 
 
-def grep_tree(args, root):
-    """(file, token) pairs from `grep -r -o -Z ARGS root`."""
-    env = dict(os.environ, LC_ALL="C")
+def grep(argv, text=None):
+    """grep's output (C locale); exit 1 (no match) is not an error."""
     p = subprocess.run(
-        ["grep", "-r", "-a", "-o", "-Z", *args, "--", root],
+        ["grep", "-a", "-o", *argv],
+        input=None if text is None else text.encode(errors="surrogateescape"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=dict(os.environ, LC_ALL="C"),
     )
     if p.returncode not in (0, 1):
         sys.exit(f"phi_scan: grep failed: {p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def grep_tree(args, root):
+    """(file, token) pairs from `grep -r -o -Z ARGS root`."""
     hits = []
-    for line in p.stdout.split(b"\n"):
+    for line in grep(["-r", "-Z", *args, "--", root]).split(b"\n"):
         if not line:
             continue
         name, _, token = line.partition(b"\0")
@@ -64,18 +69,8 @@ def grep_tree(args, root):
 
 def grep_lines(args, text):
     """Tokens found in `text` (one name per line) by `grep -o ARGS`."""
-    env = dict(os.environ, LC_ALL="C")
-    p = subprocess.run(
-        ["grep", "-a", "-o", "-n", *args],
-        input=text.encode(errors="surrogateescape"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    if p.returncode not in (0, 1):
-        sys.exit(f"phi_scan: grep failed: {p.stderr.decode(errors='replace')}")
     out = []
-    for line in p.stdout.decode(errors="replace").splitlines():
+    for line in grep(["-n", *args], text).decode(errors="replace").splitlines():
         n, _, token = line.partition(":")
         out.append((int(n), token))
     return out
