@@ -77,19 +77,6 @@ impl Plan {
         Ok(want)
     }
 
-    /// Writes the whole file.
-    pub fn write_to(&self, src: &dyn ReadAt, out: &mut dyn Write) -> io::Result<()> {
-        for seg in &self.segments {
-            match seg {
-                Segment::Inline(b) => out.write_all(b)?,
-                Segment::Source { offset, len } => {
-                    super::read::copy_buffered(src, *offset, *len, out)?
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Writes the whole file to a file: source ranges are copied by the source
     /// (`ReadAt::copy_to`: in the kernel, for files), never through this process.
     pub fn write_to_file(&self, src: &dyn ReadAt, out: &mut std::fs::File) -> io::Result<()> {
@@ -104,8 +91,10 @@ impl Plan {
 
     /// The whole file in memory (tests, small files, deflate).
     pub fn to_vec(&self, src: &dyn ReadAt) -> io::Result<Vec<u8>> {
-        let mut v = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
-        self.write_to(src, &mut v)?;
+        let len = usize::try_from(self.len)
+            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "plan too large"))?;
+        let mut v = vec![0u8; len];
+        self.read_at(src, 0, &mut v)?;
         Ok(v)
     }
 }
