@@ -4,8 +4,9 @@
 //! Run: cargo bench --bench plan
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use deidfs::deid::{Engine, FileAt};
+use deidfs::deid::Engine;
 use deidfs::demo::{el, file, item};
+use deidfs::io::FileAt;
 use deidfs::policy;
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
 use std::hint::black_box;

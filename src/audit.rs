@@ -2,7 +2,6 @@
 //! closed. It names files by their view path, never by source path.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -23,11 +22,7 @@ struct Line<'a> {
 impl AuditLog {
     /// Opens `path` for appending only, creating it with mode 0600.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)?;
+        let file = crate::io::create_private(path, crate::io::Private::Append)?;
         Ok(Self {
             file: Mutex::new(file),
         })

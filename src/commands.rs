@@ -1,7 +1,8 @@
 //! The composition root: turns parsed command lines into engine calls and exit codes.
 
 use crate::cli::{Cli, Command, PolicyArgs, PolicyCommand};
-use crate::deid::{DeidError, Engine, FileAt, Outcome, ReadAt};
+use crate::deid::{DeidError, Engine, Outcome};
+use crate::io::{FileAt, ReadAt, write_atomically};
 use crate::mount::{self, MountSpec};
 use crate::policy::{self, Policy};
 use crate::pseudonym::{Pseudonyms, SecretKey};
@@ -275,7 +276,6 @@ fn offline_view(
 /// Logs go to `file` (append, mode 0600), else to stderr when attached, else nowhere.
 /// They name files by pseudonym only; the level comes from DEIDFS_LOG (default info).
 pub fn init_logging(file: Option<&Path>, attached: bool) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEIDFS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -283,11 +283,7 @@ pub fn init_logging(file: Option<&Path>, attached: bool) -> Result<(), String> {
         .with_ansi(false);
     match file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(path)
+            let f = crate::io::create_private(path, crate::io::Private::Append)
                 .map_err(|e| format!("log file {}: {e}", path.display()))?;
             let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
         }
@@ -334,43 +330,6 @@ fn deid(
     write_atomically(output, true, |f| outcome.plan.write_to_file(&src, f))
         .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes through a temporary file in the same directory, renamed into place only when
-/// complete: an interrupted run never leaves a partial file under the final name. `durable`
-/// also flushes the file to disk before the rename (batch writers sync once at the end).
-pub fn write_atomically(
-    path: &Path,
-    durable: bool,
-    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.deidfs-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        fill(&mut f)?;
-        if durable {
-            f.sync_all()?;
-        } else {
-            // Start writing it to disk now, without waiting: the batch's final sync then
-            // has little left to do, and the disk works while the next files are made.
-            use std::os::fd::AsRawFd;
-            // SAFETY: sync_file_range on a descriptor we own; it only starts writeback.
-            unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn render_trace(out: &mut String, outcome: &Outcome) {

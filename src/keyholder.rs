@@ -10,7 +10,6 @@ use crate::pseudonym::Pseudonyms;
 use crate::source::Kind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -201,11 +200,7 @@ fn write_private(
     rows: &BTreeSet<(String, String)>,
 ) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = crate::io::create_private(path, crate::io::Private::New)?;
     writeln!(f, "{header}")?;
     for (a, b) in rows {
         writeln!(f, "{},{}", csv_field(a), csv_field(b))?;
@@ -374,7 +369,7 @@ pub fn export(
         // SAFETY: syncfs on a descriptor we own.
         unsafe { libc::syncfs(d.as_raw_fd()) };
     }
-    crate::commands::write_atomically(&manifest_path, true, |w| w.write_all(text.as_bytes()))
+    crate::io::write_atomically(&manifest_path, true, |w| w.write_all(text.as_bytes()))
         .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
     summary.written = written.into_inner();
     summary.skipped = skipped.into_inner();
@@ -388,7 +383,7 @@ fn write_one(fs: &DeidFs, ino: u64, target: &Path) -> Result<u64, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
     let (plan, file) = fs.plan_of(ino).map_err(|e| e.to_string())?;
-    crate::commands::write_atomically(target, false, |w| plan.write_to_file(file.as_ref(), w))
+    crate::io::write_atomically(target, false, |w| plan.write_to_file(file.as_ref(), w))
         .map_err(|e| e.to_string())?;
     Ok(plan.len())
 }

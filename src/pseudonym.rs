@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Domain-separation contexts. Changing one changes every derived value of that kind.
@@ -112,20 +112,18 @@ impl SecretKey {
     /// Writes a new random key to `path` with mode 0600; never overwrites.
     pub fn generate_file(path: &Path) -> Result<Self, KeyError> {
         let key = Self::generate();
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::AlreadyExists => KeyError::Exists {
-                    path: path.to_path_buf(),
+        let mut f =
+            crate::io::create_private(path, crate::io::Private::New).map_err(
+                |source| match source.kind() {
+                    io::ErrorKind::AlreadyExists => KeyError::Exists {
+                        path: path.to_path_buf(),
+                    },
+                    _ => KeyError::Write {
+                        path: path.to_path_buf(),
+                        source,
+                    },
                 },
-                _ => KeyError::Write {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            })?;
+            )?;
         writeln!(f, "{}", key.to_hex())
             .and_then(|_| f.sync_all())
             .map_err(|source| KeyError::Write {
@@ -318,7 +316,7 @@ mod properties {
         #[test]
         fn shifted_dates_keep_intervals(days in -3652i64..0, y in 1900i32..2100, m in 1u32..13, d in 1u32..29, gap in 0u64..2000) {
             use crate::deid::values::shift_dates;
-            use crate::deid::vr::Vr;
+            use crate::dicom::Vr;
             let a = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
             let b = a.checked_add_days(chrono::Days::new(gap)).unwrap();
             let f = |x: chrono::NaiveDate| x.format("%Y%m%d").to_string();

@@ -391,7 +391,7 @@ fn every_table_attribute() -> Vec<(u16, u16, &'static str, Elem)> {
         if g <= 0x0004 || (g, e) == (0x0042, 0x0011) || (g, e) == (0x0004, 0x1220) {
             continue;
         }
-        let vr = deidfs::deid::vr::dictionary_vr(deidfs::deid::layout::Tag(g, e));
+        let vr = deidfs::dicom::vr::dictionary_vr(deidfs::dicom::Tag(g, e));
         let code = vr.to_string();
         let value = match code {
             "SQ" => Value::seq(vec![vec![Elem::str((0x0008, 0x0100), "SH", "CODE1")]]),
@@ -511,7 +511,7 @@ fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
         let obj = parse(&out);
         let item = &obj.element(Tag(0x0028, 0x3010)).unwrap().items().unwrap()[0];
         for (g, e, code, el) in &attrs {
-            let rule = p.public_rule(deidfs::deid::layout::Tag(*g, *e));
+            let rule = p.public_rule(deidfs::dicom::Tag(*g, *e));
             // The expected action comes from the table row and the option column directly.
             let row = deidfs::policy::generated::PROFILE_TABLE
                 .iter()

@@ -1,14 +1,17 @@
 //! The de-identification engine: a validated layout in, a plan out. One mechanism for every
 //! element at every depth: look up the rule, apply it, re-encode only what changed.
 
-use super::layout::{
-    self, Body, Element, Encoding, ITEM, ITEM_END, Layout, LayoutError, Limits, SEQ_END,
-    TS_DEFLATED, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, Tag,
-};
+use super::layout::{self, Body, Element, Layout, LayoutError, Limits};
 use super::plan::{Out, Plan};
-use super::read::{ReadAt, Window};
+use super::read::Window;
 use super::values::{self, trim};
-use super::vr::{Vr, VrExt, dictionary_vr, keyword};
+use crate::dicom::encode::{delimiter, header, item_header};
+use crate::dicom::encoding::{
+    Encoding, TS_DEFLATED, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
+};
+use crate::dicom::tag::*;
+use crate::dicom::vr::{Vr, VrExt, dictionary_vr, keyword};
+use crate::io::ReadAt;
 use crate::policy::{Action, Policy, ProfileOption, Rule, Source};
 use crate::pseudonym::Pseudonyms;
 use std::collections::{BTreeSet, HashMap};
@@ -19,24 +22,6 @@ use std::io::{self, Read, Write};
 const INLINE_MAX: u64 = 4096;
 /// A deflated data set may not inflate beyond this.
 const MAX_INFLATED: u64 = 1 << 30;
-
-const SOP_CLASS_UID: Tag = Tag(0x0008, 0x0016);
-const SOP_INSTANCE_UID: Tag = Tag(0x0008, 0x0018);
-const MODALITY: Tag = Tag(0x0008, 0x0060);
-const MANUFACTURER: Tag = Tag(0x0008, 0x0070);
-const MODEL: Tag = Tag(0x0008, 0x1090);
-const BURNED_IN: Tag = Tag(0x0028, 0x0301);
-const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
-const PATIENT_ID: Tag = Tag(0x0010, 0x0020);
-const ISSUER_OF_PATIENT_ID: Tag = Tag(0x0010, 0x0021);
-const STUDY_INSTANCE_UID: Tag = Tag(0x0020, 0x000D);
-const DIRECTORY_RECORDS: Tag = Tag(0x0004, 0x1220);
-const PATIENT_IDENTITY_REMOVED: Tag = Tag(0x0012, 0x0062);
-const DEID_METHOD: Tag = Tag(0x0012, 0x0063);
-const DEID_METHOD_CODES: Tag = Tag(0x0012, 0x0064);
-const LONGITUDINAL_MODIFIED: Tag = Tag(0x0028, 0x0303);
-const TRAILING_PADDING: Tag = Tag(0xFFFC, 0xFFFC);
-const DIGITAL_SIGNATURES: Tag = Tag(0xFFFA, 0xFFFA);
 
 const DICOMDIR_SOP_CLASS: &str = "1.2.840.10008.1.3.10";
 /// Encapsulated PDF, CDA, STL, OBJ, MTL: documents whose content the engine cannot clean.
@@ -935,60 +920,4 @@ fn value_vr(el: &Element) -> Vr {
     } else {
         el.vr
     }
-}
-
-/// An element header; `None` length is undefined. `None` result: the length does not fit.
-fn header(tag: Tag, vr: Vr, enc: Encoding, len: Option<u64>) -> Option<Vec<u8>> {
-    let len32 = match len {
-        None => 0xFFFF_FFFF,
-        Some(n) if n >= 0xFFFF_FFFF => return None,
-        Some(n) => n as u32,
-    };
-    let mut h = Vec::with_capacity(12);
-    put16(&mut h, tag.0, enc);
-    put16(&mut h, tag.1, enc);
-    if enc.explicit {
-        h.extend_from_slice(&vr.to_bytes());
-        if vr.has_long_length() {
-            h.extend_from_slice(&[0, 0]);
-            put32(&mut h, len32, enc);
-        } else {
-            put16(&mut h, u16::try_from(len32).ok()?, enc);
-        }
-    } else {
-        put32(&mut h, len32, enc);
-    }
-    Some(h)
-}
-
-fn item_header(enc: Encoding, len: Option<u64>) -> Vec<u8> {
-    let mut h = Vec::with_capacity(8);
-    put16(&mut h, ITEM.0, enc);
-    put16(&mut h, ITEM.1, enc);
-    put32(&mut h, len.map_or(0xFFFF_FFFF, |n| n as u32), enc);
-    h
-}
-
-fn delimiter(enc: Encoding, tag: Tag) -> Vec<u8> {
-    let mut h = Vec::with_capacity(8);
-    put16(&mut h, tag.0, enc);
-    put16(&mut h, tag.1, enc);
-    put32(&mut h, 0, enc);
-    h
-}
-
-fn put16(v: &mut Vec<u8>, x: u16, enc: Encoding) {
-    v.extend_from_slice(&if enc.big_endian {
-        x.to_be_bytes()
-    } else {
-        x.to_le_bytes()
-    });
-}
-
-fn put32(v: &mut Vec<u8>, x: u32, enc: Encoding) {
-    v.extend_from_slice(&if enc.big_endian {
-        x.to_be_bytes()
-    } else {
-        x.to_le_bytes()
-    });
 }

@@ -5,76 +5,14 @@
 //! Everything a length field claims is checked against its container and the real file length
 //! before it is believed, so a corrupt length is an error, never an allocation.
 
-use super::read::{ReadAt, Window};
-use super::vr::{Vr, VrExt, dictionary_vr};
-use std::fmt;
+use super::read::Window;
+use crate::dicom::encoding::{
+    Encoding, TS_DEFLATED, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, UNDEFINED_LENGTH,
+};
+use crate::dicom::tag::{ITEM, ITEM_END, PIXEL_DATA, SEQ_END, Tag};
+use crate::dicom::vr::{Vr, VrExt, dictionary_vr};
+use crate::io::ReadAt;
 use std::io;
-
-pub const ITEM: Tag = Tag(0xFFFE, 0xE000);
-pub const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
-pub const SEQ_END: Tag = Tag(0xFFFE, 0xE0DD);
-pub const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
-const UNDEFINED: u32 = 0xFFFF_FFFF;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Tag(pub u16, pub u16);
-
-impl Tag {
-    pub fn is_private(self) -> bool {
-        self.0 % 2 == 1 && self.0 != 0xFFFF
-    }
-    pub fn is_private_creator(self) -> bool {
-        self.is_private() && (0x0010..=0x00FF).contains(&self.1)
-    }
-    pub fn as_u32(self) -> u32 {
-        (u32::from(self.0) << 16) | u32::from(self.1)
-    }
-}
-
-impl fmt::Display for Tag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "({:04X},{:04X})", self.0, self.1)
-    }
-}
-
-/// How a data set (or one item) is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Encoding {
-    pub explicit: bool,
-    pub big_endian: bool,
-}
-
-impl Encoding {
-    pub const EXPLICIT_LE: Encoding = Encoding {
-        explicit: true,
-        big_endian: false,
-    };
-    pub const IMPLICIT_LE: Encoding = Encoding {
-        explicit: false,
-        big_endian: false,
-    };
-    pub const EXPLICIT_BE: Encoding = Encoding {
-        explicit: true,
-        big_endian: true,
-    };
-
-    pub fn u16(self, b: &[u8]) -> u16 {
-        let a = [b[0], b[1]];
-        if self.big_endian {
-            u16::from_be_bytes(a)
-        } else {
-            u16::from_le_bytes(a)
-        }
-    }
-    pub fn u32(self, b: &[u8]) -> u32 {
-        let a = [b[0], b[1], b[2], b[3]];
-        if self.big_endian {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        }
-    }
-}
 
 /// Limits that bound work and memory on hostile input.
 #[derive(Debug, Clone, Copy)]
@@ -223,11 +161,6 @@ impl LayoutError {
         }
     }
 }
-
-pub const TS_IMPLICIT_LE: &str = "1.2.840.10008.1.2";
-pub const TS_EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
-pub const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
-pub const TS_DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 
 /// Walks a whole file (meta + data set). For deflated files the data set is not walked here:
 /// `elements` is empty and the caller inflates `[dataset_start..]` and calls [`walk_dataset`].
@@ -521,7 +454,7 @@ impl Walker<'_> {
             (dictionary_vr(tag), enc.u32(&head[4..8]), 8)
         };
         let value_start = pos + header;
-        if len == UNDEFINED {
+        if len == UNDEFINED_LENGTH {
             return self.undefined_length(tag, vr, enc, pos, value_start, container_end, depth);
         }
         let end = value_start + u64::from(len);
@@ -713,7 +646,7 @@ impl Walker<'_> {
             } else {
                 enc
             };
-            let item = if len == UNDEFINED {
+            let item = if len == UNDEFINED_LENGTH {
                 let (elements, item_end) =
                     self.dataset_until_item_end(content, limit, item_enc, depth)?;
                 Item {
@@ -769,7 +702,7 @@ impl Walker<'_> {
             if tag == SEQ_END {
                 return Ok((n, pos + 8));
             }
-            if tag != ITEM || len == UNDEFINED {
+            if tag != ITEM || len == UNDEFINED_LENGTH {
                 return Err(LayoutError::Unexpected {
                     offset: pos,
                     expected: "fragment",

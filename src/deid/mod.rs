@@ -6,8 +6,6 @@ pub mod layout;
 pub mod plan;
 pub mod read;
 pub mod values;
-pub mod vr;
 
 pub use engine::{Change, DeidError, Engine, FileInfo, Outcome, Refusal};
 pub use plan::{Plan, Segment};
-pub use read::{FileAt, ReadAt};

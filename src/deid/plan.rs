@@ -1,7 +1,7 @@
 //! A plan is the de-identified file as a list of segments: bytes made in memory, or a byte
 //! range of the source (Pixel Data, large kept values). Its length is the exact file size.
 
-use super::read::ReadAt;
+use crate::io::ReadAt;
 use std::io::{self, Write};
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Replacement values: dummies valid for each VR, date shifting, text cleaning, UID mapping.
 //! Pure functions over bytes; every output respects its VR's length and repertoire.
 
-use super::vr::{Vr, VrExt};
+use crate::dicom::{Vr, VrExt};
 use crate::pseudonym::Pseudonyms;
 use chrono::{Days, NaiveDate};
 

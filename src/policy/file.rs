@@ -1,8 +1,8 @@
 //! Policy files (TOML). Every mistake is an error naming the file, the line and the fix.
 
 use super::{Action, Allow, Policy, PrivateKey, ProfileOption};
-use crate::deid::layout::Tag;
-use crate::deid::vr::tag_of_keyword;
+use crate::dicom::Tag;
+use crate::dicom::vr::tag_of_keyword;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -338,7 +338,7 @@ pub fn describe(p: &Policy) -> String {
         .iter()
         .map(|(t, a)| {
             (
-                format!("{t} {}", crate::deid::vr::keyword(*t).unwrap_or("")),
+                format!("{t} {}", crate::dicom::vr::keyword(*t).unwrap_or("")),
                 a.name(),
             )
         })

@@ -6,7 +6,7 @@ pub mod file;
 pub mod generated;
 pub mod table_types;
 
-use crate::deid::layout::Tag;
+use crate::dicom::Tag;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use table_types::TagPattern;
 

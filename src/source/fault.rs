@@ -2,7 +2,7 @@
 //! the archive misbehaves (I/O errors, permissions, files changing under it).
 
 use super::{Entry, Source, SourceFile, Stamp};
-use crate::deid::ReadAt;
+use crate::io::ReadAt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

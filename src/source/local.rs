@@ -3,13 +3,13 @@
 //! the tree changes while we look at it.
 
 use super::{Entry, Kind, Source, SourceFile, Stamp};
-use crate::deid::ReadAt;
+use crate::io::FileAt;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub struct LocalSource {
@@ -88,29 +88,12 @@ fn stamp_of(m: &std::fs::Metadata) -> Stamp {
     }
 }
 
-struct LocalFile {
-    file: File,
-    len: u64,
-}
-
-impl ReadAt for LocalFile {
-    fn len(&self) -> u64 {
-        self.len
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.file.read_exact_at(buf, offset)
-    }
-    fn copy_to(&self, offset: u64, len: u64, out: &mut File) -> io::Result<()> {
-        crate::deid::read::copy_file_range_to(&self.file, self, offset, len, out)
-    }
-}
-
-impl SourceFile for LocalFile {
+impl SourceFile for FileAt {
     fn stamp(&self) -> io::Result<Stamp> {
-        Ok(stamp_of(&self.file.metadata()?))
+        Ok(stamp_of(&self.file().metadata()?))
     }
     fn reading_through(&self) {
-        advise(&self.file, libc::POSIX_FADV_SEQUENTIAL);
+        advise(self.file(), libc::POSIX_FADV_SEQUENTIAL);
     }
 }
 
@@ -167,10 +150,7 @@ impl Source for LocalSource {
         // Planning reads only the header: without this hint the kernel reads ahead megabytes
         // of pixels per file (a cold `ls -lR` read most of the archive).
         advise(&f, libc::POSIX_FADV_RANDOM);
-        Ok(Box::new(LocalFile {
-            len: m.len(),
-            file: f,
-        }))
+        Ok(Box::new(FileAt::with_len(f, m.len())))
     }
 
     fn stamp(&self, file: &Path) -> io::Result<Stamp> {

@@ -1,7 +1,7 @@
 //! An in-memory tree, for tests of the view without a disk or a kernel.
 
 use super::{Entry, Kind, Source, SourceFile, Stamp};
-use crate::deid::ReadAt;
+use crate::io::ReadAt;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};

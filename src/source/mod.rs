@@ -9,7 +9,7 @@ pub use fault::{Fault, FaultSource};
 pub use local::LocalSource;
 pub use memory::MemorySource;
 
-use crate::deid::ReadAt;
+use crate::io::ReadAt;
 use std::ffi::OsString;
 use std::io;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Value representations: the codes come from dicom-core, the dictionary from
 //! dicom-dictionary-std; this module adds the encoding facts the walker and writer need.
 
-use super::layout::Tag;
+use super::tag::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
 
