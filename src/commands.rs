@@ -342,7 +342,12 @@ fn render_trace(out: &mut String, outcome: &Outcome) {
         let _ = writeln!(
             out,
             "{:<34} {:<36} {:<9} {:<32} {:?} -> {:?}",
-            c.path, c.keyword, c.action, c.why, c.before, c.after
+            c.path,
+            c.keyword,
+            c.action,
+            c.why,
+            c.before_text(),
+            c.after_text()
         );
     }
 }
@@ -426,7 +431,10 @@ pub fn demo() -> Result<String, DeidError> {
         let _ = writeln!(
             out,
             "{:<36} {:<9} {:<38} {}",
-            c.keyword, c.action, c.before, c.after
+            c.keyword,
+            c.action,
+            c.before_text(),
+            c.after_text()
         );
     }
     let pixels_same = source.ends_with(&result[result.len() - 64 * 64 * 2..]);

@@ -2,7 +2,7 @@
 //! tables, export the view as files, and scan what the view would show and hide. All of them
 //! walk the same `DeidFs` the mount serves, so names, visibility and bytes are the mount's.
 
-use crate::deid::Engine;
+use crate::deid::{Change, Engine};
 use crate::fs::{DeidFs, ROOT};
 use crate::lock;
 use crate::policy::Policy;
@@ -237,15 +237,19 @@ pub fn crosswalk(
         let Ok(outcome) = engine.plan(src.as_ref()) else {
             continue;
         };
-        for c in outcome.trace.iter().filter(|c| !c.path.contains('/')) {
-            let pair = (c.before.clone(), c.after.clone());
-            if pair.0.is_empty() || c.after == "(removed)" {
+        for c in outcome.trace.iter().filter(|c| c.depth == 0) {
+            let (Some(before), Some(after)) =
+                (Change::text_of(&c.before), Change::text_of(&c.after))
+            else {
+                continue; // removed, or not a value that was read
+            };
+            if before.is_empty() {
                 continue;
             }
             if CROSSWALK_UIDS.contains(&(c.tag.0, c.tag.1)) {
-                uids.insert(pair);
+                uids.insert((before, after));
             } else if (c.tag.0, c.tag.1) == PATIENT_ID {
-                pids.insert(pair);
+                pids.insert((before, after));
             }
         }
     }

@@ -58,6 +58,15 @@ pub struct Element {
 }
 
 impl Element {
+    /// The VR that describes the value: the dictionary's when the file says UN for a public
+    /// tag (implicit VR files, CP-246 content).
+    pub fn value_vr(&self) -> Vr {
+        if self.vr == Vr::UN && !self.tag.is_private() {
+            dictionary_vr(self.tag)
+        } else {
+            self.vr
+        }
+    }
     pub fn header_len(&self) -> u64 {
         self.value_start - self.start
     }

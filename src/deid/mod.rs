@@ -1,11 +1,26 @@
 //! The pure de-identification engine: source bytes, a policy and a key in; a plan out.
 //! No FUSE, no cache, no globals.
+//!
+//! `engine` composes the steps: `read` (how the source is read), `layout` (the validating
+//! walker), `screen` (refusals, the patient), `rules` (which rule for which element),
+//! `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
+//! meta), `deflate`, `trace` (what happened, for the key holder) and `plan` (the result).
 
+mod deflate;
 pub mod engine;
 pub mod layout;
+mod meta;
 pub mod plan;
 pub mod read;
+mod refusal;
+mod rewrite;
+mod rules;
+mod screen;
+pub mod trace;
 pub mod values;
 
-pub use engine::{Change, DeidError, Engine, FileInfo, Outcome, Refusal};
+pub use engine::{Engine, FileInfo, Outcome};
+pub use meta::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION};
 pub use plan::{Plan, Segment};
+pub use refusal::{DeidError, Refusal};
+pub use trace::{Change, Traced};

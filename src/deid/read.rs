@@ -76,6 +76,18 @@ impl<'a> Window<'a> {
         self.src.is_empty()
     }
 
+    /// A value the walker found: its `len` bytes at `offset`, which must all be in the source
+    /// (if they are not, the file shrank since it was walked).
+    pub fn exact(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        match self.get(offset, len)? {
+            Some(b) => Ok(b.to_vec()),
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "source changed while planning",
+            )),
+        }
+    }
+
     /// `len` bytes at `offset`, or `None` when they are not all in the source.
     pub fn get(&mut self, offset: u64, len: usize) -> io::Result<Option<&[u8]>> {
         let Some(end) = offset.checked_add(len as u64) else {

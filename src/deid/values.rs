@@ -48,6 +48,11 @@ pub fn trim(v: &[u8]) -> &[u8] {
     &v[start..end]
 }
 
+/// A string value as text: trimmed, and lossy where it is not UTF-8.
+pub fn string_of(v: &[u8]) -> String {
+    String::from_utf8_lossy(trim(v)).into_owned()
+}
+
 /// UIDs in the DICOM root (SOP classes, transfer syntaxes, well-known frames of reference,
 /// coding schemes...) identify nothing and are never remapped.
 pub fn is_well_known_uid(uid: &str) -> bool {

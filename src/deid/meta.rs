@@ -1,0 +1,173 @@
+//! What deidfs writes of its own: the conformance marking of PS3.15 E.1.1 in the data set,
+//! and a rebuilt file meta group. Nothing of the source meta survives but its version, SOP
+//! class and (mapped) instance: no AE titles, no private meta information.
+
+use super::layout::Layout;
+use super::plan::Out;
+use super::refusal::{DeidError, Refusal};
+use super::screen::Facts;
+use super::values;
+use crate::dicom::encode::{header, item_header};
+use crate::dicom::encoding::{TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE};
+use crate::dicom::tag::*;
+use crate::dicom::{Encoding, Tag, Vr};
+use crate::policy::{Action, Policy, ProfileOption};
+use crate::pseudonym::Pseudonyms;
+
+/// A fixed implementation class UID for files deidfs writes (derived, not registered).
+pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.263870945318617044402106284961457061219";
+pub const IMPLEMENTATION_VERSION: &str = concat!("DEIDFS_", env!("CARGO_PKG_VERSION"));
+
+/// The transfer syntax of the output: the source's, corrected when the data set was found
+/// encoded otherwise than declared, and detected for bare data sets.
+pub(super) fn output_transfer_syntax(layout: &Layout) -> String {
+    let detected = match (layout.enc.explicit, layout.enc.big_endian) {
+        (false, _) => TS_IMPLICIT_LE,
+        (true, true) => TS_EXPLICIT_BE,
+        (true, false) => TS_EXPLICIT_LE,
+    };
+    match layout.meta.as_ref().and_then(|m| m.transfer_syntax.clone()) {
+        Some(ts) if !layout.enc.explicit && ts != TS_IMPLICIT_LE => detected.to_string(),
+        Some(ts) => ts,
+        None => detected.to_string(),
+    }
+}
+
+/// Patient Identity Removed, De-identification Method, the method code sequence (113100 and
+/// each option's code) and, when dates were kept or shifted, Longitudinal Temporal
+/// Information Modified; in the data set's encoding `enc`.
+pub(super) fn marking(
+    policy: &Policy,
+    enc: Encoding,
+    dates_shifted: bool,
+) -> Result<Vec<(Tag, Out)>, DeidError> {
+    let mut v = vec![(
+        PATIENT_IDENTITY_REMOVED,
+        element(PATIENT_IDENTITY_REMOVED, Vr::CS, b"YES", enc)?,
+    )];
+    let method = format!(
+        "deidfs {} policy {}",
+        env!("CARGO_PKG_VERSION"),
+        policy.name
+    );
+    let method: String = method
+        .chars()
+        .filter(|c| c.is_ascii() && *c != '\\')
+        .take(64)
+        .collect();
+    v.push((
+        DEID_METHOD,
+        element(DEID_METHOD, Vr::LO, method.as_bytes(), enc)?,
+    ));
+
+    let mut codes = vec![("113100", "Basic Application Confidentiality Profile")];
+    codes.extend(policy.options.iter().map(|o| o.code()));
+    let mut items = Out::new();
+    for (value, meaning) in codes {
+        let mut item = Out::new();
+        item.append(element(Tag(0x0008, 0x0100), Vr::SH, value.as_bytes(), enc)?);
+        item.append(element(Tag(0x0008, 0x0102), Vr::SH, b"DCM", enc)?);
+        item.append(element(
+            Tag(0x0008, 0x0104),
+            Vr::LO,
+            meaning.as_bytes(),
+            enc,
+        )?);
+        items.bytes(&item_header(enc, Some(item.len())));
+        items.append(item);
+    }
+    let mut seq = Out::new();
+    seq.bytes(
+        &header(DEID_METHOD_CODES, Vr::SQ, enc, Some(items.len())).ok_or(
+            Refusal::ValueTooLong {
+                tag: DEID_METHOD_CODES,
+            },
+        )?,
+    );
+    seq.append(items);
+    v.push((DEID_METHOD_CODES, seq));
+
+    let longitudinal =
+        if policy.has(ProfileOption::RetainLongitudinalModifiedDates) || dates_shifted {
+            Some("MODIFIED")
+        } else if policy.has(ProfileOption::RetainLongitudinalFullDates) {
+            Some("UNMODIFIED")
+        } else {
+            None
+        };
+    if let Some(l) = longitudinal {
+        v.push((
+            LONGITUDINAL_MODIFIED,
+            element(LONGITUDINAL_MODIFIED, Vr::CS, l.as_bytes(), enc)?,
+        ));
+    }
+    Ok(v)
+}
+
+/// One new element, its value padded to even length.
+fn element(tag: Tag, vr: Vr, value: &[u8], enc: Encoding) -> Result<Out, DeidError> {
+    let v = values::pad(vr, value.to_vec());
+    let mut o = Out::new();
+    o.bytes(&header(tag, vr, enc, Some(v.len() as u64)).ok_or(Refusal::ValueTooLong { tag })?);
+    o.bytes(&v);
+    Ok(o)
+}
+
+/// Preamble, "DICM" and a rebuilt file meta group: version, SOP class, the (mapped) SOP
+/// instance, transfer syntax `ts` and deidfs's implementation identity.
+pub(super) fn file_head(
+    policy: &Policy,
+    keys: &Pseudonyms,
+    facts: &Facts,
+    ts: &str,
+) -> Result<Vec<u8>, DeidError> {
+    let instance = match &facts.sop_instance {
+        // The meta follows the data set's SOP Instance UID: kept only where that is kept,
+        // otherwise mapped (never the original, whatever the data set's action).
+        Some(uid) if policy.public_rule(SOP_INSTANCE_UID).action == Action::Keep => {
+            values::pad(Vr::UI, uid.clone())
+        }
+        Some(uid) => values::map_uids(keys, uid),
+        None => Vec::new(),
+    };
+    let mut meta = Vec::new();
+    let mut put = |tag: Tag, vr: Vr, v: &[u8]| -> Result<(), DeidError> {
+        let v = values::pad(vr, v.to_vec());
+        meta.extend(
+            header(tag, vr, Encoding::EXPLICIT_LE, Some(v.len() as u64))
+                .ok_or(Refusal::ValueTooLong { tag })?,
+        );
+        meta.extend(v);
+        Ok(())
+    };
+    put(
+        Tag(0x0002, 0x0001),
+        Vr::OB,
+        facts.meta_version.as_deref().unwrap_or(&[0, 1]),
+    )?;
+    if !facts.sop_class.is_empty() {
+        put(Tag(0x0002, 0x0002), Vr::UI, facts.sop_class.as_bytes())?;
+    }
+    if !instance.is_empty() {
+        put(Tag(0x0002, 0x0003), Vr::UI, values::trim(&instance))?;
+    }
+    put(Tag(0x0002, 0x0010), Vr::UI, ts.as_bytes())?;
+    put(
+        Tag(0x0002, 0x0012),
+        Vr::UI,
+        IMPLEMENTATION_CLASS_UID.as_bytes(),
+    )?;
+    put(
+        Tag(0x0002, 0x0013),
+        Vr::SH,
+        IMPLEMENTATION_VERSION.as_bytes(),
+    )?;
+    let mut head = vec![0u8; 128];
+    head.extend_from_slice(b"DICM");
+    head.extend(
+        header(Tag(0x0002, 0x0000), Vr::UL, Encoding::EXPLICIT_LE, Some(4)).unwrap_or_default(),
+    );
+    head.extend((meta.len() as u32).to_le_bytes());
+    head.extend(meta);
+    Ok(head)
+}

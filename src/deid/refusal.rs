@@ -1,0 +1,60 @@
+//! Why a file is not served, and the engine's error type: a refusal (the file is hidden and
+//! its short reason counted) or an I/O error (transient: the read fails, nothing is hidden).
+//! No message here carries a value from the file.
+
+use super::layout::LayoutError;
+use crate::dicom::Tag;
+use std::io;
+
+/// Why a file is not served.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("malformed: {0}")]
+    Malformed(#[from] LayoutError),
+    #[error("a DICOMDIR (media directory): it indexes the original names and IDs")]
+    DicomDir,
+    #[error("an encapsulated document (SOP Class {0}): its content cannot be de-identified")]
+    Document(String),
+    #[error("Burned In Annotation is YES: the pixels carry identifying text")]
+    BurnedInAnnotation,
+    #[error(
+        "modality {modality} / SOP Class {sop_class} often carries burned-in text; allow it in the policy ([[allow]]) once checked"
+    )]
+    BurnedInRisk { modality: String, sop_class: String },
+    #[error("deflated data set: {0}")]
+    Deflate(String),
+    #[error("{tag}: the new value does not fit its VR's length field")]
+    ValueTooLong { tag: Tag },
+}
+
+impl Refusal {
+    /// Short reason for counts and logs (never contains a value from the file).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Malformed(e) => e.reason(),
+            Refusal::DicomDir => "dicomdir",
+            Refusal::Document(_) => "document",
+            Refusal::BurnedInAnnotation => "burned-in-annotation",
+            Refusal::BurnedInRisk { .. } => "burned-in-risk",
+            Refusal::Deflate(_) => "deflate",
+            Refusal::ValueTooLong { .. } => "value-too-long",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeidError {
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error("I/O error reading the source: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<LayoutError> for DeidError {
+    fn from(e: LayoutError) -> Self {
+        match e {
+            LayoutError::Io(io) => DeidError::Io(io),
+            other => DeidError::Refused(Refusal::Malformed(other)),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The rewrite: one mechanism for every element at every depth. Each element's rule (from
+//! `rules`) is carried out: kept elements are copied verbatim (from memory, or as a source
+//! range when large), changed ones get a new header and value, removed ones emit nothing, and
+//! sequences are re-emitted around their rewritten items with recomputed defined lengths.
+
+use super::layout::{Body, Element, Item};
+use super::plan::Out;
+use super::read::Window;
+use super::refusal::{DeidError, Refusal};
+use super::rules::{self, Creators, Scope};
+use super::screen::Facts;
+use super::trace::{self, Trace, Traced};
+use super::values::{self, string_of, trim};
+use crate::dicom::encode::{delimiter, header, item_header};
+use crate::dicom::tag::{ITEM_END, SEQ_END};
+use crate::dicom::{Encoding, Tag, Vr, VrExt};
+use crate::policy::{Action, Policy, Rule, Source};
+use crate::pseudonym::Pseudonyms;
+use std::io;
+
+/// Values copied verbatim up to this size (header included) are held in memory; larger ones
+/// are served from the source by offset.
+pub(super) const INLINE_MAX: u64 = 4096;
+
+pub(super) struct Rewriter<'a, 's> {
+    pub policy: &'a Policy,
+    pub keys: &'a Pseudonyms,
+    pub facts: &'a Facts,
+    pub win: Window<'s>,
+    /// Set when a date was shifted (the output is marked MODIFIED).
+    pub dates_shifted: bool,
+    /// Sequence nesting depth of the data set being rewritten (0: top level).
+    depth: usize,
+    pub trace: Option<Trace>,
+}
+
+impl<'a, 's> Rewriter<'a, 's> {
+    pub fn new(
+        policy: &'a Policy,
+        keys: &'a Pseudonyms,
+        facts: &'a Facts,
+        win: Window<'s>,
+        trace: bool,
+    ) -> Self {
+        Self {
+            policy,
+            keys,
+            facts,
+            win,
+            dates_shifted: false,
+            depth: 0,
+            trace: trace.then(Trace::default),
+        }
+    }
+
+    fn value(&mut self, el: &Element) -> io::Result<Vec<u8>> {
+        self.win.exact(el.value_start, el.value_len() as usize)
+    }
+
+    /// Rewrites one data set (top level or an item). Returns each surviving element's bytes.
+    pub fn dataset(
+        &mut self,
+        elements: &[Element],
+        scope: Scope,
+        path: &str,
+    ) -> Result<Vec<(Tag, Out)>, DeidError> {
+        let mut creators = Creators::new();
+        for el in elements.iter().filter(|e| e.tag.is_private_creator()) {
+            let v = self.value(el)?;
+            creators.insert((el.tag.0, el.tag.1 as u8), string_of(&v));
+        }
+        let rules = rules::rules(elements, &creators, scope, self.policy);
+        let mut out = Vec::new();
+        for (el, rule) in elements.iter().zip(rules) {
+            let el_path = if self.trace.is_some() {
+                format!("{path}{}", el.tag)
+            } else {
+                String::new()
+            };
+            if let Some(o) = self.apply(el, &rule, scope, &el_path)? {
+                out.push((el.tag, o));
+            }
+        }
+        Ok(out)
+    }
+
+    fn record(
+        &mut self,
+        el: &Element,
+        path: &str,
+        rule: &Rule,
+        action: &'static str,
+        before: Traced,
+        after: Traced,
+    ) {
+        let depth = self.depth;
+        if let Some(t) = self.trace.as_mut() {
+            t.record(el, path, depth, rule, action, (before, after));
+        }
+    }
+
+    /// The value before, as the trace shows it (read only when tracing, and only if small).
+    fn before(&mut self, el: &Element) -> io::Result<Traced> {
+        if self.trace.is_none() {
+            return Ok(Traced::Absent);
+        }
+        if matches!(el.body, Body::Primitive) && el.value_len() <= INLINE_MAX {
+            Ok(Traced::Value(self.value(el)?))
+        } else {
+            Ok(trace::unread(el))
+        }
+    }
+
+    fn apply(
+        &mut self,
+        el: &Element,
+        rule: &Rule,
+        scope: Scope,
+        path: &str,
+    ) -> Result<Option<Out>, DeidError> {
+        let tag = el.tag;
+        if rule.action == Action::Remove {
+            let before = self.before(el)?;
+            self.record(el, path, rule, "remove", before, Traced::Absent);
+            return Ok(None);
+        }
+        if let Body::Sequence(items) = &el.body {
+            return self.sequence(el, items, rule, scope, path).map(Some);
+        }
+        let vr = el.value_vr();
+        let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {
+            (Action::Keep, _) => None,
+            (_, Body::Fragments(_)) => Some(Vec::new()),
+            (Action::Empty, _) => Some(Vec::new()),
+            (Action::Uid, _) | (Action::Dummy, _) if vr == Vr::UI => {
+                let v = self.value(el)?;
+                Some(values::map_uids(self.keys, &v))
+            }
+            (Action::Uid, _) => Some(Vec::new()),
+            (Action::Dummy, _) => Some(values::pad(vr, values::dummy(vr, el.value_len() as usize))),
+            (Action::Pseudonym, _) => Some(self.pseudonym(el, vr)?),
+            (Action::Clean, _) => Some(self.clean(el, vr)?),
+            (Action::Remove, _) => unreachable!("handled above"),
+        };
+        let mut out = Out::new();
+        let before = self.before(el)?;
+        match new_value {
+            None => {
+                // Verbatim: the element's own bytes, from memory or by source offset.
+                self.record(el, path, rule, "keep", before.clone(), before);
+                let whole = el.end - el.start;
+                if whole <= INLINE_MAX {
+                    let b = self
+                        .win
+                        .get(el.start, whole as usize)?
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_default();
+                    out.bytes(&b);
+                } else {
+                    out.source(el.start, whole);
+                }
+            }
+            Some(v) => {
+                self.record(
+                    el,
+                    path,
+                    rule,
+                    rule.action.name(),
+                    before,
+                    Traced::Value(v.clone()),
+                );
+                let h = header(tag, el.vr, el.enc, Some(v.len() as u64))
+                    .ok_or(Refusal::ValueTooLong { tag })?;
+                out.bytes(&h);
+                out.bytes(&v);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The file's patient at the top level; a nested ID or name (other patient records) gets
+    /// the token of its own value, never this patient's.
+    fn pseudonym(&mut self, el: &Element, vr: Vr) -> io::Result<Vec<u8>> {
+        let token = if self.depth == 0 {
+            self.facts.patient_token.clone()
+        } else {
+            let v = self.value(el)?;
+            let kind: &[u8] = if vr == Vr::PN { b"name\0" } else { b"id\0\0" };
+            self.keys.patient_token(&[kind, trim(&v)].concat())
+        };
+        let v = if vr == Vr::PN {
+            format!("ANON^{token}")
+        } else {
+            token
+        };
+        Ok(values::pad(vr, v.into_bytes()))
+    }
+
+    fn clean(&mut self, el: &Element, vr: Vr) -> Result<Vec<u8>, DeidError> {
+        let v = self.value(el)?;
+        Ok(match vr {
+            Vr::DA | Vr::DT => {
+                self.dates_shifted = true;
+                values::shift_dates(vr, &v, self.facts.day_shift)
+            }
+            // Whole-day shifts keep the time of day.
+            Vr::TM => v,
+            _ if vr.free_text() => {
+                values::pad(vr, values::clean_text(trim(&v), &self.facts.identifiers))
+            }
+            Vr::US
+            | Vr::SS
+            | Vr::UL
+            | Vr::SL
+            | Vr::FL
+            | Vr::FD
+            | Vr::SV
+            | Vr::UV
+            | Vr::AT
+            | Vr::DS
+            | Vr::IS
+            | Vr::AS
+            | Vr::CS => v,
+            _ => values::pad(vr, values::dummy(vr, v.len())),
+        })
+    }
+
+    fn sequence(
+        &mut self,
+        el: &Element,
+        items: &[Item],
+        rule: &Rule,
+        scope: Scope,
+        path: &str,
+    ) -> Result<Out, DeidError> {
+        // Z empties a sequence. X/Z is Z's dummy form for sequences: a Type 3 sequence may
+        // not be empty, so its items stay, de-identified, with free text replaced.
+        let empties = rule.action == Action::Empty && rule.source != Source::Basic("X/Z");
+        let inner_scope = match rule.action {
+            Action::Dummy | Action::Empty => Scope::Dummy,
+            Action::Clean => Scope::Clean,
+            _ => scope,
+        };
+        let after = Traced::Items(if empties { 0 } else { items.len() });
+        let action = if empties { "empty" } else { "recurse" };
+        self.record(el, path, rule, action, Traced::Items(items.len()), after);
+        let mut body = Out::new();
+        self.depth += 1;
+        if !empties {
+            for (i, item) in items.iter().enumerate() {
+                let item_path = if self.trace.is_some() {
+                    format!("{path}[{}]/", i + 1)
+                } else {
+                    String::new()
+                };
+                let parts = self.dataset(&item.elements, inner_scope, &item_path)?;
+                let mut content = Out::new();
+                for (_, o) in parts {
+                    content.append(o);
+                }
+                let len = item.len.map(|_| content.len());
+                body.bytes(&item_header(item.enc, len));
+                body.append(content);
+                if item.len.is_none() {
+                    body.bytes(&delimiter(item.enc, ITEM_END));
+                }
+            }
+        }
+        self.depth -= 1;
+        let mut out = Out::new();
+        let len = el.len.map(|_| body.len());
+        out.bytes(
+            &header(el.tag, el.vr, el.enc, len).ok_or(Refusal::ValueTooLong { tag: el.tag })?,
+        );
+        out.append(body);
+        if el.len.is_none() {
+            // A UN sequence (CP-246) is implicit little endian inside, delimiter included.
+            let end_enc = if el.vr == Vr::UN {
+                Encoding::IMPLICIT_LE
+            } else {
+                el.enc
+            };
+            out.bytes(&delimiter(end_enc, SEQ_END));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,185 @@
+//! What is decided before a byte is rewritten: whether the file may be served at all (a
+//! DICOMDIR, an encapsulated document, burned-in text), who the patient is (the keyed token
+//! and day shift), and which identifiers cleaned text must not repeat. Reads a handful of
+//! top-level values; refuses with a reason that carries no value from the file.
+
+use super::layout::{Body, Element, Layout};
+use super::read::Window;
+use super::refusal::{DeidError, Refusal};
+use super::values::{self, string_of, trim};
+use crate::dicom::Tag;
+use crate::dicom::tag::*;
+use crate::dicom::{Vr, VrExt};
+use crate::policy::{Action, Policy};
+use crate::pseudonym::Pseudonyms;
+use std::io;
+
+const DICOMDIR_SOP_CLASS: &str = "1.2.840.10008.1.3.10";
+/// Encapsulated PDF, CDA, STL, OBJ, MTL: documents whose content the engine cannot clean.
+const DOCUMENT_SOP_CLASSES: &[&str] = &[
+    "1.2.840.10008.5.1.4.1.1.104.1",
+    "1.2.840.10008.5.1.4.1.1.104.2",
+    "1.2.840.10008.5.1.4.1.1.104.3",
+    "1.2.840.10008.5.1.4.1.1.104.4",
+    "1.2.840.10008.5.1.4.1.1.104.5",
+];
+const ENCAPSULATED_DOCUMENT: Tag = Tag(0x0042, 0x0011);
+
+/// Source file meta values the output needs.
+pub(super) struct MetaFacts {
+    /// Media Storage SOP Class UID (DICOMDIR detection, fallback SOP class).
+    pub class: Option<String>,
+    /// File Meta Information Version, carried over.
+    pub version: Option<Vec<u8>>,
+    /// Media Storage SOP Instance UID (fallback when the data set has none).
+    pub instance: Option<Vec<u8>>,
+}
+
+/// Reads the meta values the output needs; a value that is not all in the file reads empty.
+pub(super) fn meta_facts(win: &mut Window, layout: &Layout) -> io::Result<MetaFacts> {
+    let mut facts = MetaFacts {
+        class: None,
+        version: None,
+        instance: None,
+    };
+    for el in layout.meta.iter().flat_map(|m| &m.elements) {
+        let v = win
+            .get(el.value_start, el.value_len() as usize)?
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        match el.tag {
+            Tag(0x0002, 0x0002) => facts.class = Some(string_of(&v)),
+            Tag(0x0002, 0x0001) => facts.version = Some(v),
+            Tag(0x0002, 0x0003) => facts.instance = Some(trim(&v).to_vec()),
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+/// Everything decided before rewriting.
+pub(super) struct Facts {
+    pub sop_class: String,
+    /// The data set's SOP Instance UID, else the meta's.
+    pub sop_instance: Option<Vec<u8>>,
+    pub modality: String,
+    /// The patient's keyed token (pseudonymous, safe to show).
+    pub patient_token: String,
+    /// The patient's date shift in days (negative).
+    pub day_shift: i64,
+    /// Values cleaned text must not repeat: sorted, deduplicated.
+    pub identifiers: Vec<Vec<u8>>,
+    pub meta_version: Option<Vec<u8>>,
+}
+
+/// Refuses the file, or returns its facts.
+pub(super) fn screen(
+    win: &mut Window,
+    policy: &Policy,
+    keys: &Pseudonyms,
+    meta: MetaFacts,
+    elements: &[Element],
+) -> Result<Facts, DeidError> {
+    let mut top = |tag: Tag| top_value(win, elements, tag);
+    let text = |v: Option<Vec<u8>>| v.map(|v| string_of(&v)).unwrap_or_default();
+    let sop_class = text(top(SOP_CLASS_UID)?);
+    let sop_class = if sop_class.is_empty() {
+        meta.class.clone().unwrap_or_default()
+    } else {
+        sop_class
+    };
+    let modality = text(top(MODALITY)?).to_ascii_uppercase();
+
+    if meta.class.as_deref() == Some(DICOMDIR_SOP_CLASS)
+        || elements.iter().any(|e| e.tag == DIRECTORY_RECORDS)
+    {
+        return Err(Refusal::DicomDir.into());
+    }
+    if DOCUMENT_SOP_CLASSES.contains(&sop_class.as_str())
+        || elements.iter().any(|e| e.tag == ENCAPSULATED_DOCUMENT)
+    {
+        return Err(Refusal::Document(sop_class).into());
+    }
+    let burned_in = text(top(BURNED_IN)?).to_ascii_uppercase();
+    if burned_in == "YES" {
+        return Err(Refusal::BurnedInAnnotation.into());
+    }
+    let manufacturer = text(top(MANUFACTURER)?);
+    let model = text(top(MODEL)?);
+    // The risk lists apply when the flag is absent: an explicit NO is the device's word.
+    if burned_in != "NO" && policy.burned_in_risk(&modality, &sop_class, &manufacturer, &model) {
+        return Err(Refusal::BurnedInRisk {
+            modality,
+            sop_class,
+        }
+        .into());
+    }
+
+    let identity = patient_identity(&mut top)?;
+    let sop_instance = top(SOP_INSTANCE_UID)?
+        .filter(|v| !v.is_empty())
+        .or(meta.instance);
+    Ok(Facts {
+        sop_class,
+        sop_instance,
+        modality,
+        patient_token: keys.patient_token(&identity),
+        day_shift: keys.day_shift(&identity),
+        identifiers: identifiers(win, policy, elements)?,
+        meta_version: meta.version,
+    })
+}
+
+/// The patient: issuer + ID when there is an ID, else the name, else the study.
+fn patient_identity(
+    top: &mut impl FnMut(Tag) -> io::Result<Option<Vec<u8>>>,
+) -> io::Result<Vec<u8>> {
+    let id = top(PATIENT_ID)?.unwrap_or_default();
+    Ok(if !id.is_empty() {
+        let issuer = top(ISSUER_OF_PATIENT_ID)?.unwrap_or_default();
+        [b"id\0".as_slice(), &issuer, b"\0", &id].concat()
+    } else if let Some(name) = top(PATIENT_NAME)?.filter(|n| !n.is_empty()) {
+        [b"name\0".as_slice(), &name].concat()
+    } else {
+        let study = top(STUDY_INSTANCE_UID)?.unwrap_or_default();
+        [b"study\0".as_slice(), &study].concat()
+    })
+}
+
+/// Identifiers that cleaned free text must not repeat: every top-level text value (and date)
+/// the policy does not keep. Values that are kept or themselves cleaned are not hunted for.
+fn identifiers(
+    win: &mut Window,
+    policy: &Policy,
+    elements: &[Element],
+) -> io::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for el in elements {
+        if el.tag.is_private() || !matches!(el.body, Body::Primitive) {
+            continue;
+        }
+        let vr = el.value_vr();
+        let action = policy.public_rule(el.tag).action;
+        if !(vr.free_text() || vr == Vr::DA) || matches!(action, Action::Keep | Action::Clean) {
+            continue;
+        }
+        let v = win.exact(el.value_start, el.value_len() as usize)?;
+        out.extend(values::identifier_parts(vr, &v));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// A top-level primitive value, trimmed; `None` when absent.
+fn top_value(win: &mut Window, elements: &[Element], tag: Tag) -> io::Result<Option<Vec<u8>>> {
+    match elements
+        .iter()
+        .find(|e| e.tag == tag && matches!(e.body, Body::Primitive))
+    {
+        Some(el) => Ok(Some(
+            trim(&win.exact(el.value_start, el.value_len() as usize)?).to_vec(),
+        )),
+        None => Ok(None),
+    }
+}
