@@ -1,280 +1,30 @@
-//! The validating layout walker: reads a file's structure without trusting it and records the
-//! byte offsets of every element, item and fragment. Values are not read here (except the few
-//! meta values needed to know the encoding); the rewrite reads what it needs later.
-//!
-//! Everything a length field claims is checked against its container and the real file length
-//! before it is believed, so a corrupt length is an error, never an allocation.
+//! The walker itself: positional reads through a window, every length checked against its
+//! container and the file before it is believed, recursion bounded by the depth limit.
 
-use super::read::Window;
-use crate::dicom::encoding::{
-    Encoding, TS_DEFLATED, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, UNDEFINED_LENGTH,
-};
+use super::{Body, Element, Item, LayoutError, Limits, Meta};
+use crate::deid::read::Window;
+use crate::dicom::encoding::{Encoding, UNDEFINED_LENGTH};
 use crate::dicom::tag::{ITEM, ITEM_END, PIXEL_DATA, SEQ_END, Tag};
 use crate::dicom::vr::{Vr, VrExt, dictionary_vr};
 use crate::io::ReadAt;
-use std::io;
 
-/// Limits that bound work and memory on hostile input.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_depth: usize,
-    pub max_elements: usize,
-    pub max_fragments: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_depth: 32,
-            max_elements: 1_000_000,
-            max_fragments: 1_000_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// A value of `len` bytes at `value_start`.
-    Primitive,
-    /// A sequence; `implicit_content` when its items were found encoded implicit VR.
-    Sequence(Vec<Item>),
-    /// Encapsulated (fragmented) data ending with a sequence delimiter.
-    Fragments(usize),
-}
-
-#[derive(Debug, Clone)]
-pub struct Element {
-    pub tag: Tag,
-    /// The VR written in the file (explicit), or the dictionary's (implicit; UN when unknown).
-    pub vr: Vr,
-    pub enc: Encoding,
-    pub start: u64,
-    pub value_start: u64,
-    /// The length field: `None` for undefined length.
-    pub len: Option<u32>,
-    /// One past the last byte (after the sequence delimiter, if any).
-    pub end: u64,
-    pub body: Body,
-}
-
-impl Element {
-    /// The VR that describes the value: the dictionary's when the file says UN for a public
-    /// tag (implicit VR files, CP-246 content).
-    pub fn value_vr(&self) -> Vr {
-        if self.vr == Vr::UN && !self.tag.is_private() {
-            dictionary_vr(self.tag)
-        } else {
-            self.vr
-        }
-    }
-    pub fn header_len(&self) -> u64 {
-        self.value_start - self.start
-    }
-    pub fn value_len(&self) -> u64 {
-        match self.len {
-            Some(n) => u64::from(n),
-            None => self.end - self.value_start,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub start: u64,
-    pub len: Option<u32>,
-    /// Encoding of the elements inside (CP-246: implicit inside an explicit file).
-    pub enc: Encoding,
-    pub elements: Vec<Element>,
-    pub end: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Meta {
-    pub elements: Vec<Element>,
-    pub transfer_syntax: Option<String>,
-    pub end: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Layout {
-    pub file_len: u64,
-    /// 128-byte preamble and "DICM" present.
-    pub preamble: bool,
-    pub meta: Option<Meta>,
-    pub dataset_start: u64,
-    /// Encoding of the top-level data set as found (may differ from the declared one).
-    pub enc: Encoding,
-    /// Transfer syntax is Deflated Explicit VR Little Endian: the data set must be inflated.
-    pub deflated: bool,
-    pub elements: Vec<Element>,
-}
-
-impl Layout {
-    /// Index of Pixel Data at the top level.
-    pub fn pixel_data(&self) -> Option<&Element> {
-        self.elements.iter().find(|e| e.tag == PIXEL_DATA)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LayoutError {
-    #[error("not a DICOM file: {0}")]
-    NotDicom(&'static str),
-    #[error("truncated at byte {offset}: {what} needs {needed} bytes, the file ends at {file_len}")]
-    Truncated {
-        offset: u64,
-        what: String,
-        needed: u64,
-        file_len: u64,
-    },
-    #[error(
-        "element {tag} at byte {offset}: length {len} overruns its container ending at byte {container_end}"
-    )]
-    Overrun {
-        tag: Tag,
-        offset: u64,
-        len: u64,
-        container_end: u64,
-    },
-    #[error("element {tag} at byte {offset}: unknown VR code {code:?}")]
-    UnknownVr { tag: Tag, offset: u64, code: String },
-    #[error("nesting deeper than {limit} levels at byte {offset}")]
-    TooDeep { offset: u64, limit: usize },
-    #[error("more than {limit} {what}")]
-    TooMany { what: &'static str, limit: usize },
-    #[error("byte {offset}: expected {expected}, found tag {found}")]
-    Unexpected {
-        offset: u64,
-        expected: &'static str,
-        found: Tag,
-    },
-    #[error("file meta information: {0}")]
-    BadMeta(String),
-    #[error("I/O error while reading the source: {0}")]
-    Io(#[from] io::Error),
-}
-
-impl LayoutError {
-    /// Short machine-friendly reason, for counts and logs.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            LayoutError::NotDicom(_) => "not-dicom",
-            LayoutError::Truncated { .. } => "truncated",
-            LayoutError::Overrun { .. } => "malformed-length",
-            LayoutError::UnknownVr { .. } => "unknown-vr",
-            LayoutError::TooDeep { .. } => "too-deep",
-            LayoutError::TooMany { .. } => "too-many-elements",
-            LayoutError::Unexpected { .. } => "malformed-structure",
-            LayoutError::BadMeta(_) => "malformed-meta",
-            LayoutError::Io(_) => "unreadable",
-        }
-    }
-}
-
-/// Walks a whole file (meta + data set). For deflated files the data set is not walked here:
-/// `elements` is empty and the caller inflates `[dataset_start..]` and calls [`walk_dataset`].
-pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
-    let mut w = Walker {
-        win: Window::new(src),
-        limits,
-        elements: 0,
-        file_len: src.len(),
-    };
-    let preamble = matches!(w.win.get(128, 4)?, Some(b"DICM"));
-    let mut pos = if preamble { 132 } else { 0 };
-    if !preamble && matches!(w.win.get(0, 4)?, Some(b"DICM")) {
-        pos = 4; // "DICM" without preamble: seen from some writers
-    }
-
-    let meta = if w.peek_group(pos, false)? == Some(0x0002) {
-        Some(w.meta(pos)?)
-    } else {
-        None
-    };
-    if preamble && meta.is_none() {
-        return Err(LayoutError::BadMeta(
-            "\"DICM\" is not followed by a file meta group".into(),
-        ));
-    }
-    let dataset_start = meta.as_ref().map_or(pos, |m| m.end);
-    let ts = meta.as_ref().and_then(|m| m.transfer_syntax.clone());
-    let deflated = ts.as_deref() == Some(TS_DEFLATED);
-    let declared = match ts.as_deref() {
-        Some(TS_IMPLICIT_LE) => Some(Encoding::IMPLICIT_LE),
-        Some(TS_EXPLICIT_BE) => Some(Encoding::EXPLICIT_BE),
-        Some(_) => Some(Encoding::EXPLICIT_LE),
-        None => None,
-    };
-    if deflated {
-        return Ok(Layout {
-            file_len: w.file_len,
-            preamble,
-            meta,
-            dataset_start,
-            enc: Encoding::EXPLICIT_LE,
-            deflated,
-            elements: Vec::new(),
-        });
-    }
-    let enc = w.detect(dataset_start, declared)?;
-    if !enc.explicit && enc.big_endian {
-        return Err(LayoutError::NotDicom(
-            "implicit VR big endian is not a DICOM encoding",
-        ));
-    }
-    if let (Some(d), Some(ts)) = (declared, ts.as_deref())
-        && d.explicit
-        && !enc.explicit
-        && ts != TS_EXPLICIT_LE
-    {
-        return Err(LayoutError::BadMeta(format!(
-            "transfer syntax {ts} is declared but the data set is encoded implicit VR; only Explicit VR Little Endian files are corrected"
-        )));
-    }
-    if meta.is_none() && w.file_len > dataset_start {
-        w.check_plausible_start(dataset_start, enc)?;
-    }
-    let elements = w.dataset(dataset_start, w.file_len, enc, 0)?;
-    // A bare data set must hold at least one real attribute (not just group lengths or
-    // command elements): a run of zeros is not a DICOM file.
-    if meta.is_none() && !elements.iter().any(|e| e.tag.0 >= 0x0008) {
-        return Err(LayoutError::NotDicom("no data elements"));
-    }
-    Ok(Layout {
-        file_len: w.file_len,
-        preamble,
-        meta,
-        dataset_start,
-        enc,
-        deflated,
-        elements,
-    })
-}
-
-/// Walks a bare data set (used for inflated deflate data); returns the encoding found.
-pub fn walk_dataset(
-    src: &dyn ReadAt,
-    enc: Encoding,
-    limits: Limits,
-) -> Result<(Vec<Element>, Encoding), LayoutError> {
-    let mut w = Walker {
-        win: Window::new(src),
-        limits,
-        elements: 0,
-        file_len: src.len(),
-    };
-    let enc = w.detect(0, Some(enc))?;
-    Ok((w.dataset(0, w.file_len, enc, 0)?, enc))
-}
-
-struct Walker<'a> {
-    win: Window<'a>,
+pub(super) struct Walker<'a> {
+    pub(super) win: Window<'a>,
     limits: Limits,
     elements: usize,
-    file_len: u64,
+    pub(super) file_len: u64,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
+    pub(super) fn new(src: &'a dyn ReadAt, limits: Limits) -> Self {
+        Self {
+            win: Window::new(src),
+            limits,
+            elements: 0,
+            file_len: src.len(),
+        }
+    }
+
     fn bytes(&mut self, offset: u64, len: usize, what: &str) -> Result<&[u8], LayoutError> {
         let file_len = self.file_len;
         match self.win.get(offset, len)? {
@@ -295,7 +45,11 @@ impl Walker<'_> {
         Ok(out)
     }
 
-    fn peek_group(&mut self, pos: u64, big_endian: bool) -> Result<Option<u16>, LayoutError> {
+    pub(super) fn peek_group(
+        &mut self,
+        pos: u64,
+        big_endian: bool,
+    ) -> Result<Option<u16>, LayoutError> {
         Ok(self.win.get(pos, 2)?.map(|b| {
             if big_endian {
                 u16::from_be_bytes([b[0], b[1]])
@@ -305,7 +59,7 @@ impl Walker<'_> {
         }))
     }
 
-    fn meta(&mut self, start: u64) -> Result<Meta, LayoutError> {
+    pub(super) fn meta(&mut self, start: u64) -> Result<Meta, LayoutError> {
         let mut pos = start;
         let mut elements = Vec::new();
         let mut transfer_syntax = None;
@@ -337,7 +91,11 @@ impl Walker<'_> {
 
     /// Which encoding the data set starting at `pos` really uses. A declared explicit VR data
     /// set whose first element has no valid VR code is implicit VR (a common writer bug).
-    fn detect(&mut self, pos: u64, declared: Option<Encoding>) -> Result<Encoding, LayoutError> {
+    pub(super) fn detect(
+        &mut self,
+        pos: u64,
+        declared: Option<Encoding>,
+    ) -> Result<Encoding, LayoutError> {
         let Some(head) = self.win.get(pos, 6)? else {
             return Ok(declared.unwrap_or(Encoding::IMPLICIT_LE));
         };
@@ -359,7 +117,11 @@ impl Walker<'_> {
     }
 
     /// A file without meta is only DICOM if it starts like a data set.
-    fn check_plausible_start(&mut self, pos: u64, enc: Encoding) -> Result<(), LayoutError> {
+    pub(super) fn check_plausible_start(
+        &mut self,
+        pos: u64,
+        enc: Encoding,
+    ) -> Result<(), LayoutError> {
         let head: [u8; 8] = self.head(pos, "first element")?;
         let group = enc.u16(&head[0..2]);
         if !(0x0000..=0x0010).contains(&group) || group == 0x0002 {
@@ -370,7 +132,7 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn dataset(
+    pub(super) fn dataset(
         &mut self,
         start: u64,
         end: u64,
