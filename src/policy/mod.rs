@@ -354,19 +354,55 @@ impl Policy {
     }
 
     /// Identifier for cache keys: changes whenever any decision of the policy can change.
+    /// The hash of [`Policy::canonical`].
     pub fn id(&self) -> String {
-        let canon = format!(
-            "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
-            self.name,
-            self.options,
-            self.overrides,
-            self.private_overrides,
-            self.refuse_modalities,
-            self.refuse_sop_classes,
-            self.allow,
-            env!("CARGO_PKG_VERSION"),
+        blake3::hash(self.canonical().as_bytes()).to_hex()[..16].to_string()
+    }
+
+    /// Everything the policy decides, as canonical text: one line per decision in a fixed
+    /// order, names as the standard and the policy files spell them, strings JSON-quoted (so
+    /// no two policies share a text), and the crate version (which fixes the generated table).
+    pub fn canonical(&self) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let oq = |s: &Option<String>| s.as_deref().map_or("-".to_string(), q);
+        let mut lines = vec![
+            format!("deidfs {}", env!("CARGO_PKG_VERSION")),
+            format!("name {}", q(&self.name)),
+        ];
+        lines.extend(self.options.iter().map(|o| format!("option {}", o.name())));
+        lines.extend(
+            self.overrides
+                .iter()
+                .map(|(t, a)| format!("override {t} {}", a.name())),
         );
-        blake3::hash(canon.as_bytes()).to_hex()[..16].to_string()
+        lines.extend(self.private_overrides.iter().map(|(k, a)| {
+            format!(
+                "private {} {:04X} {:02X} {}",
+                q(&k.creator),
+                k.group,
+                k.element,
+                a.name()
+            )
+        }));
+        lines.extend(
+            self.refuse_modalities
+                .iter()
+                .map(|m| format!("refuse-modality {}", q(m))),
+        );
+        lines.extend(
+            self.refuse_sop_classes
+                .iter()
+                .map(|c| format!("refuse-sop-class {}", q(c))),
+        );
+        lines.extend(self.allow.iter().map(|a| {
+            format!(
+                "allow {} {} {}",
+                q(&a.modality),
+                oq(&a.manufacturer),
+                oq(&a.model)
+            )
+        }));
+        lines.join("\n")
     }
 
     /// Whether the whole file is refused for burned-in risk by modality or SOP class.
@@ -472,5 +508,59 @@ mod tests {
             ProfileOption::RetainLongitudinalModifiedDates,
         ]);
         assert_eq!(p.public_rule(Tag(0x0018, 0x700C)).action, Action::Keep);
+    }
+
+    #[test]
+    fn the_id_changes_with_every_decision_and_not_with_the_description() {
+        let base = with(&[]);
+        let mut described = base.clone();
+        described.description = "another description".into();
+        assert_eq!(base.id(), described.id());
+        let mut changed = Vec::new();
+        let mut p = base.clone();
+        p.name = "other".into();
+        changed.push(p);
+        changed.push(with(&[ProfileOption::CleanGraphics]));
+        let mut p = base.clone();
+        p.overrides.insert(Tag(0x0008, 0x0080), Action::Keep);
+        changed.push(p);
+        let mut p = base.clone();
+        p.private_overrides.insert(
+            PrivateKey {
+                creator: "ACME".into(),
+                group: 0x0009,
+                element: 0x01,
+            },
+            Action::Keep,
+        );
+        changed.push(p);
+        let mut p = base.clone();
+        p.refuse_modalities.insert("XA".into());
+        changed.push(p);
+        let mut p = base.clone();
+        p.allow.insert(Allow {
+            modality: "US".into(),
+            manufacturer: None,
+            model: None,
+        });
+        changed.push(p);
+        let mut ids: Vec<String> = changed.iter().map(Policy::id).collect();
+        ids.push(base.id());
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "every decision gives its own id");
+    }
+
+    #[test]
+    fn quoted_strings_keep_canonical_texts_apart() {
+        // A modality containing what looks like the next line must not collide.
+        let mut a = with(&[]);
+        a.refuse_modalities
+            .insert("XA\nrefuse-modality \"US\"".into());
+        let mut b = with(&[]);
+        b.refuse_modalities.insert("XA".into());
+        b.refuse_modalities.insert("US".into());
+        assert_ne!(a.canonical(), b.canonical());
     }
 }
