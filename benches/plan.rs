@@ -5,7 +5,16 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use deidfs::deid::Engine;
-use deidfs::demo::{el, file, item};
+use deidfs::synth::{self, item};
+
+/// The synthetic writer's element, for values known to fit.
+fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &str, value: &[u8]) {
+    synth::el(out, g, e, vr, value).expect("value fits its length field");
+}
+
+fn file(class: &str, sop: &str, ts: &str, dataset: &[u8]) -> Vec<u8> {
+    synth::file(class, sop, ts, dataset).expect("meta values fit")
+}
 use deidfs::io::FileAt;
 use deidfs::policy;
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
@@ -161,7 +170,7 @@ fn plan(c: &mut Criterion) {
     let keys = Pseudonyms::new(&SecretKey::from_bytes([9; 32]));
     let basic = policy::load_builtin("basic").unwrap();
     let research = policy::load_builtin("research").unwrap();
-    let ct = deidfs::demo::ct_slice(0, 1, 2, 3, 512, 512);
+    let ct = deidfs::synth::ct_slice(0, 1, 2, 3, 512, 512).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ct.dcm");
     std::fs::write(&path, &ct).unwrap();

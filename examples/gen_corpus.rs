@@ -7,7 +7,7 @@
 //! `--mix ctmr` (the default, used by `scripts/bench-mount.sh`): `PATIENTNAME_MRN/
 //! STUDYDATE_DESC/SEnn_DESC/IMxxxx.dcm`. About 70% of the files are CT slices of 512x512
 //! (~525 KB) and 30% MR slices of 256x256 (~133 KB): ~800 MB at 2,000 files. Headers carry
-//! `deidfs::demo`'s two fake patients.
+//! `deidfs::synth`'s two fake patients.
 //!
 //! `--mix pacs` (used by `scripts/bench.sh`): the same tree shape and CT/MR mix, plus an
 //! enhanced multi-frame MR series in about half the MR studies (one file of 30-60 frames of
@@ -27,7 +27,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Fake patients for folder names (headers carry `deidfs::demo`'s two fake patients).
+/// Fake patients for folder names (headers carry `deidfs::synth`'s two fake patients).
 const SURNAMES: &[&str] = &[
     "DOE", "ROE", "SMITH", "MOUSE", "BLOGGS", "PUBLIC", "EXAMPLE", "SAMPLE", "TESTER", "NOBODY",
 ];
@@ -84,7 +84,7 @@ fn replace_all(buf: &mut [u8], from: &[u8], to: &[u8]) -> usize {
 /// An MR slice: the demo's CT slice at 256x256 with MR's SOP class and modality (same
 /// lengths, so every other byte and length stays valid).
 fn mr_slice(patient: usize, study: u32, series: u32, instance: u32) -> Vec<u8> {
-    let mut f = deidfs::demo::ct_slice(patient, study, series, instance, 256, 256);
+    let mut f = deidfs::synth::ct_slice(patient, study, series, instance, 256, 256).unwrap();
     // Only the header: the class UID and modality never occur in the pixel data by design,
     // but stay clear of it anyway.
     let header_end = f.len() - 256 * 256 * 2;
@@ -236,7 +236,7 @@ fn ct_mr(args: &Args) -> Result<(), String> {
                 } as usize;
                 for i in 1..=slices.min(args.files - written) as u32 {
                     let data = if ct {
-                        deidfs::demo::ct_slice(patient, study_no, series, i, 512, 512)
+                        deidfs::synth::ct_slice(patient, study_no, series, i, 512, 512).unwrap()
                     } else {
                         mr_slice(patient, study_no, series, i)
                     };
@@ -295,7 +295,7 @@ mod pacs {
     impl Ds {
         fn put(&mut self, g: u16, e: u16, vr: &str, value: &[u8]) -> &mut Self {
             let mut out = Vec::with_capacity(value.len() + 13);
-            deidfs::demo::el(&mut out, g, e, vr, value);
+            deidfs::synth::el(&mut out, g, e, vr, value).expect("value fits its length field");
             self.0.push(((u32::from(g) << 16) | u32::from(e), out));
             self
         }
@@ -309,7 +309,7 @@ mod pacs {
         fn seq(&mut self, g: u16, e: u16, items: Vec<Ds>) -> &mut Self {
             let v: Vec<u8> = items
                 .into_iter()
-                .flat_map(|i| deidfs::demo::item(&i.encode()))
+                .flat_map(|i| deidfs::synth::item(&i.encode()))
                 .collect();
             self.put(g, e, "SQ", &v)
         }
@@ -332,7 +332,7 @@ mod pacs {
 
     /// A file: preamble, meta group, data set.
     fn file(class: &str, sop_uid: &str, ds: Ds) -> Vec<u8> {
-        deidfs::demo::file(class, sop_uid, EXPLICIT_LE, &ds.encode())
+        deidfs::synth::file(class, sop_uid, EXPLICIT_LE, &ds.encode()).expect("meta values fit")
     }
 
     /// 16-bit pixels below 4096: the high byte of every sample is < 0x10, so no two adjacent

@@ -1,7 +1,8 @@
 //! Plans by source version: an LRU bounded by the bytes plans hold, with single flight
-//! (concurrent first readers of one file wait for one computation).
+//! (concurrent first readers of one file wait for one computation, and all get its result:
+//! the verdict, or the error, which is not kept).
 
-use crate::deid::{FileInfo, Plan};
+use crate::deid::{FileInfo, Plan, plan};
 use crate::source::Stamp;
 use lru::LruCache;
 use std::collections::HashMap;
@@ -27,23 +28,47 @@ impl Verdict {
     }
 }
 
-/// The identity of a plan: the source version and the planner's id (policy and key).
+/// The identity of a plan: the plan format, the source version and the planner's id (policy
+/// and key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanKey {
+    /// [`plan::FORMAT`]: what a plan's segments mean.
+    pub format: u32,
     pub stamp: Stamp,
     pub planner: Arc<str>,
 }
 
-type Cell = Arc<OnceLock<Verdict>>;
+impl PlanKey {
+    pub fn new(stamp: Stamp, planner: Arc<str>) -> Self {
+        Self {
+            format: plan::FORMAT,
+            stamp,
+            planner,
+        }
+    }
 
-pub struct PlanCache {
+    /// The key as bytes in a fixed layout (for digests kept across runs and builds): a
+    /// context string, the format, the planner id (length-prefixed) and the stamp.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut v = b"deidfs plan key\0".to_vec();
+        v.extend(self.format.to_le_bytes());
+        v.extend((self.planner.len() as u64).to_le_bytes());
+        v.extend(self.planner.as_bytes());
+        v.extend(self.stamp.to_bytes());
+        v
+    }
+}
+
+type Cell<E> = Arc<OnceLock<Result<Verdict, E>>>;
+
+pub struct PlanCache<E> {
     budget: u64,
     // Lock order: `inflight` is never held while taking `lru`, and the reverse.
     lru: Mutex<(LruCache<PlanKey, Verdict>, u64)>,
-    inflight: Mutex<HashMap<PlanKey, Cell>>,
+    inflight: Mutex<HashMap<PlanKey, Cell<E>>>,
 }
 
-impl PlanCache {
+impl<E: Clone> PlanCache<E> {
     pub fn new(budget_bytes: u64) -> Self {
         Self {
             budget: budget_bytes,
@@ -58,8 +83,9 @@ impl PlanCache {
     }
 
     /// The cached verdict, or `compute`'s, computed once however many ask at the same time.
-    /// Errors are not cached (they may be transient).
-    pub fn get_or_compute<E>(
+    /// An error reaches every reader that waited for it and is not cached (it may be
+    /// transient): the next reader computes again.
+    pub fn get_or_compute(
         &self,
         key: &PlanKey,
         compute: impl FnOnce() -> Result<Verdict, E>,
@@ -71,23 +97,16 @@ impl PlanCache {
             let mut inflight = crate::lock(&self.inflight);
             inflight.entry(key.clone()).or_default().clone()
         };
-        let mut error = None;
-        let verdict = cell.get_or_init(|| match compute() {
-            Ok(v) => v,
-            Err(e) => {
-                error = Some(e);
-                Verdict::Hidden("error")
-            }
-        });
-        let verdict = verdict.clone();
-        crate::lock(&self.inflight).remove(key);
-        if let Some(e) = error {
-            return Err(e);
+        let result = cell.get_or_init(compute).clone();
+        if let Ok(v) = &result {
+            self.insert(key.clone(), v.clone());
         }
-        if !matches!(verdict, Verdict::Hidden("error")) {
-            self.insert(key.clone(), verdict.clone());
+        // Only this computation's cell: a later one may already have taken its place.
+        let mut inflight = crate::lock(&self.inflight);
+        if inflight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(key);
         }
-        Ok(verdict)
+        result
     }
 
     fn insert(&self, key: PlanKey, v: Verdict) {
@@ -125,22 +144,19 @@ mod tests {
             mtime_ns: 0,
             ctime_ns: 0,
         };
-        PlanKey {
-            stamp,
-            planner: "p".into(),
-        }
+        PlanKey::new(stamp, "p".into())
     }
 
     #[test]
     fn single_flight_and_bounded() {
-        let cache = Arc::new(PlanCache::new(2000));
+        let cache = Arc::new(PlanCache::<()>::new(2000));
         let calls = Arc::new(AtomicUsize::new(0));
         std::thread::scope(|s| {
             for _ in 0..8 {
                 let (cache, calls) = (cache.clone(), calls.clone());
                 s.spawn(move || {
                     cache
-                        .get_or_compute::<()>(&key(1), || {
+                        .get_or_compute(&key(1), || {
                             calls.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(std::time::Duration::from_millis(50));
                             Ok(Verdict::Hidden("x"))
@@ -152,7 +168,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         for n in 2..100 {
             cache
-                .get_or_compute::<()>(&key(n), || Ok(Verdict::Hidden("x")))
+                .get_or_compute(&key(n), || Ok(Verdict::Hidden("x")))
                 .unwrap();
         }
         assert!(cache.bytes() <= 2000, "{}", cache.bytes());
@@ -164,8 +180,33 @@ mod tests {
         let cache = PlanCache::new(10_000);
         assert!(cache.get_or_compute(&key(1), || Err("boom")).is_err());
         assert!(matches!(
-            cache.get_or_compute::<()>(&key(1), || Ok(Verdict::Hidden("ok"))),
+            cache.get_or_compute(&key(1), || Ok(Verdict::Hidden("ok"))),
             Ok(Verdict::Hidden("ok"))
         ));
+    }
+
+    /// Regression: a planning error used to fill the shared cell with a hidden verdict, so a
+    /// reader waiting for it reported a transient I/O error as a hidden file (ENOENT).
+    #[test]
+    fn readers_waiting_for_a_failed_plan_get_the_error_not_a_hidden_file() {
+        let cache = PlanCache::<&str>::new(10_000);
+        let started = std::sync::Barrier::new(2);
+        let results: Vec<Result<Verdict, &str>> = std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                cache.get_or_compute(&key(1), || {
+                    started.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    Err("EIO")
+                })
+            });
+            started.wait();
+            // The first computation is under way: this reader waits on its cell.
+            let waiter = s.spawn(|| cache.get_or_compute(&key(1), || Ok(Verdict::Hidden("x"))));
+            vec![first.join().unwrap(), waiter.join().unwrap()]
+        });
+        for r in results {
+            assert!(matches!(r, Err("EIO")), "{r:?}");
+        }
+        assert!(cache.get(&key(1)).is_none(), "errors are not cached");
     }
 }

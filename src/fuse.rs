@@ -45,25 +45,17 @@ impl FuseAdapter {
     }
 }
 
-/// Every domain error's errno, in one exhaustive place.
-fn errno(e: &FsError) -> Errno {
-    match e {
-        FsError::NotFound => Errno::ENOENT,
-        FsError::NotDir => Errno::ENOTDIR,
-        FsError::IsDir => Errno::EISDIR,
-        FsError::Stale => Errno::EIO,
-        FsError::BadHandle => Errno::EBADF,
-        FsError::Access => Errno::EACCES,
-        FsError::Io(_) => Errno::EIO,
-    }
-}
-
+/// Logs a domain error at its own level (an expected ENOENT at DEBUG) and gives its errno
+/// (decided in one exhaustive match, `FsError::errno`).
 fn log_error(op: &str, e: &FsError) -> Errno {
-    match e {
-        FsError::NotFound => tracing::debug!(op, error = %e),
-        _ => tracing::warn!(op, error = %e),
+    match e.level() {
+        tracing::Level::DEBUG => tracing::debug!(op, error = %e),
+        tracing::Level::TRACE => tracing::trace!(op, error = %e),
+        tracing::Level::INFO => tracing::info!(op, error = %e),
+        tracing::Level::WARN => tracing::warn!(op, error = %e),
+        tracing::Level::ERROR => tracing::error!(op, error = %e),
     }
-    errno(e)
+    Errno::from_i32(e.errno())
 }
 
 fn file_attr(a: &Attr) -> FileAttr {

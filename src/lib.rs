@@ -16,15 +16,35 @@ pub mod dicom;
 pub mod fs;
 pub mod fuse;
 pub mod io;
-pub mod keyholder;
 pub mod mount;
+pub mod mountinfo;
 pub mod policy;
 pub mod pseudonym;
+pub mod report;
+pub mod run;
 pub mod source;
+pub mod synth;
+pub mod tools;
 
 /// Locks a mutex, taking the data even if another thread panicked while holding it: every
 /// shared structure here stays consistent between statements, so a poisoned lock is no reason
 /// to stop serving.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An error and its causes as one line, each cause once: errors that already quote their
+/// cause in their own message (`cannot read it (No such file...)`) do not repeat it.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !out.contains(&s) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&s);
+        }
+    }
+    out
 }

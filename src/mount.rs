@@ -3,7 +3,8 @@
 
 use crate::fs::{Config, DeidFs};
 use crate::fuse::FuseAdapter;
-use crate::source::LocalSource;
+use crate::source::Source;
+use anyhow::{Context, anyhow, bail};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub struct MountSpec {
-    pub source: PathBuf,
     pub mountpoint: PathBuf,
     pub allow_other: bool,
     pub threads: usize,
@@ -20,83 +20,81 @@ pub struct MountSpec {
     pub ttl: Duration,
 }
 
-/// Everything that can be checked before mounting, each failure one line naming the fix.
-pub fn preflight(spec: &MountSpec) -> Result<(), String> {
-    let s = &spec.source;
-    match std::fs::metadata(s) {
-        Err(_) => {
-            return Err(format!(
-                "source {}: no such directory; give the archive's root folder",
-                s.display()
-            ));
-        }
-        Ok(m) if !m.is_dir() => {
-            return Err(format!(
-                "source {}: not a directory; give the archive's root folder",
-                s.display()
-            ));
-        }
+/// A local archive's root, checked before mounting: a directory that does not hold the
+/// mountpoint. Each failure is one line naming the fix.
+pub fn check_source(source: &Path, mountpoint: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(source) {
+        Err(_) => bail!(
+            "source {}: no such directory; give the archive's root folder",
+            source.display()
+        ),
+        Ok(m) if !m.is_dir() => bail!(
+            "source {}: not a directory; give the archive's root folder",
+            source.display()
+        ),
         Ok(_) => {}
     }
+    if let (Ok(a), Ok(b)) = (
+        std::fs::canonicalize(source),
+        std::fs::canonicalize(mountpoint),
+    ) && b.starts_with(&a)
+    {
+        bail!("the mountpoint is inside the source; choose a mountpoint outside the archive");
+    }
+    Ok(())
+}
+
+/// Everything about the mountpoint and FUSE that can be checked before mounting, each
+/// failure one line naming the fix.
+pub fn preflight(spec: &MountSpec) -> anyhow::Result<()> {
     let m = &spec.mountpoint;
     match std::fs::metadata(m) {
         Err(_) => {
-            return Err(format!(
+            bail!(
                 "mountpoint {}: does not exist; create it with `mkdir -p {}`",
                 m.display(),
                 m.display()
-            ));
+            );
         }
         Ok(md) if !md.is_dir() => {
-            return Err(format!(
+            bail!(
                 "mountpoint {}: not a directory; give an empty directory",
                 m.display()
-            ));
+            );
         }
         Ok(_) => {}
     }
     if is_mountpoint(m) {
-        return Err(format!(
+        bail!(
             "mountpoint {}: something is already mounted there; unmount it first with `deidfs unmount {}`",
             m.display(),
             m.display()
-        ));
+        );
     }
     if std::fs::read_dir(m)
-        .map_err(|e| format!("mountpoint {}: cannot read it: {e}", m.display()))?
+        .with_context(|| format!("mountpoint {}: cannot read it", m.display()))?
         .next()
         .is_some()
     {
-        return Err(format!(
+        bail!(
             "mountpoint {}: not empty; mount on an empty directory",
             m.display()
-        ));
-    }
-    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(s), std::fs::canonicalize(m))
-        && b.starts_with(&a)
-    {
-        return Err(
-            "the mountpoint is inside the source; choose a mountpoint outside the archive".into(),
         );
     }
     if !Path::new("/dev/fuse").exists() {
-        return Err(
+        bail!(
             "no /dev/fuse: load the FUSE module (`modprobe fuse`) or run where FUSE is available"
-                .into(),
         );
     }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root && which("fusermount3").is_none() {
-        return Err("fusermount3 not found: install FUSE 3 (`apt-get install fuse3`)".into());
+        bail!("fusermount3 not found: install FUSE 3 (`apt-get install fuse3`)");
     }
     if spec.allow_other && !root {
         let conf = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
         if !conf.lines().any(|l| l.trim() == "user_allow_other") {
-            return Err(
-                "--allow-other needs `user_allow_other` in /etc/fuse.conf (or mounting as root)"
-                    .into(),
-            );
+            bail!("--allow-other needs `user_allow_other` in /etc/fuse.conf (or mounting as root)");
         }
     }
     Ok(())
@@ -117,10 +115,9 @@ pub fn is_mountpoint(path: &Path) -> bool {
         return std::fs::metadata(path).err().and_then(|e| e.raw_os_error())
             == Some(libc::ENOTCONN);
     };
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = canon.to_string_lossy().replace(' ', "\\040");
-    info.lines()
-        .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+    crate::mountinfo::mounts()
+        .iter()
+        .any(|m| m.mount_point == canon)
 }
 
 /// Mounts and serves until SIGINT/SIGTERM or an external unmount. `ready` is told once the
@@ -128,15 +125,14 @@ pub fn is_mountpoint(path: &Path) -> bool {
 /// `stop` ends it too (signals set it).
 pub fn serve(
     spec: &MountSpec,
+    source: Arc<dyn Source>,
     cfg: Config,
     stop: Arc<AtomicBool>,
     ready: impl FnOnce(),
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     preflight(spec)?;
-    let source = LocalSource::new(&spec.source)
-        .map_err(|e| format!("source {}: {e}", spec.source.display()))?;
     let planner = cfg.planner.id();
-    let fs = Arc::new(DeidFs::new(Arc::new(source), cfg));
+    let fs = Arc::new(DeidFs::new(source, cfg));
     let adapter = FuseAdapter::new(fs, spec.ttl);
     let notifier = adapter.notifier.clone();
 
@@ -160,11 +156,10 @@ pub fn serve(
     config.clone_fd = true;
 
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())
-            .map_err(|e| format!("cannot handle signals: {e}"))?;
+        signal_hook::flag::register(sig, stop.clone()).context("cannot handle signals")?;
     }
     let session = fuser::spawn_mount(adapter, &spec.mountpoint, &config)
-        .map_err(|e| format!("mount on {} failed: {e}", spec.mountpoint.display()))?;
+        .with_context(|| format!("mount on {} failed", spec.mountpoint.display()))?;
     let _ = notifier.set(session.notifier());
     tracing::info!(planner = %planner, "mounted");
     ready();
@@ -180,15 +175,13 @@ pub fn serve(
         return Ok(());
     }
     tracing::info!("signal received: unmounting");
-    session
-        .umount_and_join()
-        .map_err(|e| format!("unmount failed: {e}"))
+    session.umount_and_join().context("unmount failed")
 }
 
 /// Runs `deidfs mount ... --foreground --ready-pipe` detached, and returns once it reports
 /// the mount live (Ok) or fails (Err with its message).
-pub fn detach(args: Vec<std::ffi::OsString>) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own executable: {e}"))?;
+pub fn detach(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find my own executable")?;
     let mut child = {
         use std::os::unix::process::CommandExt;
         Command::new(exe)
@@ -201,7 +194,7 @@ pub fn detach(args: Vec<std::ffi::OsString>) -> Result<(), String> {
             // Its own process group: a Ctrl-C in this terminal does not reach the daemon.
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot start the daemon: {e}"))?
+            .context("cannot start the daemon")?
     };
     let mut line = String::new();
     if let Some(out) = child.stdout.take() {
@@ -215,7 +208,7 @@ pub fn detach(args: Vec<std::ffi::OsString>) -> Result<(), String> {
         let _ = e.read_to_string(&mut err);
     }
     let _ = child.wait();
-    Err(err.trim().trim_start_matches("deidfs: ").to_string())
+    Err(anyhow!("{}", err.trim().trim_start_matches("deidfs: ")))
 }
 
 /// Called in the daemon when the mount is live: tells the parent, then lets go of the
@@ -236,12 +229,9 @@ pub fn report_ready() {
 }
 
 /// `deidfs unmount`: fusermount3 -u, else umount; a dead daemon's mount is cleared lazily.
-pub fn unmount(mountpoint: &Path) -> Result<(), String> {
+pub fn unmount(mountpoint: &Path) -> anyhow::Result<()> {
     if !is_mountpoint(mountpoint) {
-        return Err(format!(
-            "{}: nothing is mounted there",
-            mountpoint.display()
-        ));
+        bail!("{}: nothing is mounted there", mountpoint.display());
     }
     let attempts: [(&str, &[&str]); 3] = [
         ("fusermount3", &["-u"]),
@@ -256,8 +246,8 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
             Err(e) => last = format!("{prog}: {e}"),
         }
     }
-    Err(format!(
+    bail!(
         "{}: could not unmount ({last}); close programs using it and retry",
         mountpoint.display()
-    ))
+    )
 }

@@ -4,13 +4,13 @@
 mod common;
 
 use common::fixtures as fx;
-use deidfs::fs::{Config, DeidFs, Deidentify, FsError, ROOT};
+use deidfs::fs::{Config, Deidentify, ErrorKind, FsError, KeyHolderView, ROOT};
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
 use deidfs::source::{Fault, FaultSource, MemorySource};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-fn view(src: Arc<FaultSource<MemorySource>>) -> DeidFs {
+fn view(src: Arc<FaultSource<MemorySource>>) -> KeyHolderView {
     let cfg = Config {
         planner: Arc::new(Deidentify {
             policy: deidfs::policy::load_builtin("basic").unwrap(),
@@ -23,7 +23,7 @@ fn view(src: Arc<FaultSource<MemorySource>>) -> DeidFs {
         workers: 2,
         audit: None,
     };
-    DeidFs::new(src, cfg)
+    KeyHolderView::new(src, cfg)
 }
 
 fn archive() -> Arc<FaultSource<MemorySource>> {
@@ -35,7 +35,7 @@ fn archive() -> Arc<FaultSource<MemorySource>> {
 }
 
 /// The view directory of source folder "a" (n = 0) or "b" (n = 1).
-fn dir(fs: &DeidFs, n: usize) -> u64 {
+fn dir(fs: &KeyHolderView, n: usize) -> u64 {
     let want = ["a", "b"][n];
     let e = fs
         .readdir(ROOT)
@@ -62,7 +62,10 @@ fn eio_while_reading_fails_that_read_only() {
         let h = fs.open(f.attr.ino, Default::default()).unwrap();
         match fs.read(h.fh, 0, 1 << 20) {
             Ok(bytes) => assert_eq!(bytes.len() as u64, f.attr.size),
-            Err(FsError::Io(_)) => failed += 1,
+            Err(FsError {
+                kind: ErrorKind::Io(_),
+                ..
+            }) => failed += 1,
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -110,7 +113,10 @@ fn permission_denied_on_open_is_eacces() {
     });
     assert!(matches!(
         fs.open(f.attr.ino, Default::default()),
-        Err(FsError::Access)
+        Err(FsError {
+            kind: ErrorKind::Access,
+            ..
+        })
     ));
 }
 
@@ -122,7 +128,13 @@ fn a_directory_removed_while_listed_is_enoent_and_the_rest_lists() {
         path: PathBuf::from("b"),
     });
     let b = dir(&fs, 1);
-    assert!(matches!(fs.readdir(b), Err(FsError::NotFound)));
+    assert!(matches!(
+        fs.readdir(b),
+        Err(FsError {
+            kind: ErrorKind::NotFound,
+            ..
+        })
+    ));
     assert_eq!(fs.readdir(dir(&fs, 0)).unwrap().len(), 2);
 }
 
@@ -140,10 +152,65 @@ fn a_file_truncated_between_lookup_and_read_is_not_served_mixed() {
     // The open handle keeps serving the version it opened (whole, never mixed) ...
     assert!(fs.read(h.fh, 0, u32::MAX).unwrap() == before);
     // ... and the next lookup finds the file refused: hidden.
-    assert!(matches!(fs.getattr(f.attr.ino), Err(FsError::NotFound)));
+    assert!(matches!(
+        fs.getattr(f.attr.ino),
+        Err(FsError {
+            kind: ErrorKind::NotFound,
+            ..
+        })
+    ));
     assert!(matches!(
         fs.open(f.attr.ino, Default::default()),
-        Err(FsError::NotFound)
+        Err(FsError {
+            kind: ErrorKind::NotFound,
+            ..
+        })
     ));
     assert_eq!(fs.readdir(a).unwrap().len(), 1);
+}
+
+/// Regression: a planning error used to fill the plan cache's shared cell with a hidden
+/// verdict, so a reader waiting for the same plan got ENOENT for what was a transient EIO.
+#[test]
+fn readers_waiting_for_a_plan_that_fails_get_eio_not_enoent() {
+    let src = archive();
+    let fs = view(src.clone());
+    let a = dir(&fs, 0);
+    let one = fs
+        .readdir(a)
+        .unwrap()
+        .into_iter()
+        .find(|e| fs.source_path(e.attr.ino).unwrap() == std::path::Path::new("a/one.dcm"))
+        .unwrap();
+    // A new version (not planned yet) on a slow disk that then fails.
+    src.inner()
+        .put("a/one.dcm", fx::ct_like("A^B", "P1", 32, 32).build());
+    let path = PathBuf::from("a/one.dcm");
+    src.inject(Fault::SlowRead {
+        path: path.clone(),
+        delay: std::time::Duration::from_millis(300),
+    });
+    src.inject(Fault::EioFromRead { path, nth: 0 });
+    let results: Vec<_> = std::thread::scope(|s| {
+        let opens: Vec<_> = (0..2)
+            .map(|i| {
+                let fs = &fs;
+                s.spawn(move || {
+                    // The second reader arrives while the first is planning.
+                    std::thread::sleep(std::time::Duration::from_millis(100 * i));
+                    fs.open(one.attr.ino, Default::default())
+                })
+            })
+            .collect();
+        opens.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in results {
+        let e = r.err().expect("the plan failed");
+        assert!(matches!(e.kind, ErrorKind::Io(_)), "{e}");
+        assert_eq!(e.errno(), libc::EIO);
+        assert!(e.to_string().starts_with('/'), "names the view path: {e}");
+    }
+    // Not cached: once the disk recovers, the file opens.
+    src.clear();
+    assert!(fs.open(one.attr.ino, Default::default()).is_ok());
 }

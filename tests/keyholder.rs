@@ -25,7 +25,7 @@ impl Setup {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
-        deidfs::demo::write_archive(&src).unwrap();
+        deidfs::synth::write_archive(&src).unwrap();
         std::fs::write(src.join("DICOMDIR"), fx::dicomdir_like().build()).unwrap();
         std::fs::write(src.join("report.dcm"), fx::encapsulated_pdf().build()).unwrap();
         let ct = fx::ct_default().build();

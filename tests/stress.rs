@@ -49,7 +49,7 @@ fn sixteen_readers_with_the_source_changing() {
         std::fs::create_dir_all(src.join(&rel).parent().unwrap()).unwrap();
         std::fs::write(
             src.join(&rel),
-            deidfs::demo::ct_slice(i as usize, 1, i % 20, i, 256, 256),
+            deidfs::synth::ct_slice(i as usize, 1, i % 20, i, 256, 256).unwrap(),
         )
         .unwrap();
         rels.push(rel);
@@ -89,7 +89,7 @@ fn sixteen_readers_with_the_source_changing() {
     // The single sequential reader's bytes, and the replacement versions' expected bytes.
     let reference: Vec<Vec<u8>> = views.iter().map(|v| std::fs::read(v).unwrap()).collect();
     let changed: Vec<usize> = (0..rels.len()).step_by(10).collect();
-    let replacement = |i: usize| deidfs::demo::ct_slice(i, 2, 99, i as u32, 128, 128);
+    let replacement = |i: usize| deidfs::synth::ct_slice(i, 2, 99, i as u32, 128, 128).unwrap();
     let expected_new: Arc<Mutex<Vec<Option<Vec<u8>>>>> =
         Arc::new(Mutex::new(vec![None; rels.len()]));
     {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::fixtures as fx;
-use deidfs::fs::{Config, DeidFs, Deidentify, FsError, ROOT};
+use deidfs::fs::{Config, DeidFs, Deidentify, ErrorKind, FsError, ROOT};
 use deidfs::pseudonym::{Pseudonyms, SecretKey};
 use deidfs::source::{Kind, LocalSource, MemorySource};
 use std::ffi::OsStr;
@@ -87,7 +87,13 @@ fn sizes_are_exact_before_reading_and_reads_match() {
         assert_eq!(bytes.len() as u64, size);
         fs.release(h.fh);
     }
-    assert!(matches!(fs.read(999, 0, 1), Err(FsError::BadHandle)));
+    assert!(matches!(
+        fs.read(999, 0, 1),
+        Err(FsError {
+            kind: ErrorKind::BadHandle,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -104,7 +110,13 @@ fn a_file_changed_during_reading_fails_the_read() {
         fx::ct_like("X^Y", "Z9", 32, 32).build(),
     )
     .unwrap();
-    assert!(matches!(fs.read(h.fh, 0, 100), Err(FsError::Stale)));
+    assert!(matches!(
+        fs.read(h.fh, 0, 100),
+        Err(FsError {
+            kind: ErrorKind::Stale,
+            ..
+        })
+    ));
     // The next lookup re-plans with the new size.
     let size = fs.getattr(ino).unwrap().size;
     let h2 = fs.open(ino, Default::default()).unwrap();
@@ -121,6 +133,12 @@ fn a_file_that_becomes_invalid_disappears() {
     let names_before = fs.readdir(study).unwrap().len();
     src.put("PAT DOE/study/a.dcm", b"garbage".to_vec());
     src.put("PAT DOE/study/b.dcm", b"garbage".to_vec());
-    assert!(matches!(fs.getattr(ino), Err(FsError::NotFound)));
+    assert!(matches!(
+        fs.getattr(ino),
+        Err(FsError {
+            kind: ErrorKind::NotFound,
+            ..
+        })
+    ));
     assert!(fs.readdir(study).unwrap().len() < names_before);
 }

@@ -10,6 +10,7 @@ mod deflate;
 pub mod engine;
 pub mod layout;
 mod meta;
+pub mod peek;
 pub mod plan;
 pub mod read;
 mod refusal;

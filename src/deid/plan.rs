@@ -2,6 +2,11 @@
 //! range of the source (Pixel Data, large kept values). Its length is the exact file size.
 
 use crate::io::ReadAt;
+
+/// The plan format: what segments mean. Part of every plan cache key and of the export
+/// manifest's digests; raise it whenever a change makes an old plan's bytes wrong (a new
+/// segment kind, a changed meaning of an old one).
+pub const FORMAT: u32 = 1;
 use std::io::{self, Write};
 use std::sync::Arc;
 

@@ -17,6 +17,12 @@ pub enum Fault {
     DenyOpen { path: PathBuf },
     /// Listing this directory fails with ENOENT (it was removed).
     VanishedDir { path: PathBuf },
+    /// Every read of this file first waits this long (a slow disk or network), so that
+    /// concurrent readers overlap.
+    SlowRead {
+        path: PathBuf,
+        delay: std::time::Duration,
+    },
 }
 
 pub struct FaultSource<S> {
@@ -55,6 +61,7 @@ impl<S: Source> FaultSource<S> {
 struct FaultyFile {
     inner: Box<dyn SourceFile>,
     fail_from: Option<u64>,
+    delay: Option<std::time::Duration>,
     reads: std::sync::Arc<AtomicU64>,
 }
 
@@ -63,6 +70,9 @@ impl ReadAt for FaultyFile {
         self.inner.len()
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        if let Some(d) = self.delay {
+            std::thread::sleep(d);
+        }
         let n = self.reads.fetch_add(1, Ordering::SeqCst);
         if self.fail_from.is_some_and(|from| n >= from) {
             return Err(io::Error::from_raw_os_error(libc::EIO));
@@ -104,9 +114,14 @@ impl<S: Source> Source for FaultSource<S> {
                 }
                 _ => None,
             };
+        let delay = match self.find(|f| matches!(f, Fault::SlowRead { path, .. } if path == file)) {
+            Some(Fault::SlowRead { delay, .. }) => Some(delay),
+            _ => None,
+        };
         Ok(Box::new(FaultyFile {
             inner: self.inner.open(file)?,
             fail_from,
+            delay,
             reads: self.reads.clone(),
         }))
     }

@@ -24,6 +24,19 @@ pub struct Stamp {
     pub ctime_ns: i128,
 }
 
+impl Stamp {
+    /// The fields in a fixed little-endian layout (for digests kept across runs).
+    pub fn to_bytes(&self) -> [u8; 56] {
+        let mut b = [0u8; 56];
+        b[0..8].copy_from_slice(&self.dev.to_le_bytes());
+        b[8..16].copy_from_slice(&self.ino.to_le_bytes());
+        b[16..24].copy_from_slice(&self.size.to_le_bytes());
+        b[24..40].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        b[40..56].copy_from_slice(&self.ctime_ns.to_le_bytes());
+        b
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Dir,

@@ -1,0 +1,121 @@
+//! The inode table: every entry the view has shown, by inode number and by source path.
+//!
+//! Invariants:
+//! - `nodes` maps inode number -> node. A node is never removed while mounted, so an inode
+//!   number the kernel holds always resolves. The root is inode [`ROOT`].
+//! - `by_source` maps a source-relative path -> its inode, so listing a directory again keeps
+//!   the inode numbers of the entries that remain. Every value of `by_source` is a key of
+//!   `nodes`.
+//! - A node's `source` path is PHI: it never leaves the `fs` module except through
+//!   [`super::KeyHolderView`], and is never logged; logs use `view_path`.
+//!
+//! Both maps are `DashMap`s (sharded locks held only inside one call); `Node::state` and
+//! `Node::listing` are leaf mutexes. Lock order: a node's `listing`, then (while listing) the
+//! cache's internal locks, then the child nodes' `state`; nothing else is taken while a
+//! `state` is held.
+
+use super::listing::Listing;
+use crate::deid::FileInfo;
+use crate::source::{Kind, Stamp};
+use dashmap::DashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub const ROOT: u64 = 1;
+
+/// A served file's version: the source stamp it was planned from and the view size.
+#[derive(Debug, Clone)]
+pub(super) struct FileState {
+    pub stamp: Stamp,
+    pub size: u64,
+    pub info: Arc<FileInfo>,
+}
+
+pub(super) struct Node {
+    pub parent: u64,
+    pub kind: Kind,
+    /// Source path relative to the root: PHI, never logged.
+    pub source: PathBuf,
+    /// Pseudonymous path from the mount root, for logs and errors.
+    pub view_path: String,
+    /// Path token that names this node's children.
+    pub token: String,
+    /// Files: the version shown; `None` while hidden (refused since it was listed).
+    pub state: Mutex<Option<FileState>>,
+    /// Directories: the last listing; `None` until first listed.
+    pub listing: Mutex<Option<Arc<Listing>>>,
+}
+
+pub(super) struct Inodes {
+    nodes: DashMap<u64, Arc<Node>>,
+    by_source: DashMap<PathBuf, u64>,
+    next_ino: AtomicU64,
+}
+
+impl Inodes {
+    /// A table holding the root.
+    pub fn new() -> Self {
+        let nodes = DashMap::new();
+        nodes.insert(
+            ROOT,
+            Arc::new(new_node(
+                ROOT,
+                Kind::Dir,
+                PathBuf::new(),
+                "/".into(),
+                String::new(),
+            )),
+        );
+        let by_source = DashMap::new();
+        by_source.insert(PathBuf::new(), ROOT);
+        Self {
+            nodes,
+            by_source,
+            next_ino: AtomicU64::new(ROOT + 1),
+        }
+    }
+
+    pub fn get(&self, ino: u64) -> Option<Arc<Node>> {
+        self.nodes.get(&ino).map(|n| n.clone())
+    }
+
+    pub fn len(&self) -> u64 {
+        self.nodes.len() as u64
+    }
+
+    /// The inode of a source path, creating the node on first sight (or when the path now
+    /// holds another kind of entry).
+    pub fn intern(
+        &self,
+        parent: u64,
+        rel: &Path,
+        kind: Kind,
+        view_path: String,
+        token: String,
+    ) -> (u64, Arc<Node>) {
+        if let Some(ino) = self.by_source.get(rel).map(|i| *i)
+            && let Some(node) = self.get(ino)
+            && node.kind == kind
+        {
+            return (ino, node);
+        }
+        let ino = self.next_ino.fetch_add(1, Ordering::Relaxed);
+        let node = Arc::new(new_node(parent, kind, rel.to_path_buf(), view_path, token));
+        self.nodes.insert(ino, node.clone());
+        self.by_source.insert(rel.to_path_buf(), ino);
+        (ino, node)
+    }
+}
+
+fn new_node(parent: u64, kind: Kind, source: PathBuf, view_path: String, token: String) -> Node {
+    Node {
+        parent,
+        kind,
+        source,
+        view_path,
+        token,
+        state: Mutex::new(None),
+        listing: Mutex::new(None),
+    }
+}

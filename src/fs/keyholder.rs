@@ -1,0 +1,89 @@
+//! The view as the key holder's tools see it: the same names, visibility and bytes as the
+//! mount, plus the source paths behind them. Source paths are PHI, so this is the only type
+//! that hands them out, and the FUSE adapter is never given one: it serves a [`DeidFs`].
+
+use super::error::{ErrorKind, FsError};
+use super::{Config, DeidFs};
+use crate::cache::Verdict;
+use crate::deid::{FileInfo, Plan};
+use crate::lock;
+use crate::source::{Source, SourceFile, Stamp};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct KeyHolderView {
+    fs: DeidFs,
+}
+
+impl KeyHolderView {
+    pub fn new(source: Arc<dyn Source>, cfg: Config) -> Self {
+        Self {
+            fs: DeidFs::new(source, cfg),
+        }
+    }
+
+    /// The source path (relative to the root) of a view entry.
+    pub fn source_path(&self, ino: u64) -> Result<PathBuf, FsError> {
+        Ok(self.fs.node(ino)?.source.clone())
+    }
+
+    /// Files of a directory that the view hides, with the reason.
+    pub fn hidden(&self, ino: u64) -> Result<Vec<(PathBuf, &'static str)>, FsError> {
+        Ok(self.fs.listing(ino)?.hidden.clone())
+    }
+
+    /// Opens the source file of a view entry (through the source, confined to its root).
+    pub fn open_source(&self, ino: u64) -> Result<Box<dyn SourceFile>, FsError> {
+        let node = self.fs.node(ino)?;
+        self.fs
+            .source
+            .open(&node.source)
+            .map_err(|e| FsError::io(e).at(&node.view_path))
+    }
+
+    /// The plan of a file's current version and its open source, to write it out whole.
+    pub fn plan_of(&self, ino: u64) -> Result<(Arc<Plan>, Box<dyn SourceFile>), FsError> {
+        let node = self.fs.node(ino)?;
+        match self
+            .fs
+            .plan_source(&node.source)
+            .map_err(|e| e.at(&node.view_path))?
+        {
+            (_, Verdict::Served(plan, _), file) => {
+                file.reading_through();
+                Ok((plan, file))
+            }
+            (_, Verdict::Hidden(_), _) => {
+                Err(FsError::new(ErrorKind::NotFound).at(&node.view_path))
+            }
+        }
+    }
+
+    /// Facts about a served file (modality, transfer syntax...; no PHI).
+    pub fn file_info(&self, ino: u64) -> Option<Arc<FileInfo>> {
+        let node = self.fs.node(ino).ok()?;
+        lock(&node.state).as_ref().map(|s| s.info.clone())
+    }
+
+    /// The source version and view size of a visible file.
+    pub fn version(&self, ino: u64) -> Option<(Stamp, u64)> {
+        let node = self.fs.node(ino).ok()?;
+        lock(&node.state).as_ref().map(|s| (s.stamp, s.size))
+    }
+
+    /// The plan cache key of a visible file's current version (for digests that outlive the
+    /// process, such as the export manifest).
+    pub fn plan_key(&self, ino: u64) -> Option<(crate::cache::PlanKey, u64)> {
+        let (stamp, size) = self.version(ino)?;
+        Some((self.fs.plan_key(stamp), size))
+    }
+}
+
+/// The tools walk the view through its filesystem API (lookup, readdir).
+impl Deref for KeyHolderView {
+    type Target = DeidFs;
+    fn deref(&self) -> &DeidFs {
+        &self.fs
+    }
+}

@@ -1,0 +1,189 @@
+//! The composition root: keys, policies, views, logging and mounts built from plain values.
+//! `commands` turns the command line into calls here; nothing below this module reads the
+//! command line or the environment.
+
+use crate::deid::{DeidError, Engine, Outcome, Refusal};
+use crate::fs::{Config, Deidentify, KeyHolderView};
+use crate::io::{FileAt, write_atomically};
+use crate::mount::MountSpec;
+use crate::policy::{self, Policy};
+use crate::pseudonym::{Pseudonyms, SecretKey};
+use crate::source::LocalSource;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// The key from its file, or an error naming the fix.
+pub fn load_keys(key_file: &Path) -> anyhow::Result<Pseudonyms> {
+    Ok(Pseudonyms::new(&SecretKey::load(key_file)?))
+}
+
+/// A built-in policy (by name) or a policy file (by path), with extra options.
+pub fn load_policy(name: &str, options: &[String]) -> anyhow::Result<Policy> {
+    let p = policy::load_policy(name)?;
+    Ok(policy::file::with_options(p, options)?)
+}
+
+/// The view's settings: the mounting user owns everything, the mount time (to the second) is
+/// every timestamp, and `threads` FUSE threads get twice as many planners (4 to 16).
+pub fn view_config(
+    policy: Policy,
+    keys: Pseudonyms,
+    cache_bytes: u64,
+    threads: usize,
+    audit: Option<Arc<crate::audit::AuditLog>>,
+) -> Config {
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Config {
+        planner: Arc::new(Deidentify { policy, keys }),
+        cache_bytes,
+        // SAFETY: getuid/getgid have no preconditions and cannot fail.
+        uid: unsafe { libc::getuid() },
+        gid: unsafe { libc::getgid() },
+        time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        workers: (threads * 2).clamp(4, 16),
+        audit,
+    }
+}
+
+/// Threads planning a directory's files for the key holder's listing tools.
+pub const PLANNERS: usize = 8;
+
+/// A view of the archive at `source` for the key holder's tools (no mount). `planners`:
+/// threads that plan a directory's files when it is listed.
+pub fn offline_view(
+    source: &Path,
+    keys: Pseudonyms,
+    policy: Policy,
+    planners: usize,
+) -> anyhow::Result<KeyHolderView> {
+    let src = LocalSource::new(source).with_context(|| format!("source {}", source.display()))?;
+    let mut cfg = view_config(policy, keys, 256 << 20, 4, None);
+    cfg.workers = planners;
+    Ok(KeyHolderView::new(Arc::new(src), cfg))
+}
+
+/// Logs go to `file` (append, mode 0600), else to stderr when attached, else nowhere.
+/// They name files by pseudonym only; the level comes from DEIDFS_LOG (default info).
+pub fn init_logging(file: Option<&Path>, attached: bool) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEIDFS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
+    match file {
+        Some(path) => {
+            let f = crate::io::create_private(path, crate::io::Private::Append)
+                .with_context(|| format!("log file {}", path.display()))?;
+            let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
+        }
+        None if attached => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A mount of a local archive, as the command line describes it.
+pub struct MountRequest {
+    pub source: PathBuf,
+    pub spec: MountSpec,
+    pub key_file: PathBuf,
+    pub policy: String,
+    pub options: Vec<String>,
+    pub cache_bytes: u64,
+    pub log_file: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
+    /// Attached to a terminal (logs to stderr when there is no log file).
+    pub attached: bool,
+}
+
+/// Mounts and serves until a signal or an external unmount; `ready` is told once it is live.
+pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
+    init_logging(req.log_file.as_deref(), req.attached)?;
+    let keys = load_keys(&req.key_file)?;
+    let policy = load_policy(&req.policy, &req.options)?;
+    crate::mount::check_source(&req.source, &req.spec.mountpoint)?;
+    let audit = match &req.audit_log {
+        Some(p) => Some(Arc::new(
+            crate::audit::AuditLog::open(p)
+                .with_context(|| format!("audit log {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let cfg = view_config(policy, keys, req.cache_bytes, req.spec.threads, audit);
+    let source = LocalSource::new(&req.source)
+        .with_context(|| format!("source {}", req.source.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::mount::serve(&req.spec, Arc::new(source), cfg, stop, ready)
+}
+
+fn open(path: &Path) -> anyhow::Result<FileAt> {
+    FileAt::open(path).with_context(|| format!("{}: cannot open", path.display()))
+}
+
+/// De-identifies one file into `output` (written atomically and synced), or returns why it
+/// is refused (nothing is written then).
+pub fn deid_file(
+    input: &Path,
+    output: &Path,
+    keys: &Pseudonyms,
+    policy: &Policy,
+) -> anyhow::Result<Option<Refusal>> {
+    let src = open(input)?;
+    let outcome = match Engine::new(policy, keys).plan(&src) {
+        Ok(o) => o,
+        Err(DeidError::Refused(r)) => return Ok(Some(r)),
+        Err(DeidError::Io(e)) => {
+            return Err(e).with_context(|| format!("{}: read error", input.display()));
+        }
+    };
+    write_atomically(output, true, |f| outcome.plan.write_to_file(&src, f))
+        .with_context(|| format!("{}: cannot write", output.display()))?;
+    Ok(None)
+}
+
+/// A file planned with its trace (for `inspect`): the outcome, or why it is refused.
+pub fn trace_file(
+    path: &Path,
+    keys: &Pseudonyms,
+    policy: &Policy,
+) -> anyhow::Result<(u64, Result<Outcome, Refusal>)> {
+    let src = open(path)?;
+    let mut engine = Engine::new(policy, keys);
+    engine.trace = true;
+    let len = crate::io::ReadAt::len(&src);
+    match engine.plan(&src) {
+        Ok(o) => Ok((len, Ok(o))),
+        Err(DeidError::Refused(r)) => Ok((len, Err(r))),
+        Err(DeidError::Io(e)) => Err(e).with_context(|| format!("{}: read error", path.display())),
+    }
+}
+
+/// The one-file demo (where FUSE is missing): a synthetic CT slice full of fake PHI,
+/// de-identified with a throwaway key.
+pub fn one_file_demo() -> anyhow::Result<String> {
+    let source = crate::synth::ct_slice(0, 1, 2, 3, 64, 64)?;
+    let keys = Pseudonyms::new(&SecretKey::generate());
+    let policy = policy::load_builtin("basic")?;
+    let mut engine = Engine::new(&policy, &keys);
+    engine.trace = true;
+    let outcome = engine.plan(&source)?;
+    let result = outcome.plan.to_vec(&source)?;
+    if result.len() < 64 * 64 * 2 {
+        bail!("the demo file lost its pixels");
+    }
+    let pixels_same = source.ends_with(&result[result.len() - 64 * 64 * 2..]);
+    Ok(crate::report::one_file_demo(
+        &outcome,
+        source.len(),
+        result.len(),
+        pixels_same,
+    ))
+}

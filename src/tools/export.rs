@@ -1,0 +1,142 @@
+//! The view written out as files: the same names and bytes as the mount, each file written
+//! under a temporary name and renamed when complete, and a keyed manifest so that a second
+//! run writes only what changed.
+
+use super::walk::visit;
+use crate::fs::KeyHolderView;
+use crate::io::write_atomically;
+use crate::lock;
+use crate::pseudonym::Pseudonyms;
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+#[derive(Debug, Default)]
+pub struct ExportSummary {
+    pub written: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub bytes: u64,
+    pub hidden: BTreeMap<&'static str, usize>,
+}
+
+const MANIFEST: &str = ".deidfs-export";
+
+/// Writes the view's files under `dest` with `jobs` threads. A file whose source version and
+/// policy are unchanged since the last export (per the keyed manifest) is skipped; every file
+/// is written under a temporary name and renamed when complete.
+pub fn export(
+    fs: &KeyHolderView,
+    keys: &Pseudonyms,
+    dest: &Path,
+    jobs: usize,
+    progress: bool,
+) -> anyhow::Result<ExportSummary> {
+    std::fs::create_dir_all(dest).with_context(|| dest.display().to_string())?;
+    let mut summary = ExportSummary::default();
+    let manifest_path = dest.join(MANIFEST);
+    let old: BTreeMap<String, String> = std::fs::read_to_string(&manifest_path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.split_once('\t')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
+        .collect();
+    // The total grows as directories are listed (listing and writing overlap).
+    let bar = progress.then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let (written, skipped, failed, bytes) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicU64::new(0),
+    );
+    let manifest = Mutex::new(BTreeMap::new());
+    let hidden = visit(fs, jobs, |f| {
+        if let Some(b) = &bar {
+            b.inc_length(f.size);
+        }
+        let target = dest.join(&f.view_path);
+        // Keyed: the manifest says nothing about the source to whoever reads the outbox.
+        let digest = fs.plan_key(f.ino).map(|(key, size)| {
+            let mut v = key.canonical();
+            v.extend(size.to_le_bytes());
+            keys.manifest_digest(&v)
+        });
+        let same = digest
+            .as_ref()
+            .is_some_and(|d| old.get(&f.view_path) == Some(d))
+            && std::fs::metadata(&target).is_ok_and(|m| m.len() == f.size);
+        let result = if same {
+            skipped.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        } else {
+            write_one(fs, f.ino, &target).map(|n| {
+                written.fetch_add(1, Ordering::Relaxed);
+                bytes.fetch_add(n, Ordering::Relaxed);
+            })
+        };
+        match (result, digest) {
+            (Ok(()), Some(d)) => {
+                lock(&manifest).insert(f.view_path.clone(), d);
+            }
+            (Ok(()), None) => {}
+            (Err(e), _) => {
+                failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(file = %f.view_path, error = %crate::error_text(&e), "export failed");
+            }
+        }
+        if let Some(b) = &bar {
+            b.inc(f.size);
+            let done = written.load(Ordering::Relaxed) + skipped.load(Ordering::Relaxed);
+            b.set_message(format!("{done} files"));
+        }
+    })?;
+    for (_, reason) in &hidden {
+        *summary.hidden.entry(reason).or_default() += 1;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let manifest = manifest.into_inner().unwrap_or_else(|e| e.into_inner());
+    let text: String = manifest
+        .iter()
+        .map(|(k, v)| format!("{k}\t{v}\n"))
+        .collect();
+    // The files were written without a flush each: flush the whole destination once, then
+    // record them in the manifest.
+    if let Ok(d) = std::fs::File::open(dest) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs on a descriptor we own.
+        unsafe { libc::syncfs(d.as_raw_fd()) };
+    }
+    write_atomically(&manifest_path, true, |w| w.write_all(text.as_bytes()))
+        .with_context(|| manifest_path.display().to_string())?;
+    summary.written = written.into_inner();
+    summary.skipped = skipped.into_inner();
+    summary.failed = failed.into_inner();
+    summary.bytes = bytes.into_inner();
+    Ok(summary)
+}
+
+/// Writes one file; errors name it by its view path.
+fn write_one(fs: &KeyHolderView, ino: u64, target: &Path) -> anyhow::Result<u64> {
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let (plan, file) = fs.plan_of(ino)?;
+    write_atomically(target, false, |w| plan.write_to_file(file.as_ref(), w))?;
+    Ok(plan.len())
+}

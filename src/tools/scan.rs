@@ -1,0 +1,47 @@
+//! What the view would show and hide, and why: counts by reason, modality and transfer
+//! syntax. Needs no key: visibility does not depend on it.
+
+use super::walk::walk;
+use crate::fs::KeyHolderView;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ScanReport {
+    pub visible: usize,
+    pub hidden: BTreeMap<String, usize>,
+    pub by_modality: BTreeMap<String, usize>,
+    pub by_transfer_syntax: BTreeMap<String, usize>,
+    /// Source paths of hidden files with the reason: only with --show-paths (PHI).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hidden_paths: Vec<(String, String)>,
+}
+
+/// What the view would show and hide, counted by reason, modality and transfer syntax.
+pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> {
+    let (files, hidden) = walk(fs)?;
+    let mut r = ScanReport {
+        visible: files.len(),
+        ..Default::default()
+    };
+    for f in &files {
+        if let Some(info) = fs.file_info(f.ino) {
+            let modality = if info.modality.is_empty() {
+                "(none)".to_string()
+            } else {
+                info.modality.clone()
+            };
+            *r.by_modality.entry(modality).or_default() += 1;
+            *r.by_transfer_syntax
+                .entry(info.transfer_syntax.clone())
+                .or_default() += 1;
+        }
+    }
+    for (path, reason) in hidden {
+        *r.hidden.entry(reason.to_string()).or_default() += 1;
+        if show_paths {
+            r.hidden_paths
+                .push((path.display().to_string(), reason.to_string()));
+        }
+    }
+    Ok(r)
+}
