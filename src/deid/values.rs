@@ -323,3 +323,22 @@ mod tests {
         assert_eq!(s.len() % 2, 0);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn shifted_dates_keep_intervals(days in -3652i64..0, y in 1900i32..2100, m in 1u32..13, d in 1u32..29, gap in 0u64..2000) {
+            let a = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let b = a.checked_add_days(chrono::Days::new(gap)).unwrap();
+            let f = |x: chrono::NaiveDate| x.format("%Y%m%d").to_string();
+            let parse = |v: Vec<u8>| chrono::NaiveDate::parse_from_str(std::str::from_utf8(&v).unwrap().trim(), "%Y%m%d").unwrap();
+            let (sa, sb) = (parse(shift_dates(Vr::DA, f(a).as_bytes(), days)), parse(shift_dates(Vr::DA, f(b).as_bytes(), days)));
+            prop_assert_eq!((sb - sa).num_days(), gap as i64);
+            prop_assert_eq!((a - sa).num_days(), -days);
+        }
+    }
+}

@@ -14,10 +14,10 @@
 //! cache's internal locks, then the child nodes' `state`; nothing else is taken while a
 //! `state` is held.
 
-use super::listing::Listing;
 use crate::deid::FileInfo;
 use crate::source::{Kind, Stamp};
 use dashmap::DashMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,17 @@ pub(super) struct FileState {
     pub stamp: Stamp,
     pub size: u64,
     pub info: Arc<FileInfo>,
+}
+
+/// A directory's entries as last listed (made by `listing`).
+pub(super) struct Listing {
+    /// Directory stamp at listing time (listed again when it changes).
+    pub stamp: Option<Stamp>,
+    /// (view name, inode), ordered by name.
+    pub entries: Vec<(String, u64)>,
+    /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
+    pub hidden: Vec<(PathBuf, &'static str)>,
+    pub by_name: HashMap<String, u64>,
 }
 
 pub(super) struct Node {

@@ -5,7 +5,7 @@
 
 use super::DeidFs;
 use super::error::{ErrorKind, FsError};
-use super::inode::{FileState, Node};
+use super::inode::{FileState, Listing, Node};
 use super::names::{NAME_CHARS, NAME_CHARS_ON_COLLISION, child_path};
 use crate::cache::Verdict;
 use crate::lock;
@@ -16,16 +16,6 @@ use std::sync::Arc;
 
 /// A file's version and what the engine made of it.
 type Planned = Result<(Stamp, Verdict), FsError>;
-
-pub(super) struct Listing {
-    /// Directory stamp at listing time (listed again when it changes).
-    pub stamp: Option<Stamp>,
-    /// (view name, inode), ordered by name.
-    pub entries: Vec<(String, u64)>,
-    /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
-    pub hidden: Vec<(PathBuf, &'static str)>,
-    pub by_name: HashMap<String, u64>,
-}
 
 impl DeidFs {
     /// The directory's listing, made (or made again, when the directory changed) on demand.
