@@ -1,4 +1,4 @@
-//! Engine tests on synthetic files built by an independent writer (tests/common/fixtures.rs)
+//! Engine tests on synthetic files built by an independent writer (tests/common/fixtures/)
 //! and read back by an independent reader (dicom-object).
 
 mod common;
