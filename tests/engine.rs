@@ -1,4 +1,4 @@
-//! Engine tests on synthetic files built by an independent writer (tests/common/fixtures.rs)
+//! Engine tests on synthetic files built by an independent writer (tests/common/fixtures/)
 //! and read back by an independent reader (dicom-object).
 
 mod common;
@@ -604,4 +604,33 @@ fn nested_patient_ids_get_their_own_pseudonym() {
         .to_string();
     assert_ne!(nested, top);
     assert_ne!(nested, "PID-OTHER-7");
+}
+
+#[test]
+fn the_fixture_writer_shares_no_code_with_deidfs_or_a_dicom_library() {
+    // The fixtures are an oracle only while nothing but `std` goes into them.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/fixtures");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        for (n, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let at = format!("{}:{}: {line}", path.display(), n + 1);
+            assert!(!code.contains("deidfs") && !code.contains("dicom_"), "{at}");
+            let code = code.strip_prefix("pub ").unwrap_or(code);
+            if let Some(used) = code.strip_prefix("use ") {
+                assert!(
+                    ["std::", "super::", "{"]
+                        .iter()
+                        .any(|p| used.starts_with(p)),
+                    "{at}: only std and the fixtures' own modules"
+                );
+            }
+        }
+        files += 1;
+    }
+    assert!(files >= 10, "{} holds {files} files", dir.display());
 }

@@ -8,7 +8,41 @@
 pub mod fixtures;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// `../shared/corpus`, real DICOM files. A test reading it carries
+/// `#[cfg_attr(not(deidfs_corpus), ignore = "skipped: no ../shared/corpus")]`: build.rs sets
+/// the cfg where the corpus is.
+pub fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+/// Fails the test, naming the fix, unless `program` is on PATH. The tools the tests read
+/// outputs with are required where used: scripts/test.sh installs them all, and a check that
+/// passes without running would hide that it never ran.
+pub fn require_tool(program: &str, apt_package: &str) {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    assert!(
+        on_path,
+        "{program} is not installed: `apt-get install {apt_package}` \
+         (or `scripts/test.sh --deps-only`, which installs every tool the tests use)"
+    );
+}
+
+/// Fails the test, naming the fix, unless python3 can import pydicom (see [`require_tool`]).
+pub fn require_pydicom() {
+    let ok = Command::new("python3")
+        .args(["-c", "import pydicom"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "python3 cannot import pydicom: `python3 -m pip install 'pydicom>=3,<4'` \
+         (or `scripts/test.sh --deps-only`, which installs every tool the tests use)"
+    );
+}
 
 /// Every regular file under `dir`, depth first, in name order.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
