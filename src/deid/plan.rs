@@ -1,5 +1,13 @@
 //! A plan is the de-identified file as a list of segments: bytes made in memory, or a byte
-//! range of the source (Pixel Data, large kept values). Its length is the exact file size.
+//! range of the source (Pixel Data, large kept values). Its length is the exact file size,
+//! known when it is made.
+//!
+//! Every segment kind guarantees three things, so that a plan can be served from any offset
+//! by any number of readers: its length is fixed when the plan is made; its bytes depend
+//! only on the source version the plan was made from (deterministic); and any sub-range can
+//! be read without reading the rest. A new kind (bytes computed from source ranges, such as
+//! masked pixels) is a new variant with its arms in `Segment`'s four methods: `len`, `held`,
+//! `read` and `write_to`. `Plan` itself never looks inside a segment.
 
 use crate::io::ReadAt;
 
@@ -12,7 +20,9 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// Bytes made while planning, held in memory.
     Inline(Arc<[u8]>),
+    /// A byte range of the source, read when served.
     Source { offset: u64, len: u64 },
 }
 
@@ -23,8 +33,39 @@ impl Segment {
             Segment::Source { len, .. } => *len,
         }
     }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes the segment holds in memory (what the plan cache accounts for).
+    pub fn held(&self) -> u64 {
+        match self {
+            Segment::Inline(b) => b.len() as u64,
+            Segment::Source { .. } => 0,
+        }
+    }
+
+    /// Fills `dst` with the segment's bytes from `within` on (`within + dst.len()` is at
+    /// most `len()`).
+    fn read(&self, src: &dyn ReadAt, within: u64, dst: &mut [u8]) -> io::Result<()> {
+        match self {
+            Segment::Inline(b) => {
+                let at = within as usize;
+                dst.copy_from_slice(&b[at..at + dst.len()]);
+                Ok(())
+            }
+            Segment::Source { offset, .. } => src.read_exact_at(dst, offset + within),
+        }
+    }
+
+    /// Appends the whole segment to `out`; source ranges are copied by the source
+    /// (`ReadAt::copy_to`: in the kernel, for files), never through this process.
+    fn write_to(&self, src: &dyn ReadAt, out: &mut std::fs::File) -> io::Result<()> {
+        match self {
+            Segment::Inline(b) => out.write_all(b),
+            Segment::Source { offset, len } => src.copy_to(*offset, *len, out),
+        }
     }
 }
 
@@ -52,11 +93,7 @@ impl Plan {
 
     /// Bytes held in memory (for cache accounting).
     pub fn inline_bytes(&self) -> u64 {
-        self.segments
-            .iter()
-            .filter(|s| matches!(s, Segment::Inline(_)))
-            .map(Segment::len)
-            .sum()
+        self.segments.iter().map(Segment::held).sum()
     }
 
     /// Fills `buf` from output offset `offset`; returns the count (short only at the end).
@@ -71,27 +108,16 @@ impl Plan {
             let seg_start = self.starts[idx];
             let within = offset + done as u64 - seg_start;
             let n = ((self.segments[idx].len() - within) as usize).min(want - done);
-            let dst = &mut buf[done..done + n];
-            match &self.segments[idx] {
-                Segment::Inline(b) => dst.copy_from_slice(&b[within as usize..within as usize + n]),
-                Segment::Source { offset: so, .. } => src.read_exact_at(dst, so + within)?,
-            }
+            self.segments[idx].read(src, within, &mut buf[done..done + n])?;
             done += n;
             idx += 1;
         }
         Ok(want)
     }
 
-    /// Writes the whole file to a file: source ranges are copied by the source
-    /// (`ReadAt::copy_to`: in the kernel, for files), never through this process.
+    /// Writes the whole file to a file, segment by segment.
     pub fn write_to_file(&self, src: &dyn ReadAt, out: &mut std::fs::File) -> io::Result<()> {
-        for seg in &self.segments {
-            match seg {
-                Segment::Inline(b) => out.write_all(b)?,
-                Segment::Source { offset, len } => src.copy_to(*offset, *len, out)?,
-            }
-        }
-        Ok(())
+        self.segments.iter().try_for_each(|s| s.write_to(src, out))
     }
 
     /// The whole file in memory (tests, small files, deflate).
