@@ -1,0 +1,171 @@
+//! The words a policy is made of: the ten options of Table E.1-1 and their codes, the
+//! actions, why a rule applies, and the keys of private overrides and refusal exceptions.
+
+/// The ten options of Table E.1-1, in the order of its option columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProfileOption {
+    RetainSafePrivate,
+    RetainUids,
+    RetainDeviceIdentity,
+    RetainInstitutionIdentity,
+    RetainPatientCharacteristics,
+    RetainLongitudinalFullDates,
+    RetainLongitudinalModifiedDates,
+    CleanDescriptors,
+    CleanStructuredContent,
+    CleanGraphics,
+}
+
+impl ProfileOption {
+    pub const ALL: [ProfileOption; 10] = [
+        ProfileOption::RetainSafePrivate,
+        ProfileOption::RetainUids,
+        ProfileOption::RetainDeviceIdentity,
+        ProfileOption::RetainInstitutionIdentity,
+        ProfileOption::RetainPatientCharacteristics,
+        ProfileOption::RetainLongitudinalFullDates,
+        ProfileOption::RetainLongitudinalModifiedDates,
+        ProfileOption::CleanDescriptors,
+        ProfileOption::CleanStructuredContent,
+        ProfileOption::CleanGraphics,
+    ];
+
+    /// Index of this option's column in `ProfileRow::options`.
+    pub fn column(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileOption::RetainSafePrivate => "retain-safe-private",
+            ProfileOption::RetainUids => "retain-uids",
+            ProfileOption::RetainDeviceIdentity => "retain-device-identity",
+            ProfileOption::RetainInstitutionIdentity => "retain-institution-identity",
+            ProfileOption::RetainPatientCharacteristics => "retain-patient-characteristics",
+            ProfileOption::RetainLongitudinalFullDates => "retain-longitudinal-full-dates",
+            ProfileOption::RetainLongitudinalModifiedDates => "retain-longitudinal-modified-dates",
+            ProfileOption::CleanDescriptors => "clean-descriptors",
+            ProfileOption::CleanStructuredContent => "clean-structured-content",
+            ProfileOption::CleanGraphics => "clean-graphics",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// Code of the option in CID 7050 (De-identification Method), scheme DCM.
+    pub fn code(self) -> (&'static str, &'static str) {
+        match self {
+            ProfileOption::RetainSafePrivate => ("113111", "Retain Safe Private Option"),
+            ProfileOption::RetainUids => ("113110", "Retain UIDs Option"),
+            ProfileOption::RetainDeviceIdentity => ("113109", "Retain Device Identity Option"),
+            ProfileOption::RetainInstitutionIdentity => {
+                ("113112", "Retain Institution Identity Option")
+            }
+            ProfileOption::RetainPatientCharacteristics => {
+                ("113108", "Retain Patient Characteristics Option")
+            }
+            ProfileOption::RetainLongitudinalFullDates => (
+                "113106",
+                "Retain Longitudinal Temporal Information Full Dates Option",
+            ),
+            ProfileOption::RetainLongitudinalModifiedDates => (
+                "113107",
+                "Retain Longitudinal Temporal Information Modified Dates Option",
+            ),
+            ProfileOption::CleanDescriptors => ("113105", "Clean Descriptors Option"),
+            ProfileOption::CleanStructuredContent => ("113104", "Clean Structured Content Option"),
+            ProfileOption::CleanGraphics => ("113103", "Clean Graphics Option"),
+        }
+    }
+}
+
+/// What happens to one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// K: copied verbatim (a sequence's items are still processed).
+    Keep,
+    /// X: removed.
+    Remove,
+    /// Z: present with an empty value (a sequence with no items).
+    Empty,
+    /// D: a dummy value valid for the VR (a sequence's items are processed).
+    Dummy,
+    /// U: UIDs replaced by keyed `2.25.` UIDs (a sequence's items are processed).
+    Uid,
+    /// C: cleaned: free text loses what identifies, dates shift by the patient's offset.
+    Clean,
+    /// A keyed pseudonym for the patient (Patient ID, Patient Name).
+    Pseudonym,
+}
+
+impl Action {
+    /// Parses a Table E.1-1 code or a policy file's action name. Combined codes resolve to
+    /// what keeps the object valid without keeping information: never removal when the
+    /// attribute may be Type 1 or 2 in some IOD (PS3.15 E.1.1).
+    pub fn parse(code: &str) -> Option<Action> {
+        Some(match code {
+            "K" | "keep" => Action::Keep,
+            "X" | "remove" => Action::Remove,
+            "Z" | "X/Z" | "empty" => Action::Empty,
+            "D" | "X/D" | "Z/D" | "X/Z/D" | "dummy" => Action::Dummy,
+            "U" | "X/Z/U*" | "uid" => Action::Uid,
+            "C" | "clean" => Action::Clean,
+            "pseudonym" => Action::Pseudonym,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Remove => "remove",
+            Action::Empty => "empty",
+            Action::Dummy => "dummy",
+            Action::Uid => "uid",
+            Action::Clean => "clean",
+            Action::Pseudonym => "pseudonym",
+        }
+    }
+}
+
+/// Why an attribute gets its action, for `inspect` and the docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The Basic Profile column, with its code as written in the table.
+    Basic(&'static str),
+    /// An option's column.
+    Option(ProfileOption),
+    /// A policy override.
+    Override,
+    /// Not in Table E.1-1: a standard attribute that the profile keeps.
+    NotListed,
+    /// In a standard group but unknown to the PS3.6 dictionary (a corrupt or non-standard
+    /// tag): nothing says it is safe, so it is removed.
+    Unknown,
+    /// A private attribute in Table E.3.10-1 under retain-safe-private.
+    SafePrivate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub action: Action,
+    pub source: Source,
+}
+
+/// A private attribute's identity: creator string, group, low byte of the element.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PrivateKey {
+    pub creator: String,
+    pub group: u16,
+    pub element: u8,
+}
+
+/// An exception to `refuse_modalities`: files matching all given fields are processed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Allow {
+    pub modality: String,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+}
