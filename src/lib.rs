@@ -1,10 +1,16 @@
 //! deidfs: a DICOM archive as a de-identified, read-only view.
 //!
-//! Layers (dependencies point down):
-//! `cli` / `commands` (composition root) -> `mount` (session, signals, daemon) and `keyholder`
-//! (resolve, crosswalk, export, scan) -> `fuse` (the thin fuser adapter) -> `fs` (the view,
-//! fuser-free) -> `cache`, `source` (the archive, confined), `audit` -> `deid` (the pure
-//! engine) -> `policy` (profile tables, policy files) and `pseudonym` (keyed derivations).
+//! Layers (dependencies point down; `tests/layers.rs` checks there is no cycle):
+//! - `main` -> `commands` (parses and dispatches) -> `run` (the composition root), `demo`,
+//!   `report` (what commands print)
+//! - `tools` (resolve, crosswalk, export, scan, walking the view) and `mount` (session,
+//!   signals, daemon; `mountinfo`) -> `fuse` (the thin fuser adapter)
+//! - `fs` (the view, fuser-free; `fs::KeyHolderView` alone hands out source paths) -> `cache`,
+//!   `source` (the archive, confined), `audit`
+//! - `deid` (the pure engine) -> `policy` (Table E.1-1, policy files), `pseudonym` (keyed
+//!   derivations)
+//! - leaves: `dicom` (tags, VRs, encodings) and `io` (positional reads, atomic and private
+//!   files); `synth` writes synthetic DICOM for the demo, benchmarks and tests.
 
 pub mod audit;
 pub mod cache;
