@@ -84,3 +84,24 @@ pub fn tag_of_keyword(keyword: &str) -> Option<Tag> {
     let t = e.tag.inner();
     Some(Tag(t.0, t.1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dictionary_knows_repeating_groups_and_retired_attributes() {
+        for t in [
+            Tag(0x6002, 0x0010),
+            Tag(0x6000, 0x3000),
+            Tag(0x5000, 0x0005),
+            Tag(0x0008, 0x0040),
+            Tag(0x0028, 0x0005),
+            Tag(0x7FE0, 0x0010),
+            Tag(0x0008, 0x0005),
+        ] {
+            assert!(keyword(t).is_some(), "{t}");
+        }
+        assert!(keyword(Tag(0x0010, 0x9999)).is_none());
+    }
+}

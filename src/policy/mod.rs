@@ -151,6 +151,13 @@ impl Policy {
         if let Some((_, rule)) = self.repeating.iter().find(|(p, _)| p.matches(tag.0, tag.1)) {
             return rule.clone();
         }
+        if crate::dicom::vr::keyword(tag).is_none() {
+            // Unknown to PS3.6: a corrupt or non-standard tag. Nothing says it is safe.
+            return Rule {
+                action: Action::Remove,
+                source: Source::Unknown,
+            };
+        }
         Rule {
             action: Action::Keep,
             source: Source::NotListed,
@@ -395,5 +402,16 @@ mod tests {
         b.refuse_modalities.insert("XA".into());
         b.refuse_modalities.insert("US".into());
         assert_ne!(a.canonical(), b.canonical());
+    }
+
+    /// Regression: the rule for unknown standard tags was documented and never applied, so a
+    /// `(0010,9999) LO` holding a name survived the Basic Profile.
+    #[test]
+    fn standard_tags_unknown_to_the_dictionary_are_removed() {
+        let p = with(&[]);
+        let r = p.public_rule(Tag(0x0010, 0x9999));
+        assert_eq!((r.action, r.source), (Action::Remove, Source::Unknown));
+        // Known attributes that the table does not list are still kept.
+        assert_eq!(p.public_rule(Tag(0x0028, 0x0010)).action, Action::Keep);
     }
 }
