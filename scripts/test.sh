@@ -169,6 +169,14 @@ if [[ -f scripts/gen_profile_table.py ]]; then
     fi
 fi
 
+section "python3 scripts/gen_pixel_rules.py --check"
+# Its input is pydicom/deid's burned-in region recipe in ../shared/reference.
+if [[ -d ../shared/reference/burned-in-regions ]]; then
+    python3 scripts/gen_pixel_rules.py --check
+else
+    echo "skipped: ../shared/reference/burned-in-regions not present"
+fi
+
 section "cargo test --release"
 cargo test --release "$@"
 

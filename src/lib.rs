@@ -24,6 +24,7 @@ pub mod fuse;
 pub mod io;
 pub mod mount;
 pub mod mountinfo;
+pub mod pixels;
 pub mod policy;
 pub mod pseudonym;
 pub mod report;

@@ -10,11 +10,12 @@
 //! `read` and `write_to`. `Plan` itself never looks inside a segment.
 
 use crate::io::ReadAt;
+use crate::pixels::Mask;
 
 /// The plan format: what segments mean. Part of every plan cache key and of the export
 /// manifest's digests; raise it whenever a change makes an old plan's bytes wrong (a new
 /// segment kind, a changed meaning of an old one).
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -24,13 +25,20 @@ pub enum Segment {
     Inline(Arc<[u8]>),
     /// A byte range of the source, read when served.
     Source { offset: u64, len: u64 },
+    /// One native frame: a byte range of the source with the mask's bytes overwritten
+    /// (burned-in text blanked). Same length as the range.
+    Masked {
+        offset: u64,
+        len: u64,
+        mask: Arc<Mask>,
+    },
 }
 
 impl Segment {
     pub fn len(&self) -> u64 {
         match self {
             Segment::Inline(b) => b.len() as u64,
-            Segment::Source { len, .. } => *len,
+            Segment::Source { len, .. } | Segment::Masked { len, .. } => *len,
         }
     }
 
@@ -42,7 +50,7 @@ impl Segment {
     pub fn held(&self) -> u64 {
         match self {
             Segment::Inline(b) => b.len() as u64,
-            Segment::Source { .. } => 0,
+            Segment::Source { .. } | Segment::Masked { .. } => 0,
         }
     }
 
@@ -56,6 +64,11 @@ impl Segment {
                 Ok(())
             }
             Segment::Source { offset, .. } => src.read_exact_at(dst, offset + within),
+            Segment::Masked { offset, mask, .. } => {
+                src.read_exact_at(dst, offset + within)?;
+                mask.apply(within, dst);
+                Ok(())
+            }
         }
     }
 
@@ -65,6 +78,12 @@ impl Segment {
         match self {
             Segment::Inline(b) => out.write_all(b),
             Segment::Source { offset, len } => src.copy_to(*offset, *len, out),
+            Segment::Masked { len, .. } => {
+                let mut buf =
+                    vec![0u8; usize::try_from(*len).map_err(|_| io::ErrorKind::OutOfMemory)?];
+                self.read(src, 0, &mut buf)?;
+                out.write_all(&buf)
+            }
         }
     }
 }
@@ -141,6 +160,7 @@ pub struct Out {
 enum PendingSeg {
     Bytes(Vec<u8>),
     Source { offset: u64, len: u64 },
+    Done(Segment),
 }
 
 impl Out {
@@ -182,11 +202,25 @@ impl Out {
         self.segs.push(PendingSeg::Source { offset, len });
     }
 
+    /// A source range with a mask applied (never merged with its neighbours).
+    pub fn masked(&mut self, offset: u64, len: u64, mask: Arc<Mask>) {
+        if len == 0 {
+            return;
+        }
+        self.len += len;
+        self.segs
+            .push(PendingSeg::Done(Segment::Masked { offset, len, mask }));
+    }
+
     pub fn append(&mut self, other: Out) {
         for s in other.segs {
             match s {
                 PendingSeg::Bytes(b) => self.bytes(&b),
                 PendingSeg::Source { offset, len } => self.source(offset, len),
+                PendingSeg::Done(seg) => {
+                    self.len += seg.len();
+                    self.segs.push(PendingSeg::Done(seg));
+                }
             }
         }
     }
@@ -200,6 +234,7 @@ impl Out {
             let seg = match s {
                 PendingSeg::Bytes(b) => Segment::Inline(b.into()),
                 PendingSeg::Source { offset, len } => Segment::Source { offset, len },
+                PendingSeg::Done(seg) => seg,
             };
             at += seg.len();
             segments.push(seg);

@@ -1,0 +1,185 @@
+//! An image's pixel layout as its header describes it, and rectangles on it.
+//!
+//! Coordinates are pixel columns (x) and rows (y) from the top-left corner, with exclusive
+//! maxima: `Rect { x0: 0, y0: 0, x1: 10, y1: 2 }` is the first ten pixels of the first two
+//! rows. DICOM's Sequence of Ultrasound Regions gives inclusive maxima; they are converted
+//! where they are read.
+
+/// A rectangle with exclusive maxima.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rect {
+    pub x0: u32,
+    pub y0: u32,
+    pub x1: u32,
+    pub y1: u32,
+}
+
+impl Rect {
+    /// Clipped to an image of `cols` x `rows`; `None` when nothing is left.
+    pub fn clip(self, cols: u32, rows: u32) -> Option<Rect> {
+        let r = Rect {
+            x0: self.x0.min(cols),
+            y0: self.y0.min(rows),
+            x1: self.x1.min(cols),
+            y1: self.y1.min(rows),
+        };
+        (r.x0 < r.x1 && r.y0 < r.y1).then_some(r)
+    }
+
+    pub fn whole(cols: u32, rows: u32) -> Rect {
+        Rect {
+            x0: 0,
+            y0: 0,
+            x1: cols,
+            y1: rows,
+        }
+    }
+}
+
+/// Photometric Interpretation, as far as filling is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Photometric {
+    Monochrome1,
+    Monochrome2,
+    Rgb,
+    /// YBR_FULL: one Y, Cb and Cr per pixel.
+    YbrFull,
+    /// YBR_FULL_422 (native): two Y then Cb, Cr for each pair of pixels.
+    YbrFull422,
+    Palette,
+}
+
+impl Photometric {
+    pub fn parse(s: &str) -> Option<Photometric> {
+        Some(match s.trim() {
+            "MONOCHROME1" => Photometric::Monochrome1,
+            "MONOCHROME2" => Photometric::Monochrome2,
+            "RGB" => Photometric::Rgb,
+            "YBR_FULL" => Photometric::YbrFull,
+            "YBR_FULL_422" => Photometric::YbrFull422,
+            "PALETTE COLOR" => Photometric::Palette,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an image's pixels cannot be cleaned as described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GeometryError {
+    #[error("{0} is missing or invalid")]
+    Missing(&'static str),
+    #[error("photometric interpretation {0:?} cannot be cleaned")]
+    Photometric(String),
+    #[error("{bits} bits allocated cannot be cleaned (8, 16 and 32 can)")]
+    Bits { bits: u16 },
+    #[error("{samples} samples per pixel do not fit photometric interpretation {photometric}")]
+    Samples { samples: u16, photometric: String },
+    #[error("the pixel data holds {have} bytes; the header describes {want}")]
+    Length { have: u64, want: u64 },
+}
+
+/// The layout of native (uncompressed) pixel data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Geometry {
+    pub rows: u32,
+    pub cols: u32,
+    pub samples: u16,
+    pub bits_allocated: u16,
+    pub bits_stored: u16,
+    pub signed: bool,
+    /// Planar Configuration 1: all of one sample's values, then the next sample's.
+    pub planar: bool,
+    pub frames: u32,
+    pub photometric: Photometric,
+    pub big_endian: bool,
+}
+
+/// The header values a geometry is built from (as read; `None` when absent).
+#[derive(Debug, Clone, Default)]
+pub struct PixelHeader {
+    pub rows: Option<u32>,
+    pub cols: Option<u32>,
+    pub samples: Option<u16>,
+    pub bits_allocated: Option<u16>,
+    pub bits_stored: Option<u16>,
+    pub pixel_representation: Option<u16>,
+    pub planar_configuration: Option<u16>,
+    pub frames: Option<u32>,
+    pub photometric: Option<String>,
+}
+
+impl Geometry {
+    pub fn new(h: &PixelHeader, big_endian: bool) -> Result<Geometry, GeometryError> {
+        let rows = h
+            .rows
+            .filter(|r| *r > 0)
+            .ok_or(GeometryError::Missing("Rows"))?;
+        let cols = h
+            .cols
+            .filter(|c| *c > 0)
+            .ok_or(GeometryError::Missing("Columns"))?;
+        let text = h
+            .photometric
+            .clone()
+            .ok_or(GeometryError::Missing("Photometric Interpretation"))?;
+        let photometric =
+            Photometric::parse(&text).ok_or_else(|| GeometryError::Photometric(text.clone()))?;
+        let samples = h.samples.unwrap_or(1);
+        let want_samples = match photometric {
+            Photometric::Rgb | Photometric::YbrFull | Photometric::YbrFull422 => 3,
+            _ => 1,
+        };
+        if samples != want_samples {
+            return Err(GeometryError::Samples {
+                samples,
+                photometric: text,
+            });
+        }
+        if photometric == Photometric::YbrFull422 && cols % 2 == 1 {
+            return Err(GeometryError::Missing("an even Columns for YBR_FULL_422"));
+        }
+        let bits_allocated = h
+            .bits_allocated
+            .ok_or(GeometryError::Missing("Bits Allocated"))?;
+        if !matches!(bits_allocated, 8 | 16 | 32) {
+            return Err(GeometryError::Bits {
+                bits: bits_allocated,
+            });
+        }
+        let bits_stored = h
+            .bits_stored
+            .unwrap_or(bits_allocated)
+            .clamp(1, bits_allocated);
+        Ok(Geometry {
+            rows,
+            cols,
+            samples,
+            bits_allocated,
+            bits_stored,
+            signed: h.pixel_representation == Some(1),
+            planar: samples > 1 && h.planar_configuration == Some(1),
+            frames: h.frames.unwrap_or(1).max(1),
+            photometric,
+            big_endian,
+        })
+    }
+
+    /// Bytes of one sample value.
+    pub fn sample_bytes(&self) -> u64 {
+        u64::from(self.bits_allocated / 8)
+    }
+
+    /// Bytes of one frame.
+    pub fn frame_bytes(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.cols) * u64::from(self.samples) * self.sample_bytes()
+    }
+
+    /// Checks the pixel data value holds every frame (trailing padding allowed).
+    pub fn check_length(&self, have: u64) -> Result<(), GeometryError> {
+        let want = self.frame_bytes() * u64::from(self.frames);
+        if have < want {
+            return Err(GeometryError::Length { have, want });
+        }
+        Ok(())
+    }
+}

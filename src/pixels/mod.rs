@@ -1,0 +1,10 @@
+//! Burned-in text in pixels (PS3.15 Clean Pixel Data Option): where it is (device rules, the
+//! Sequence of Ultrasound Regions), and masks that blank it in native frames without changing
+//! their size. Depends only on `dicom`: the engine reads the header and asks here.
+
+pub mod geometry;
+pub mod mask;
+pub mod rules;
+
+pub use geometry::{Geometry, GeometryError, Photometric, PixelHeader, Rect};
+pub use mask::{Mask, MaskError, Op};
