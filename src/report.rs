@@ -72,6 +72,7 @@ pub fn scan(r: &ScanReport) -> String {
         ("hidden by reason", &r.hidden),
         ("visible by modality", &r.by_modality),
         ("visible by transfer syntax", &r.by_transfer_syntax),
+        ("pixels cleaned, located by", &r.pixels_cleaned_by),
     ] {
         let _ = writeln!(out, "{title}:");
         for (k, v) in map {

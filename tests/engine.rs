@@ -517,7 +517,11 @@ fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
                 .iter()
                 .find(|r| r.tag == deidfs::policy::table_types::TagPattern::Exact(*g, *e))
                 .unwrap();
-            let col = opts.first().map(|o| row.options[o.column()]).unwrap_or("");
+            let col = opts
+                .first()
+                .and_then(|o| o.column())
+                .map(|c| row.options[c])
+                .unwrap_or("");
             let expected_code = if col.is_empty() { *code } else { col };
             let expected = deidfs::policy::Action::parse(expected_code).unwrap();
             assert_eq!(rule.action, expected, "({g:04X},{e:04X}) {names:?}");

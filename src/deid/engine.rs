@@ -3,6 +3,7 @@
 //! (`screen`), rewrites every element by its rule (`rules`, `rewrite`), marks the result and
 //! rebuilds the file meta (`meta`). The same source, policy and key always give the same plan.
 
+use super::burned_in::{self, PixelWork};
 use super::deflate;
 use super::layout::{self, Layout, Limits};
 use super::meta;
@@ -27,6 +28,8 @@ pub struct FileInfo {
     pub modality: String,
     pub transfer_syntax: String,
     pub patient_token: String,
+    /// How burned-in text was located and blanked ("" when the pixels needed no work).
+    pub pixels: String,
 }
 
 #[derive(Debug)]
@@ -73,14 +76,16 @@ impl<'a> Engine<'a> {
             meta_facts,
             &layout.elements,
         )?;
-        let (dataset, trace) = self.rewrite(&facts, win, layout.enc, &layout.elements)?;
+        let pixels = burned_in::decide(&mut win, self.policy, &layout.elements, &facts.sop_class)?;
+        let (dataset, trace) =
+            self.rewrite(&facts, pixels.as_ref(), win, layout.enc, &layout.elements)?;
         let ts = meta::output_transfer_syntax(&layout);
         let mut out = Out::new();
         out.bytes(&meta::file_head(self.policy, self.keys, &facts, &ts)?);
         out.append(dataset);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, ts),
+            info: info(&facts, pixels.as_ref(), ts),
             trace,
         })
     }
@@ -93,14 +98,15 @@ impl<'a> Engine<'a> {
         let meta_facts = screen::meta_facts(&mut Window::new(src), layout)?;
         let mut win = Window::new(&inflated);
         let facts = screen::screen(&mut win, self.policy, self.keys, meta_facts, &elements)?;
-        let (dataset, trace) = self.rewrite(&facts, win, enc, &elements)?;
+        let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts.sop_class)?;
+        let (dataset, trace) = self.rewrite(&facts, pixels.as_ref(), win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
         let mut out = Out::new();
         out.bytes(&deflate::deflate_after(head, &dataset)?);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, TS_DEFLATED.into()),
+            info: info(&facts, pixels.as_ref(), TS_DEFLATED.into()),
             trace,
         })
     }
@@ -109,13 +115,14 @@ impl<'a> Engine<'a> {
     fn rewrite(
         &self,
         facts: &Facts,
+        pixels: Option<&PixelWork>,
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
     ) -> Result<(Out, Vec<Change>), DeidError> {
-        let mut rw = Rewriter::new(self.policy, self.keys, facts, win, self.trace);
+        let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         let mut parts = rw.dataset(elements, Scope::Plain, "")?;
-        let marks = meta::marking(self.policy, enc, rw.dates_shifted)?;
+        let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels.is_some())?;
         let replaced: BTreeSet<Tag> = marks.iter().map(|(t, _)| *t).collect();
         parts.retain(|(t, _)| !replaced.contains(t));
         parts.extend(marks);
@@ -128,8 +135,9 @@ impl<'a> Engine<'a> {
     }
 }
 
-fn info(facts: &Facts, transfer_syntax: String) -> FileInfo {
+fn info(facts: &Facts, pixels: Option<&PixelWork>, transfer_syntax: String) -> FileInfo {
     FileInfo {
+        pixels: pixels.map(|p| p.settled_by.clone()).unwrap_or_default(),
         sop_class: facts.sop_class.clone(),
         modality: facts.modality.clone(),
         transfer_syntax,

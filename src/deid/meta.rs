@@ -34,12 +34,14 @@ pub(super) fn output_transfer_syntax(layout: &Layout) -> String {
 }
 
 /// Patient Identity Removed, De-identification Method, the method code sequence (113100 and
-/// each option's code) and, when dates were kept or shifted, Longitudinal Temporal
-/// Information Modified; in the data set's encoding `enc`.
+/// each option's code), Burned In Annotation NO when the pixels were cleaned and, when dates
+/// were kept or shifted, Longitudinal Temporal Information Modified; in the data set's
+/// encoding `enc`.
 pub(super) fn marking(
     policy: &Policy,
     enc: Encoding,
     dates_shifted: bool,
+    pixels_cleaned: bool,
 ) -> Result<Vec<(Tag, Out)>, DeidError> {
     let mut v = vec![(
         PATIENT_IDENTITY_REMOVED,
@@ -95,6 +97,10 @@ pub(super) fn marking(
         } else {
             None
         };
+    if pixels_cleaned {
+        // The text is gone from the pixels (PS3.15 E.3.1).
+        v.push((BURNED_IN, element(BURNED_IN, Vr::CS, b"NO", enc)?));
+    }
     if let Some(l) = longitudinal {
         v.push((
             LONGITUDINAL_MODIFIED,

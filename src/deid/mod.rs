@@ -2,10 +2,11 @@
 //! No FUSE, no cache, no globals.
 //!
 //! `engine` composes the steps: `read` (how the source is read), `layout` (the validating
-//! walker), `screen` (refusals, the patient), `rules` (which rule for which element),
+//! walker), `screen` (refusals, the patient), `burned_in` (text in the pixels), `rules` (which rule for which element),
 //! `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
 //! meta), `deflate`, `trace` (what happened, for the key holder) and `plan` (the result).
 
+mod burned_in;
 mod deflate;
 pub mod engine;
 pub mod layout;

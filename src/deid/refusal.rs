@@ -21,6 +21,20 @@ pub enum Refusal {
         "modality {modality} / SOP Class {sop_class} often carries burned-in text; allow it in the policy ([[allow]]) once checked"
     )]
     BurnedInRisk { modality: String, sop_class: String },
+    #[error(
+        "device rule {label:?} says this device burns text into these images; the clean-pixel-data option removes it"
+    )]
+    BurnedInRule { label: String },
+    #[error(
+        "the pixels may carry text, and neither a device rule nor the Sequence of Ultrasound Regions says where (text detection is not built yet)"
+    )]
+    PixelsUnsettled,
+    #[error(
+        "the pixels may carry text and are compressed; cleaning compressed pixel data is not built yet"
+    )]
+    PixelsCompressed,
+    #[error("the pixels may carry text and cannot be cleaned: {0}")]
+    PixelLayout(String),
     #[error("deflated data set: {0}")]
     Deflate(String),
     #[error("{tag}: the new value does not fit its VR's length field")]
@@ -36,6 +50,10 @@ impl Refusal {
             Refusal::Document(_) => "document",
             Refusal::BurnedInAnnotation => "burned-in-annotation",
             Refusal::BurnedInRisk { .. } => "burned-in-risk",
+            Refusal::BurnedInRule { .. } => "burned-in-rule",
+            Refusal::PixelsUnsettled => "pixels-unsettled",
+            Refusal::PixelsCompressed => "pixels-compressed",
+            Refusal::PixelLayout(_) => "pixels-layout",
             Refusal::Deflate(_) => "deflate",
             Refusal::ValueTooLong { .. } => "value-too-long",
         }

@@ -3,6 +3,7 @@
 //! range when large), changed ones get a new header and value, removed ones emit nothing, and
 //! sequences are re-emitted around their rewritten items with recomputed defined lengths.
 
+use super::burned_in::PixelWork;
 use super::layout::{Body, Element, Item};
 use super::plan::Out;
 use super::read::Window;
@@ -12,7 +13,7 @@ use super::screen::Facts;
 use super::trace::{self, Trace, Traced};
 use super::values::{self, string_of, trim};
 use crate::dicom::encode::{delimiter, header, item_header};
-use crate::dicom::tag::{ITEM_END, SEQ_END};
+use crate::dicom::tag::{ITEM_END, PIXEL_DATA, SEQ_END};
 use crate::dicom::{Encoding, Tag, Vr, VrExt};
 use crate::policy::{Action, Policy, Rule, Source};
 use crate::pseudonym::Pseudonyms;
@@ -26,6 +27,8 @@ pub(super) struct Rewriter<'a, 's> {
     pub policy: &'a Policy,
     pub keys: &'a Pseudonyms,
     pub facts: &'a Facts,
+    /// How the top-level Pixel Data is cleaned, if it must be.
+    pixels: Option<&'a PixelWork>,
     pub win: Window<'s>,
     /// Set when a date was shifted (the output is marked MODIFIED).
     pub dates_shifted: bool,
@@ -39,6 +42,7 @@ impl<'a, 's> Rewriter<'a, 's> {
         policy: &'a Policy,
         keys: &'a Pseudonyms,
         facts: &'a Facts,
+        pixels: Option<&'a PixelWork>,
         win: Window<'s>,
         trace: bool,
     ) -> Self {
@@ -46,6 +50,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             policy,
             keys,
             facts,
+            pixels,
             win,
             dates_shifted: false,
             depth: 0,
@@ -127,6 +132,11 @@ impl<'a, 's> Rewriter<'a, 's> {
         if let Body::Sequence(items) = &el.body {
             return self.sequence(el, items, rule, scope, path).map(Some);
         }
+        if let (Some(work), PIXEL_DATA, 0, Action::Keep) =
+            (self.pixels, tag, self.depth, rule.action)
+        {
+            return self.masked_pixels(el, rule, path, work).map(Some);
+        }
         let vr = el.value_vr();
         let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {
             (Action::Keep, _) => None,
@@ -176,6 +186,37 @@ impl<'a, 's> Rewriter<'a, 's> {
             }
         }
         Ok(Some(out))
+    }
+
+    /// Native Pixel Data with burned-in text blanked: the element's own header, then each
+    /// frame as a masked source range, then any bytes after the last frame as they are.
+    fn masked_pixels(
+        &mut self,
+        el: &Element,
+        rule: &Rule,
+        path: &str,
+        work: &PixelWork,
+    ) -> Result<Out, DeidError> {
+        let mut out = Out::new();
+        let head = self.win.exact(el.start, el.header_len() as usize)?;
+        out.bytes(&head);
+        let frame = work.mask.frame_len();
+        let mut at = el.value_start;
+        for _ in 0..work.frames {
+            out.masked(at, frame, work.mask.clone());
+            at += frame;
+        }
+        out.source(at, el.end - at);
+        let shown = trace::unread(el);
+        if let Some(t) = self.trace.as_mut() {
+            let why = Rule {
+                action: Action::Clean,
+                source: Source::Option(crate::policy::ProfileOption::CleanPixelData),
+            };
+            let _ = rule;
+            t.record(el, path, self.depth, &why, "clean", (shown.clone(), shown));
+        }
+        Ok(out)
     }
 
     /// The file's patient at the top level; a nested ID or name (other patient records) gets

@@ -1,5 +1,5 @@
 //! What is decided before a byte is rewritten: whether the file may be served at all (a
-//! DICOMDIR, an encapsulated document, burned-in text), who the patient is (the keyed token
+//! DICOMDIR, an encapsulated document; burned-in text is `burned_in`'s), who the patient is (the keyed token
 //! and day shift), and which identifiers cleaned text must not repeat. Reads a handful of
 //! top-level values; refuses with a reason that carries no value from the file.
 
@@ -99,20 +99,6 @@ pub(super) fn screen(
         || elements.iter().any(|e| e.tag == ENCAPSULATED_DOCUMENT)
     {
         return Err(Refusal::Document(sop_class).into());
-    }
-    let burned_in = text(top(BURNED_IN)?).to_ascii_uppercase();
-    if burned_in == "YES" {
-        return Err(Refusal::BurnedInAnnotation.into());
-    }
-    let manufacturer = text(top(MANUFACTURER)?);
-    let model = text(top(MODEL)?);
-    // The risk lists apply when the flag is absent: an explicit NO is the device's word.
-    if burned_in != "NO" && policy.burned_in_risk(&modality, &sop_class, &manufacturer, &model) {
-        return Err(Refusal::BurnedInRisk {
-            modality,
-            sop_class,
-        }
-        .into());
     }
 
     let identity = patient_identity(&mut top)?;

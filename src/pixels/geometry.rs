@@ -74,6 +74,8 @@ pub enum GeometryError {
     Bits { bits: u16 },
     #[error("{samples} samples per pixel do not fit photometric interpretation {photometric}")]
     Samples { samples: u16, photometric: String },
+    #[error("YBR_FULL_422 with an odd number of columns ({cols})")]
+    OddWidth { cols: u32 },
     #[error("the pixel data holds {have} bytes; the header describes {want}")]
     Length { have: u64, want: u64 },
 }
@@ -136,7 +138,7 @@ impl Geometry {
             });
         }
         if photometric == Photometric::YbrFull422 && cols % 2 == 1 {
-            return Err(GeometryError::Missing("an even Columns for YBR_FULL_422"));
+            return Err(GeometryError::OddWidth { cols });
         }
         let bits_allocated = h
             .bits_allocated

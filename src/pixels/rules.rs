@@ -14,7 +14,7 @@ use regex::Regex;
 
 /// A rule as written in TOML (the generated table `policies/pixel-rules.toml`, or a policy's
 /// own `[[pixel_rule]]`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     pub label: String,

@@ -55,6 +55,8 @@ struct RawPolicy {
     allow: Vec<RawAllow>,
     #[serde(default, rename = "override")]
     overrides: Vec<Spanned<RawOverride>>,
+    #[serde(default)]
+    pixel_rule: Vec<Spanned<crate::pixels::rules::RuleSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +252,16 @@ pub fn parse(
                 return Err(err(at, "an override needs exactly one of `keyword` or `tag` (private ones: `creator` and `tag`)".into()));
             }
         }
+    }
+    if !raw.pixel_rule.is_empty() {
+        let mut rules = policy.pixel_rules.as_ref().clone();
+        for spec in &raw.pixel_rule {
+            let rule = crate::pixels::rules::DeviceRule::compile(spec.get_ref())
+                .map_err(|m| err(spec.span().start, m))?;
+            rules.push(rule);
+            policy.custom_pixel_rules.push(spec.get_ref().clone());
+        }
+        policy.pixel_rules = std::sync::Arc::new(rules);
     }
     policy.index();
     Ok(policy)

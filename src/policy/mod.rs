@@ -8,7 +8,16 @@ pub mod table_types;
 mod vocabulary;
 
 use crate::dicom::Tag;
+use crate::pixels::rules::{DeviceRule, RuleSpec};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+/// The built-in device rules (`policies/pixel-rules.toml`), compiled once.
+fn builtin_pixel_rules() -> &'static [DeviceRule] {
+    static RULES: OnceLock<Vec<DeviceRule>> = OnceLock::new();
+    // The table is part of the build; a test proves every rule compiles.
+    RULES.get_or_init(|| crate::pixels::rules::builtin().expect("the built-in pixel rules compile"))
+}
 use table_types::TagPattern;
 
 pub use file::{PolicyError, builtin_names, load as load_policy, load_builtin};
@@ -27,6 +36,11 @@ pub struct Policy {
     /// SOP Classes refused for the same reason (secondary capture, screen saves...).
     pub refuse_sop_classes: BTreeSet<String>,
     pub allow: BTreeSet<Allow>,
+    /// Device rules: where devices burn text in (the built-in table, then the policy's own
+    /// `[[pixel_rule]]`s, in order).
+    pub pixel_rules: Arc<Vec<DeviceRule>>,
+    /// The policy's own pixel rules as written (part of the policy id).
+    pub custom_pixel_rules: Vec<RuleSpec>,
     exact: HashMap<Tag, Rule>,
     /// Rules of the pattern rows (50xx, 60xx), in table order.
     repeating: Vec<(TagPattern, Rule)>,
@@ -63,6 +77,8 @@ impl Policy {
             refuse_modalities: BTreeSet::new(),
             refuse_sop_classes: BTreeSet::new(),
             allow: BTreeSet::new(),
+            pixel_rules: Arc::new(builtin_pixel_rules().to_vec()),
+            custom_pixel_rules: Vec::new(),
             exact: HashMap::new(),
             repeating: Vec::new(),
             private_default: Rule {
@@ -118,7 +134,10 @@ impl Policy {
     fn row_rule(&self, row: &table_types::ProfileRow) -> Rule {
         let mut best: Option<(Action, ProfileOption)> = None;
         for opt in &self.options {
-            let code = row.options[opt.column()];
+            let Some(column) = opt.column() else {
+                continue;
+            };
+            let code = row.options[column];
             let Some(action) = Action::parse(code) else {
                 continue;
             };
@@ -234,6 +253,12 @@ impl Policy {
                 .iter()
                 .map(|c| format!("refuse-sop-class {}", q(c))),
         );
+        lines.extend(self.custom_pixel_rules.iter().map(|r| {
+            format!(
+                "pixel-rule {}",
+                serde_json::to_string(r).unwrap_or_default()
+            )
+        }));
         lines.extend(self.allow.iter().map(|a| {
             format!(
                 "allow {} {} {}",
@@ -302,7 +327,11 @@ mod tests {
                     continue;
                 };
                 let (a, b) = (basic.public_rule(Tag(g, e)), p.public_rule(Tag(g, e)));
-                let expected = Action::parse(row.options[opt.column()]).unwrap_or(a.action);
+                let Some(column) = opt.column() else {
+                    assert_eq!(a, b, "{opt:?} has no column: it changes no attribute");
+                    continue;
+                };
+                let expected = Action::parse(row.options[column]).unwrap_or(a.action);
                 assert_eq!(b.action, expected, "{} {}", opt.name(), row.name);
             }
         }

@@ -1,7 +1,8 @@
 //! The words a policy is made of: the ten options of Table E.1-1 and their codes, the
 //! actions, why a rule applies, and the keys of private overrides and refusal exceptions.
 
-/// The ten options of Table E.1-1, in the order of its option columns.
+/// The ten options of Table E.1-1, in the order of its option columns, then the Clean Pixel
+/// Data Option (PS3.15 E.3.1), which has no column: it acts on pixels, not attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProfileOption {
     RetainSafePrivate,
@@ -14,10 +15,11 @@ pub enum ProfileOption {
     CleanDescriptors,
     CleanStructuredContent,
     CleanGraphics,
+    CleanPixelData,
 }
 
 impl ProfileOption {
-    pub const ALL: [ProfileOption; 10] = [
+    pub const ALL: [ProfileOption; 11] = [
         ProfileOption::RetainSafePrivate,
         ProfileOption::RetainUids,
         ProfileOption::RetainDeviceIdentity,
@@ -28,11 +30,16 @@ impl ProfileOption {
         ProfileOption::CleanDescriptors,
         ProfileOption::CleanStructuredContent,
         ProfileOption::CleanGraphics,
+        ProfileOption::CleanPixelData,
     ];
 
-    /// Index of this option's column in `ProfileRow::options`.
-    pub fn column(self) -> usize {
-        self as usize
+    /// Index of this option's column in `ProfileRow::options`; `None` for the options that
+    /// Table E.1-1 has no column for.
+    pub fn column(self) -> Option<usize> {
+        match self {
+            ProfileOption::CleanPixelData => None,
+            o => Some(o as usize),
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -47,6 +54,7 @@ impl ProfileOption {
             ProfileOption::CleanDescriptors => "clean-descriptors",
             ProfileOption::CleanStructuredContent => "clean-structured-content",
             ProfileOption::CleanGraphics => "clean-graphics",
+            ProfileOption::CleanPixelData => "clean-pixel-data",
         }
     }
 
@@ -77,6 +85,7 @@ impl ProfileOption {
             ProfileOption::CleanDescriptors => ("113105", "Clean Descriptors Option"),
             ProfileOption::CleanStructuredContent => ("113104", "Clean Structured Content Option"),
             ProfileOption::CleanGraphics => ("113103", "Clean Graphics Option"),
+            ProfileOption::CleanPixelData => ("113101", "Clean Pixel Data Option"),
         }
     }
 }

@@ -11,6 +11,8 @@ pub struct ScanReport {
     pub hidden: BTreeMap<String, usize>,
     pub by_modality: BTreeMap<String, usize>,
     pub by_transfer_syntax: BTreeMap<String, usize>,
+    /// Visible files whose burned-in text was blanked, by what located it.
+    pub pixels_cleaned_by: BTreeMap<String, usize>,
     /// Source paths of hidden files with the reason: only with --show-paths (PHI).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hidden_paths: Vec<(String, String)>,
@@ -34,6 +36,9 @@ pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> 
             *r.by_transfer_syntax
                 .entry(info.transfer_syntax.clone())
                 .or_default() += 1;
+            if !info.pixels.is_empty() {
+                *r.pixels_cleaned_by.entry(info.pixels.clone()).or_default() += 1;
+            }
         }
     }
     for (path, reason) in hidden {

@@ -1,0 +1,263 @@
+//! Burned-in text (PS3.15 Clean Pixel Data Option): with `clean-pixel-data` the text that the
+//! Sequence of Ultrasound Regions or a device rule locates is blanked in the served pixels,
+//! and nothing else changes; without it, nothing with text in its pixels is served; what
+//! nothing locates, or what is compressed, is refused either way.
+
+mod common;
+
+use common::fixtures::{self as fx, Elem, FileBuilder, Value, tags as t};
+use deidfs::deid::{DeidError, Engine, Refusal};
+use deidfs::policy::{self, Policy};
+use deidfs::pseudonym::{Pseudonyms, SecretKey};
+use dicom_core::Tag;
+use dicom_object::DefaultDicomObject;
+
+fn keys() -> Pseudonyms {
+    Pseudonyms::new(&SecretKey::from_bytes([3; 32]))
+}
+
+fn with_option(name: &str) -> Policy {
+    let p = policy::load_builtin(name).unwrap();
+    policy::file::with_options(p, &["clean-pixel-data".to_string()]).unwrap()
+}
+
+/// The served bytes, checked to be the plan's exact size and the same at any offset.
+fn serve(src: &[u8], policy: &Policy) -> Result<Vec<u8>, DeidError> {
+    let src = src.to_vec();
+    let outcome = Engine::new(policy, &keys()).plan(&src)?;
+    let whole = outcome.plan.to_vec(&src).unwrap();
+    assert_eq!(whole.len() as u64, outcome.plan.len());
+    for (at, n) in [(0usize, 7usize), (131, 1000), (whole.len() / 2 - 3, 17)] {
+        let mut buf = vec![0u8; n];
+        let got = outcome.plan.read_at(&src, at as u64, &mut buf).unwrap();
+        assert_eq!(buf[..got], whole[at..(at + n).min(whole.len())], "at {at}");
+    }
+    Ok(whole)
+}
+
+fn parse(bytes: &[u8]) -> DefaultDicomObject {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("out.dcm");
+    std::fs::write(&p, bytes).unwrap();
+    dicom_object::open_file(&p).expect("output parses with dicom-object")
+}
+
+fn pixels(obj: &DefaultDicomObject) -> Vec<u8> {
+    obj.element(Tag(0x7FE0, 0x0010))
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+        .to_vec()
+}
+
+fn text(obj: &DefaultDicomObject, tag: (u16, u16)) -> String {
+    obj.element(Tag(tag.0, tag.1))
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn refusal(src: &[u8], policy: &Policy) -> &'static str {
+    match Engine::new(policy, &keys()).plan(&src.to_vec()) {
+        Err(DeidError::Refused(r)) => r.reason(),
+        Ok(_) => "served",
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `us_image` (16 x 12 RGB) has one region, columns 1..=14 and rows 1..=10 (inclusive).
+#[test]
+fn an_ultrasound_image_keeps_its_regions_whole_and_loses_everything_around_them() {
+    let b = fx::us_image();
+    let src = b.build();
+    let out = parse(&serve(&src, &with_option("basic")).unwrap());
+    let (before, after) = (fx::rgb_pattern(12, 16), pixels(&out));
+    assert_eq!(after.len(), before.len(), "same size");
+    for y in 0..12usize {
+        for x in 0..16usize {
+            let i = (y * 16 + x) * 3;
+            let inside = (1..=14).contains(&x) && (1..=10).contains(&y);
+            let want = if inside {
+                &before[i..i + 3]
+            } else {
+                &[0, 0, 0][..]
+            };
+            assert_eq!(&after[i..i + 3], want, "pixel ({x}, {y})");
+        }
+    }
+    assert_eq!(text(&out, (0x0028, 0x0301)), "NO", "Burned In Annotation");
+    let codes: Vec<String> = out
+        .element(Tag(0x0012, 0x0064))
+        .unwrap()
+        .items()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i.element(Tag(0x0008, 0x0100))
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert!(codes.contains(&"113101".to_string()), "{codes:?}");
+}
+
+#[test]
+fn without_the_option_nothing_with_text_in_its_pixels_is_served() {
+    let basic = policy::load_builtin("basic").unwrap();
+    assert_eq!(
+        refusal(&fx::us_image().build(), &basic),
+        "burned-in-annotation"
+    );
+    let unflagged = fx::us_image().remove(t::BURNED_IN_ANNOTATION).build();
+    assert_eq!(refusal(&unflagged, &basic), "burned-in-risk");
+    assert_eq!(refusal(&dose_screen().build(), &basic), "burned-in-rule");
+}
+
+/// A GE LightSpeed VCT dose screen: the built-in rule "LightSpeed Dose Report" blanks
+/// x 0..512, y 0..121 (exclusive maxima).
+fn dose_screen() -> FileBuilder {
+    fx::ct_like("DOSE^SCREEN", "P-DOSE", 128, 64)
+        .str(t::MANUFACTURER, "LO", "GE MEDICAL SYSTEMS")
+        .str((0x0008, 0x1090), "LO", "LightSpeed VCT")
+        .str(t::IMAGE_TYPE, "CS", "DERIVED\\SECONDARY\\SCREEN SAVE")
+}
+
+#[test]
+fn a_device_rule_blanks_its_rectangle_and_keeps_the_rest() {
+    let b = dose_screen();
+    let src = b.build();
+    let out = parse(&serve(&src, &with_option("research")).unwrap());
+    let before = match &b.get(t::PIXEL_DATA).unwrap().value {
+        Value::Bytes(v) => v.clone(),
+        v => panic!("{v:?}"),
+    };
+    let after = pixels(&out);
+    let row = 64 * 2;
+    assert!(
+        after[..121 * row].iter().all(|b| *b == 0),
+        "rows 0..121 blanked"
+    );
+    assert_eq!(after[121 * row..], before[121 * row..], "rows 121.. kept");
+    assert_eq!(text(&out, (0x0028, 0x0301)), "NO");
+}
+
+#[test]
+fn a_policy_adds_its_own_pixel_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        r#"extends = "basic"
+options = ["clean-pixel-data"]
+
+[[pixel_rule]]
+label = "FixtureSound top banner"
+when = ["contains ManufacturerModelName FIXTURESOUND", "+ equals Modality US"]
+blank = [[0, 0, 16, 2]]
+"#,
+    )
+    .unwrap();
+    let policy = policy::load_policy(&p.to_string_lossy()).unwrap();
+    let src = fx::us_image()
+        .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
+        .build();
+    let after = pixels(&parse(&serve(&src, &policy).unwrap()));
+    let before = fx::rgb_pattern(12, 16);
+    assert!(after[..2 * 16 * 3].iter().all(|b| *b == 0));
+    assert_eq!(after[2 * 16 * 3..], before[2 * 16 * 3..]);
+    // The rule is part of the policy's identity.
+    assert_ne!(policy.id(), with_option("basic").id());
+}
+
+#[test]
+fn a_bad_pixel_rule_names_the_file_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "extends = \"basic\"\n\n[[pixel_rule]]\nlabel = \"x\"\nwhen = [\"containz Modality US\"]\n",
+    )
+    .unwrap();
+    let e = policy::load_policy(&p.to_string_lossy())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bad.toml:3") && e.contains("unknown test"),
+        "{e}"
+    );
+}
+
+#[test]
+fn what_nothing_locates_or_what_is_compressed_is_refused_with_the_option() {
+    let policy = with_option("basic");
+    let no_regions = fx::us_image()
+        .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
+        .build();
+    assert_eq!(refusal(&no_regions, &policy), "pixels-unsettled");
+    let compressed = fx::us_image()
+        .with_ts(fx::Ts::JpegBaseline)
+        .elem(
+            t::PIXEL_DATA,
+            "OB",
+            Value::Encapsulated {
+                offset_table: vec![],
+                fragments: vec![vec![0xFF, 0xD8, 0xFF, 0xD9]],
+            },
+        )
+        .build();
+    assert_eq!(refusal(&compressed, &policy), "pixels-compressed");
+}
+
+#[test]
+fn every_frame_of_a_multiframe_image_is_blanked() {
+    let frame = fx::rgb_pattern(12, 16);
+    let src = fx::us_image()
+        .str(t::NUMBER_OF_FRAMES, "IS", "3")
+        .elem(t::PIXEL_DATA, "OB", Value::Bytes(frame.repeat(3)))
+        .build();
+    let after = pixels(&parse(&serve(&src, &with_option("basic")).unwrap()));
+    assert_eq!(after.len(), frame.len() * 3);
+    let first = &after[..frame.len()];
+    assert_eq!(first[..3], [0, 0, 0], "the corner is outside the region");
+    for f in after.chunks(frame.len()) {
+        assert_eq!(f, first, "every frame masked alike");
+    }
+}
+
+#[test]
+fn icon_images_and_overlays_never_carry_pixels_out() {
+    let icon = Elem::seq(
+        (0x0088, 0x0200),
+        vec![vec![
+            Elem::us(t::ROWS, 2),
+            Elem::us(t::COLUMNS, 2),
+            Elem::new(t::PIXEL_DATA, "OB", Value::Bytes(b"ICON".to_vec())),
+        ]],
+    );
+    let src = fx::overlays_and_curves().push(icon).build();
+    let out = parse(&serve(&src, &policy::load_builtin("basic").unwrap()).unwrap());
+    assert!(
+        out.element_opt(Tag(0x0088, 0x0200)).unwrap().is_none(),
+        "icon image removed"
+    );
+    assert!(
+        out.element_opt(Tag(0x6000, 0x3000)).unwrap().is_none(),
+        "overlay data removed"
+    );
+}
+
+#[test]
+fn the_research_policy_cleans_pixel_data() {
+    let p = policy::load_builtin("research").unwrap();
+    assert!(p.has(policy::ProfileOption::CleanPixelData));
+    assert!(matches!(
+        Engine::new(&policy::load_builtin("basic").unwrap(), &keys()).plan(&fx::us_image().build()),
+        Err(DeidError::Refused(Refusal::BurnedInAnnotation))
+    ));
+    assert!(serve(&fx::us_image().build(), &p).is_ok());
+}
