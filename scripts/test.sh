@@ -7,7 +7,8 @@
 # Steps:
 #   1. install what is missing (each only if missing; works on a fresh
 #      Debian 12 as root, or via sudo):
-#        apt:  fuse3 dcmtk dicom3tools dcm2niix  (+ python3 / python3-pip,
+#        apt:  fuse3 dcmtk dicom3tools dcm2niix tesseract-ocr fonts-dejavu-core
+#              (+ python3 / python3-pip,
 #              and curl for rustup, only if those are missing too)
 #        pip:  pydicom (for scripts/oracle.py), if `import pydicom` fails
 #        rust: rustup toolchain with rustfmt + clippy, if cargo is missing
@@ -79,7 +80,8 @@ apt_install() {
 # ------------------------------------------------------------ dependencies --
 install_deps() {
     local missing=() spec pkg cmd
-    for spec in fuse3:fusermount3 dcmtk:dcmdump dicom3tools:dciodvfy dcm2niix:dcm2niix; do
+    for spec in fuse3:fusermount3 dcmtk:dcmdump dicom3tools:dciodvfy dcm2niix:dcm2niix \
+        tesseract-ocr:tesseract fonts-dejavu-core:fc-list; do
         pkg=${spec%%:*} cmd=${spec#*:}
         if pkg_installed "$pkg" "$cmd"; then
             echo "ok: $pkg"

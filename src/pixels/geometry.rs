@@ -171,9 +171,14 @@ impl Geometry {
         u64::from(self.bits_allocated / 8)
     }
 
-    /// Bytes of one frame.
+    /// Bytes of one frame (YBR_FULL_422 stores two samples per pixel: Y for each, Cb and Cr
+    /// shared by a pair).
     pub fn frame_bytes(&self) -> u64 {
-        u64::from(self.rows) * u64::from(self.cols) * u64::from(self.samples) * self.sample_bytes()
+        let samples = match self.photometric {
+            Photometric::YbrFull422 => 2,
+            _ => u64::from(self.samples),
+        };
+        u64::from(self.rows) * u64::from(self.cols) * samples * self.sample_bytes()
     }
 
     /// Checks the pixel data value holds every frame (trailing padding allowed).
