@@ -10,7 +10,8 @@
 #        apt:  fuse3 dcmtk dicom3tools dcm2niix tesseract-ocr fonts-dejavu-core
 #              (+ python3 / python3-pip,
 #              and curl for rustup, only if those are missing too)
-#        pip:  pydicom (for scripts/oracle.py), if `import pydicom` fails
+#        pip:  pydicom (for scripts/oracle.py and the tests), into the venv
+#              target/test-venv (DEIDFS_VENV overrides), never the system Python
 #        rust: rustup toolchain with rustfmt + clippy, if cargo is missing
 #      Set DEIDFS_SKIP_INSTALL=1 to skip this step.
 #   2. cargo fmt --check
@@ -96,31 +97,19 @@ install_deps() {
         apt_install "${missing[@]}"
     fi
 
-    if python3 -c 'import pydicom' >/dev/null 2>&1; then
-        echo "ok: pydicom $(python3 -c 'import pydicom; print(pydicom.__version__)')"
-    else
-        if ! python3 -m pip --version >/dev/null 2>&1; then
-            apt_install python3-pip
+    # Python packages go into a venv of the project's (never the system Python); the
+    # tests find them because the venv's bin/ comes first on PATH (see use_venv).
+    if ! "$VENV/bin/python3" -c 'import pydicom' >/dev/null 2>&1; then
+        if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+            apt_install python3-venv
         fi
-        local pip_args=(install --quiet --disable-pip-version-check --no-input
-                        --root-user-action=ignore --no-warn-script-location "pydicom>=3,<4")
-        # Debian's system python is "externally managed" (PEP 668): allow pip
-        # to install next to it (into /usr/local as root, ~/.local otherwise).
-        if python3 - <<'PY'
-import os, sys, sysconfig
-managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
-sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)
-PY
-        then
-            pip_args+=(--break-system-packages)
-        fi
-        if [[ "$(id -u)" -ne 0 ]] && python3 -c 'import sys; sys.exit(sys.prefix != sys.base_prefix)'; then
-            pip_args+=(--user)
-        fi
-        echo "+ python3 -m pip ${pip_args[*]}"
-        python3 -m pip "${pip_args[@]}"
-        python3 -c 'import pydicom; print("ok: pydicom", pydicom.__version__)'
+        echo "+ python3 -m venv $VENV"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+        echo "+ $VENV/bin/pip install pydicom>=3,<4"
+        "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input "pydicom>=3,<4"
     fi
+    echo "ok: pydicom $("$VENV/bin/python3" -c 'import pydicom; print(pydicom.__version__)') in $VENV"
 
     if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
         export PATH="$HOME/.cargo/bin:$PATH"
@@ -137,6 +126,14 @@ PY
         fi
     fi
     echo "ok: $(cargo --version)"
+}
+
+# The venv holding the tests' Python packages (pydicom, for scripts/oracle.py and the tests).
+VENV=${DEIDFS_VENV:-$PWD/target/test-venv}
+use_venv() {
+    if [[ -x "$VENV/bin/python3" ]]; then
+        export PATH="$VENV/bin:$PATH"
+    fi
 }
 
 DEPS_ONLY=0
@@ -180,6 +177,7 @@ else
 fi
 
 section "cargo test --release"
+use_venv
 cargo test --release "$@"
 
 STEP="done"
