@@ -227,5 +227,30 @@ fn plan(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, plan);
+/// The device rules of the built-in table against one header, without the memo's help (each
+/// iteration a new model name): the cost for the first file of a series.
+fn pixel_rules(c: &mut Criterion) {
+    let basic = policy::load_builtin("basic").unwrap();
+    let set = &basic.pixel_rules;
+    let mut n = 0u64;
+    c.bench_function("device rules, 105 acting, first file of a series", |b| {
+        b.iter(|| {
+            n += 1;
+            let values: Vec<Option<String>> = set
+                .tags()
+                .iter()
+                .map(|t| match (t.0, t.1) {
+                    (0x0008, 0x0070) => Some("ACME MEDICAL".to_string()),
+                    (0x0008, 0x1090) => Some(format!("SCANMASTER {n}")),
+                    (0x0008, 0x0060) => Some("CT".to_string()),
+                    (0x0008, 0x0008) => Some("ORIGINAL\\PRIMARY\\AXIAL".to_string()),
+                    _ => None,
+                })
+                .collect();
+            black_box(set.matching(&values))
+        })
+    });
+}
+
+criterion_group!(benches, plan, pixel_rules);
 criterion_main!(benches);

@@ -15,7 +15,7 @@ use super::refusal::{DeidError, Refusal};
 use super::values::string_of;
 use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODALITY, MODEL, PIXEL_DATA};
 use crate::dicom::{Encoding, Tag, Vr};
-use crate::pixels::rules::{Area, Group};
+use crate::pixels::rules::Area;
 use crate::pixels::{Geometry, Mask, Op, PixelHeader, Rect};
 use crate::policy::{Policy, ProfileOption};
 use std::collections::HashMap;
@@ -44,18 +44,12 @@ pub(super) fn decide(
     elements: &[Element],
     sop_class: &str,
 ) -> Result<Option<PixelWork>, DeidError> {
-    let top: HashMap<Tag, &Element> = elements.iter().map(|e| (e.tag, e)).collect();
-    let mut texts: HashMap<Tag, Option<String>> = HashMap::new();
-    let mut text_of = |win: &mut Window, tag: Tag| -> io::Result<Option<String>> {
-        if let Some(v) = texts.get(&tag) {
-            return Ok(v.clone());
+    // A few dozen lookups per file: a scan costs less than building a map.
+    let text_of = |win: &mut Window, tag: Tag| -> io::Result<Option<String>> {
+        match elements.iter().find(|e| e.tag == tag) {
+            Some(el) => Ok(Some(header_text(win, el)?)),
+            None => Ok(None),
         }
-        let v = match top.get(&tag) {
-            Some(el) => Some(header_text(win, el)?),
-            None => None,
-        };
-        texts.insert(tag, v.clone());
-        Ok(v)
     };
     let flag = text_of(win, BURNED_IN)?
         .unwrap_or_default()
@@ -69,24 +63,18 @@ pub(super) fn decide(
     let listed = flag != "NO" && policy.burned_in_risk(&modality, sop_class, &manufacturer, &model);
 
     // Device rules with somewhere to act.
-    let mut header: HashMap<Tag, Option<String>> = HashMap::new();
-    for rule in policy.pixel_rules.iter() {
-        for t in &rule.tags {
-            if !header.contains_key(t) {
-                header.insert(*t, text_of(win, *t)?);
-            }
-        }
+    let set = &policy.pixel_rules;
+    let mut values = Vec::with_capacity(set.tags().len());
+    for t in set.tags() {
+        values.push(text_of(win, *t)?);
     }
-    let value = |t: Tag| header.get(&t).cloned().flatten();
-    let rules: Vec<_> = policy
-        .pixel_rules
-        .iter()
-        .filter(|r| r.group == Group::Graylist && !r.areas.is_empty() && r.applies(&value))
-        .collect();
+    let matching = set.matching(&values);
+    let rules: Vec<_> = matching.iter().map(|i| &set.rules()[*i]).collect();
 
     if flag != "YES" && !listed && rules.is_empty() {
         return Ok(None);
     }
+    let top: HashMap<Tag, &Element> = elements.iter().map(|e| (e.tag, e)).collect();
     if !policy.has(ProfileOption::CleanPixelData) {
         return Err(if flag == "YES" {
             Refusal::BurnedInAnnotation

@@ -135,7 +135,7 @@ impl<'a, 's> Rewriter<'a, 's> {
         if let (Some(work), PIXEL_DATA, 0, Action::Keep) =
             (self.pixels, tag, self.depth, rule.action)
         {
-            return self.masked_pixels(el, rule, path, work).map(Some);
+            return self.masked_pixels(el, path, work).map(Some);
         }
         let vr = el.value_vr();
         let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {
@@ -193,7 +193,6 @@ impl<'a, 's> Rewriter<'a, 's> {
     fn masked_pixels(
         &mut self,
         el: &Element,
-        rule: &Rule,
         path: &str,
         work: &PixelWork,
     ) -> Result<Out, DeidError> {
@@ -213,8 +212,10 @@ impl<'a, 's> Rewriter<'a, 's> {
                 action: Action::Clean,
                 source: Source::Option(crate::policy::ProfileOption::CleanPixelData),
             };
-            let _ = rule;
             t.record(el, path, self.depth, &why, "clean", (shown.clone(), shown));
+            if let Some(c) = t.changes.last_mut() {
+                c.why = format!("clean-pixel-data: {}", work.settled_by);
+            }
         }
         Ok(out)
     }

@@ -11,6 +11,7 @@ use super::geometry::Rect;
 use super::mask::Op;
 use crate::dicom::Tag;
 use regex::Regex;
+use std::sync::Arc;
 
 /// A rule as written in TOML (the generated table `policies/pixel-rules.toml`, or a policy's
 /// own `[[pixel_rule]]`).
@@ -254,27 +255,107 @@ impl DeviceRule {
     /// values joined by `\`, numbers in decimal), `None` when absent. A rule without
     /// conditions applies to every image.
     pub fn applies(&self, value: &dyn Fn(Tag) -> Option<String>) -> bool {
+        // Left to right, skipping what cannot change the result (most rules fail on their
+        // first test, the manufacturer or model).
+        let eval = |conds: &[(Join, Cond)]| {
+            let mut r = true;
+            for (i, (j, c)) in conds.iter().enumerate() {
+                r = match (i, j, r) {
+                    (0, _, _) => c.eval(value),
+                    (_, Join::And, false) | (_, Join::Or, true) => r,
+                    _ => c.eval(value),
+                };
+            }
+            r
+        };
         let mut result = true;
         for (n, (join, conds)) in self.lines.iter().enumerate() {
-            let mut line = true;
-            for (i, (j, c)) in conds.iter().enumerate() {
-                let t = c.eval(value);
-                line = if i == 0 { t } else { combine(*j, line, t) };
-            }
-            result = if n == 0 {
-                line
-            } else {
-                combine(*join, result, line)
+            result = match (n, join, result) {
+                (0, _, _) => eval(conds),
+                (_, Join::And, false) | (_, Join::Or, true) => result,
+                _ => eval(conds),
             };
         }
         result
     }
 }
 
-fn combine(j: Join, a: bool, b: bool) -> bool {
-    match j {
-        Join::And => a && b,
-        Join::Or => a || b,
+/// The rules that act (graylist rules with somewhere to act; the others are recorded, see
+/// docs/pixels.md), with the tags they read and a memo of recent verdicts: images of one
+/// series share their device and description values, so most files reuse one evaluation.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<DeviceRule>,
+    active: Vec<usize>,
+    tags: Vec<Tag>,
+    memo: std::sync::Mutex<lru::LruCache<[u8; 32], Arc<Vec<usize>>>>,
+}
+
+impl Clone for RuleSet {
+    fn clone(&self) -> Self {
+        RuleSet::new(self.rules.clone())
+    }
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<DeviceRule>) -> RuleSet {
+        let active: Vec<usize> = (0..rules.len())
+            .filter(|i| rules[*i].group == Group::Graylist && !rules[*i].areas.is_empty())
+            .collect();
+        let mut tags: Vec<Tag> = active.iter().flat_map(|i| rules[*i].tags.clone()).collect();
+        tags.sort();
+        tags.dedup();
+        RuleSet {
+            rules,
+            active,
+            tags,
+            memo: std::sync::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(512).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
+        }
+    }
+
+    pub fn rules(&self) -> &[DeviceRule] {
+        &self.rules
+    }
+
+    /// The tags the acting rules read.
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    /// The acting rules that apply to a header whose values of [`RuleSet::tags`] are
+    /// `values` (in that order), in rule order.
+    pub fn matching(&self, values: &[Option<String>]) -> Arc<Vec<usize>> {
+        let mut h = blake3::Hasher::new();
+        for v in values {
+            match v {
+                None => h.update(&[0]),
+                Some(s) => h
+                    .update(&[1])
+                    .update(&(s.len() as u64).to_le_bytes())
+                    .update(s.as_bytes()),
+            };
+        }
+        let key = *h.finalize().as_bytes();
+        if let Some(hit) = crate::lock(&self.memo).get(&key) {
+            return hit.clone();
+        }
+        let value = |t: Tag| {
+            self.tags
+                .binary_search(&t)
+                .ok()
+                .and_then(|i| values.get(i).cloned().flatten())
+        };
+        let found: Arc<Vec<usize>> = Arc::new(
+            self.active
+                .iter()
+                .copied()
+                .filter(|i| self.rules[*i].applies(&value))
+                .collect(),
+        );
+        crate::lock(&self.memo).put(key, found.clone());
+        found
     }
 }
 

@@ -254,14 +254,14 @@ pub fn parse(
         }
     }
     if !raw.pixel_rule.is_empty() {
-        let mut rules = policy.pixel_rules.as_ref().clone();
+        let mut rules = policy.pixel_rules.rules().to_vec();
         for spec in &raw.pixel_rule {
             let rule = crate::pixels::rules::DeviceRule::compile(spec.get_ref())
                 .map_err(|m| err(spec.span().start, m))?;
             rules.push(rule);
             policy.custom_pixel_rules.push(spec.get_ref().clone());
         }
-        policy.pixel_rules = std::sync::Arc::new(rules);
+        policy.pixel_rules = std::sync::Arc::new(crate::pixels::rules::RuleSet::new(rules));
     }
     policy.index();
     Ok(policy)

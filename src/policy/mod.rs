@@ -8,7 +8,7 @@ pub mod table_types;
 mod vocabulary;
 
 use crate::dicom::Tag;
-use crate::pixels::rules::{DeviceRule, RuleSpec};
+use crate::pixels::rules::{DeviceRule, RuleSet, RuleSpec};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
@@ -38,7 +38,7 @@ pub struct Policy {
     pub allow: BTreeSet<Allow>,
     /// Device rules: where devices burn text in (the built-in table, then the policy's own
     /// `[[pixel_rule]]`s, in order).
-    pub pixel_rules: Arc<Vec<DeviceRule>>,
+    pub pixel_rules: Arc<RuleSet>,
     /// The policy's own pixel rules as written (part of the policy id).
     pub custom_pixel_rules: Vec<RuleSpec>,
     exact: HashMap<Tag, Rule>,
@@ -77,7 +77,7 @@ impl Policy {
             refuse_modalities: BTreeSet::new(),
             refuse_sop_classes: BTreeSet::new(),
             allow: BTreeSet::new(),
-            pixel_rules: Arc::new(builtin_pixel_rules().to_vec()),
+            pixel_rules: Arc::new(RuleSet::new(builtin_pixel_rules().to_vec())),
             custom_pixel_rules: Vec::new(),
             exact: HashMap::new(),
             repeating: Vec::new(),
