@@ -69,7 +69,9 @@ def parse(text: str) -> list[dict]:
             if low.startswith(key):
                 arg = line[len(key):].strip()
                 if arg == "all":
-                    cur["blank_all" if not keep else "keep_all"] = True
+                    if keep:
+                        raise ValueError(f"keep all keeps everything, which deidfs does not express: {raw!r}")
+                    cur["blank_all"] = True
                 elif arg.startswith("from:"):
                     if arg != "from:SequenceOfUltrasoundRegions":
                         raise ValueError(f"unknown coordinate source {arg!r}")

@@ -186,12 +186,13 @@ fn export(
     let secs = start.elapsed().as_secs_f64();
     let hidden: Vec<String> = s.hidden.iter().map(|(r, n)| format!("{r} {n}")).collect();
     println!(
-        "exported to {}: {} written ({:.1} MB, {:.1} MB/s), {} skipped (unchanged), {} failed; hidden: {}",
+        "exported to {}: {} written ({:.1} MB, {:.1} MB/s), {} skipped (unchanged), {} removed (no longer shown), {} failed; hidden: {}",
         dest.display(),
         s.written,
         s.bytes as f64 / 1e6,
         s.bytes as f64 / 1e6 / secs.max(1e-9),
         s.skipped,
+        s.removed,
         s.failed,
         if hidden.is_empty() {
             "none".into()

@@ -74,6 +74,9 @@ pub fn scan(r: &ScanReport) -> String {
         ("visible by transfer syntax", &r.by_transfer_syntax),
         ("pixels cleaned, located by", &r.pixels_cleaned_by),
     ] {
+        if map.is_empty() && title.starts_with("pixels") {
+            continue;
+        }
         let _ = writeln!(out, "{title}:");
         for (k, v) in map {
             let _ = writeln!(out, "  {k:<40} {v}");

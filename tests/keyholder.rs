@@ -175,6 +175,16 @@ fn crosswalk_matches_the_exported_files_and_export_is_incremental() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // A file the view no longer shows leaves the destination: it may now be refused.
+    let before = common::walk(&exp).len();
+    std::fs::write(src.join("mr.dcm"), b"no longer DICOM").unwrap();
+    let o = t.run(&["export", s(&src), s(&exp)]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("1 removed"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(common::walk(&exp).len(), before - 1);
     let mut left = Vec::new();
     left.extend(common::walk(&exp));
     assert!(

@@ -32,7 +32,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Paths a file names: `crate::a::b`, `super::a`, and the names inside `super::{a, b}`.
-fn references(text: &str, module: &[String], is_mod_rs: bool) -> Vec<Vec<String>> {
+fn references(text: &str, module: &[String]) -> Vec<Vec<String>> {
     let ident = |s: &str| -> String {
         s.chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -42,13 +42,9 @@ fn references(text: &str, module: &[String], is_mod_rs: bool) -> Vec<Vec<String>
     for (prefix, base) in [
         ("crate::", Vec::new()),
         ("super::", {
-            // `super` of src/fs/inode.rs is `fs`; of src/fs/mod.rs, the crate root.
+            // `super` of src/fs/inode.rs is `fs`; of src/fs/mod.rs (module `fs`), the root.
             let mut b = module.to_vec();
             b.pop();
-            if is_mod_rs {
-                b = module.to_vec();
-                b.pop();
-            }
             b
         }),
     ] {
@@ -133,9 +129,8 @@ fn no_module_imports_one_that_imports_it_back() {
         if me.is_empty() {
             continue; // the crate root declares everything
         }
-        let is_mod_rs = rel.file_name().is_some_and(|n| n == "mod.rs");
         let text = std::fs::read_to_string(p).unwrap();
-        for target in references(&text, &me, is_mod_rs) {
+        for target in references(&text, &me) {
             // The longest prefix of the path that is a module.
             let Some(target) = (1..=target.len())
                 .rev()

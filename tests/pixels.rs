@@ -261,3 +261,105 @@ fn the_research_policy_cleans_pixel_data() {
     ));
     assert!(serve(&fx::us_image().build(), &p).is_ok());
 }
+
+/// `src` with a copy of the element `at..at+len` inserted right after it, its value replaced.
+fn duplicate(src: &[u8], element: &[u8], new_value: &[u8]) -> Vec<u8> {
+    let at = src
+        .windows(element.len())
+        .position(|w| w == element)
+        .expect("element in the file");
+    let mut copy = element[..element.len() - new_value.len()].to_vec();
+    copy.extend_from_slice(new_value);
+    let mut out = src[..at + element.len()].to_vec();
+    out.extend(copy);
+    out.extend_from_slice(&src[at + element.len()..]);
+    out
+}
+
+// Regressions found in review: each used to serve text marked as cleaned.
+
+#[test]
+fn a_region_that_keeps_every_pixel_cleans_nothing_and_is_refused() {
+    let src = fx::us_image()
+        .push(Elem::seq(
+            t::SEQUENCE_OF_ULTRASOUND_REGIONS,
+            vec![vec![
+                Elem::ul((0x0018, 0x6018), 0),
+                Elem::ul((0x0018, 0x601A), 0),
+                Elem::ul((0x0018, 0x601C), 15),
+                Elem::ul((0x0018, 0x601E), 11),
+            ]],
+        ))
+        .build();
+    assert_eq!(refusal(&src, &with_option("basic")), "pixels-unsettled");
+}
+
+#[test]
+fn frames_the_header_does_not_describe_are_not_served_unmasked() {
+    let frame = fx::rgb_pattern(12, 16);
+    // Two frames of pixels, Number of Frames absent: the second would be served as it is.
+    let src = fx::us_image()
+        .elem(t::PIXEL_DATA, "OB", Value::Bytes(frame.repeat(2)))
+        .build();
+    assert_eq!(refusal(&src, &with_option("basic")), "pixels-layout");
+    // A Number of Frames that is not a number is not read as 1.
+    let src = fx::us_image()
+        .str(t::NUMBER_OF_FRAMES, "IS", "3.0")
+        .elem(t::PIXEL_DATA, "OB", Value::Bytes(frame.repeat(3)))
+        .build();
+    assert_eq!(refusal(&src, &with_option("basic")), "pixels-layout");
+}
+
+#[test]
+fn dimensions_beyond_16_bits_are_refused_not_wrapped() {
+    let src = fx::us_image()
+        .push(Elem::ul(t::ROWS, 1 << 31))
+        .push(Elem::ul(t::COLUMNS, 1 << 31))
+        .build();
+    assert_eq!(refusal(&src, &with_option("basic")), "pixels-layout");
+}
+
+#[test]
+fn a_duplicated_pixel_attribute_is_refused_and_any_yes_counts() {
+    let src = fx::us_image().build();
+    // Columns (0028,0011) US 16, then a second Columns 8.
+    let columns = [0x28, 0x00, 0x11, 0x00, b'U', b'S', 2, 0, 16, 0];
+    let twice = duplicate(&src, &columns, &[8, 0]);
+    assert_eq!(refusal(&twice, &with_option("basic")), "pixels-layout");
+    // Burned In Annotation YES, then NO: still burned in.
+    let flag = [
+        0x28, 0x00, 0x01, 0x03, b'C', b'S', 4, 0, b'Y', b'E', b'S', b' ',
+    ];
+    let yes_no = duplicate(&src, &flag, b"NO  ");
+    let basic = policy::load_builtin("basic").unwrap();
+    assert_eq!(refusal(&yes_no, &basic), "burned-in-annotation");
+}
+
+#[test]
+fn a_rule_blanks_its_rectangles_inside_the_regions_it_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        r#"extends = "basic"
+options = ["clean-pixel-data"]
+
+[[pixel_rule]]
+label = "caliper text inside the region"
+when = ["equals Modality US"]
+blank = [[4, 4, 8, 6]]
+keep_ultrasound_regions = true
+"#,
+    )
+    .unwrap();
+    let policy = policy::load_policy(&p.to_string_lossy()).unwrap();
+    let after = pixels(&parse(&serve(&fx::us_image().build(), &policy).unwrap()));
+    let px = |x: usize, y: usize| &after[(y * 16 + x) * 3..(y * 16 + x) * 3 + 3];
+    assert_eq!(
+        px(5, 5),
+        [0, 0, 0],
+        "inside the region and the rectangle: blanked"
+    );
+    let before = fx::rgb_pattern(12, 16);
+    assert_eq!(px(10, 5), &before[(5 * 16 + 10) * 3..(5 * 16 + 10) * 3 + 3]);
+}

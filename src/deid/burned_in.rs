@@ -51,9 +51,15 @@ pub(super) fn decide(
             None => Ok(None),
         }
     };
-    let flag = text_of(win, BURNED_IN)?
+    // Any Burned In Annotation YES counts, even if a duplicate says otherwise.
+    let mut flag = text_of(win, BURNED_IN)?
         .unwrap_or_default()
         .to_ascii_uppercase();
+    for el in elements.iter().filter(|e| e.tag == BURNED_IN) {
+        if header_text(win, el)?.eq_ignore_ascii_case("YES") {
+            flag = "YES".into();
+        }
+    }
     let modality = text_of(win, MODALITY)?
         .unwrap_or_default()
         .to_ascii_uppercase();
@@ -74,7 +80,6 @@ pub(super) fn decide(
     if flag != "YES" && !listed && rules.is_empty() {
         return Ok(None);
     }
-    let top: HashMap<Tag, &Element> = elements.iter().map(|e| (e.tag, e)).collect();
     if !policy.has(ProfileOption::CleanPixelData) {
         return Err(if flag == "YES" {
             Refusal::BurnedInAnnotation
@@ -91,6 +96,16 @@ pub(super) fn decide(
         .into());
     }
 
+    // What the pixels are is read from attributes that must each appear once: a viewer shows
+    // the first of two Columns, and a mask built for another would miss text.
+    let mut top: HashMap<Tag, &Element> = HashMap::new();
+    for el in elements {
+        if top.insert(el.tag, el).is_some()
+            && (el.tag.0 == 0x0028 || el.tag == PIXEL_DATA || el.tag == ULTRASOUND_REGIONS)
+        {
+            return Err(Refusal::PixelLayout(format!("{} appears twice", el.tag)).into());
+        }
+    }
     let regions = match top.get(&ULTRASOUND_REGIONS) {
         Some(el) => ultrasound_regions(win, el)?,
         None => Vec::new(),
@@ -107,6 +122,11 @@ pub(super) fn decide(
         return Err(Refusal::PixelsCompressed.into());
     }
     let g = geometry(win)?;
+    if g.big_endian && g.bits_allocated == 8 && pixels.vr == Vr::OW {
+        return Err(
+            Refusal::PixelLayout(crate::pixels::GeometryError::SwappedBytes.to_string()).into(),
+        );
+    }
     let whole = Rect::whole(g.cols, g.rows);
     let mut ops: Vec<(Rect, Op)> = Vec::new();
     let mut by: Vec<String> = Vec::new();
@@ -135,6 +155,10 @@ pub(super) fn decide(
         _ => None,
     };
     let mask = Mask::new(&g, &ops, black).map_err(|e| Refusal::PixelLayout(e.to_string()))?;
+    if mask.is_empty() {
+        // The regions or rules keep every pixel: nothing says where the text is.
+        return Err(Refusal::PixelsUnsettled.into());
+    }
     Ok(Some(PixelWork {
         mask: Arc::new(mask),
         frames: g.frames,
@@ -145,34 +169,27 @@ pub(super) fn decide(
 /// An attribute as rules see it: text trimmed, numbers in decimal, values joined by `\`;
 /// a sequence is present with no text.
 fn header_text(win: &mut Window, el: &Element) -> io::Result<String> {
-    if !matches!(el.body, Body::Primitive) {
+    let vr = el.value_vr();
+    let binary = matches!(
+        vr,
+        Vr::OB | Vr::OW | Vr::OF | Vr::OD | Vr::OL | Vr::OV | Vr::UN | Vr::FD | Vr::AT
+    );
+    if binary || !matches!(el.body, Body::Primitive) {
         return Ok(String::new());
     }
     let v = win.exact(el.value_start, el.value_len() as usize)?;
-    let vr = el.value_vr();
     let nums = |size: usize, f: &dyn Fn(&[u8]) -> String| -> String {
         v.chunks_exact(size).map(f).collect::<Vec<_>>().join("\\")
     };
     let e = el.enc;
     Ok(match vr {
-        Vr::US => nums(2, &|b| u16_of(b, e).to_string()),
-        Vr::SS => nums(2, &|b| (u16_of(b, e) as i16).to_string()),
-        Vr::UL => nums(4, &|b| u32_of(b, e).to_string()),
-        Vr::SL => nums(4, &|b| (u32_of(b, e) as i32).to_string()),
-        Vr::FL => nums(4, &|b| f32::from_bits(u32_of(b, e)).to_string()),
-        Vr::OB | Vr::OW | Vr::OF | Vr::OD | Vr::OL | Vr::OV | Vr::UN | Vr::FD | Vr::AT => {
-            String::new()
-        }
+        Vr::US => nums(2, &|b| e.u16(b).to_string()),
+        Vr::SS => nums(2, &|b| (e.u16(b) as i16).to_string()),
+        Vr::UL => nums(4, &|b| e.u32(b).to_string()),
+        Vr::SL => nums(4, &|b| (e.u32(b) as i32).to_string()),
+        Vr::FL => nums(4, &|b| f32::from_bits(e.u32(b)).to_string()),
         _ => string_of(&v),
     })
-}
-
-fn u16_of(b: &[u8], e: Encoding) -> u16 {
-    e.u16(b)
-}
-
-fn u32_of(b: &[u8], e: Encoding) -> u32 {
-    e.u32(b)
 }
 
 /// The first value of an integer attribute (US, UL, IS...), `None` if absent or unreadable.
@@ -182,18 +199,32 @@ fn number(win: &mut Window, el: Option<&&Element>) -> io::Result<Option<u32>> {
     Ok(text.split('\\').next().and_then(|s| s.trim().parse().ok()))
 }
 
-fn pixel_header(win: &mut Window, top: &HashMap<Tag, &Element>) -> io::Result<PixelHeader> {
-    let n = |win: &mut Window, g, e| number(win, top.get(&Tag(g, e)));
+/// The header's pixel description. A Number of Frames or Planar Configuration that is present
+/// but not a number is an error, not a default: a wrong frame count leaves frames unmasked.
+fn pixel_header(win: &mut Window, top: &HashMap<Tag, &Element>) -> Result<PixelHeader, DeidError> {
+    let n =
+        |win: &mut Window, g: u16, e: u16, name: &'static str| -> Result<Option<u32>, DeidError> {
+            match top.get(&Tag(g, e)) {
+                None => Ok(None),
+                Some(el) => match number(win, Some(el))? {
+                    Some(v) => Ok(Some(v)),
+                    None => Err(Refusal::PixelLayout(
+                        crate::pixels::GeometryError::Unreadable(name).to_string(),
+                    )
+                    .into()),
+                },
+            }
+        };
     let small = |v: Option<u32>| v.and_then(|v| u16::try_from(v).ok());
     Ok(PixelHeader {
-        rows: n(win, 0x0028, 0x0010)?,
-        cols: n(win, 0x0028, 0x0011)?,
-        samples: small(n(win, 0x0028, 0x0002)?),
-        bits_allocated: small(n(win, 0x0028, 0x0100)?),
-        bits_stored: small(n(win, 0x0028, 0x0101)?),
-        pixel_representation: small(n(win, 0x0028, 0x0103)?),
-        planar_configuration: small(n(win, 0x0028, 0x0006)?),
-        frames: n(win, 0x0028, 0x0008)?,
+        rows: small(n(win, 0x0028, 0x0010, "Rows")?),
+        cols: small(n(win, 0x0028, 0x0011, "Columns")?),
+        samples: small(n(win, 0x0028, 0x0002, "Samples per Pixel")?),
+        bits_allocated: small(n(win, 0x0028, 0x0100, "Bits Allocated")?),
+        bits_stored: small(n(win, 0x0028, 0x0101, "Bits Stored")?),
+        pixel_representation: small(n(win, 0x0028, 0x0103, "Pixel Representation")?),
+        planar_configuration: small(n(win, 0x0028, 0x0006, "Planar Configuration")?),
+        frames: n(win, 0x0028, 0x0008, "Number of Frames")?,
         photometric: match top.get(&Tag(0x0028, 0x0004)) {
             Some(el) => Some(header_text(win, el)?),
             None => None,

@@ -11,13 +11,13 @@
 
 use crate::io::ReadAt;
 use crate::pixels::Mask;
+use std::io::{self, Write};
+use std::sync::Arc;
 
 /// The plan format: what segments mean. Part of every plan cache key and of the export
 /// manifest's digests; raise it whenever a change makes an old plan's bytes wrong (a new
 /// segment kind, a changed meaning of an old one).
 pub const FORMAT: u32 = 2;
-use std::io::{self, Write};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {

@@ -1,6 +1,8 @@
 //! Why a file is not served, and the engine's error type: a refusal (the file is hidden and
 //! its short reason counted) or an I/O error (transient: the read fails, nothing is hidden).
-//! No message here carries a value from the file.
+//! The short reasons (`reason()`, what the view logs and counts) never carry a value from the
+//! file; the messages may name a SOP class, modality or pixel layout, and reach only the key
+//! holder's one-file tools (`deid`, `inspect`).
 
 use super::layout::LayoutError;
 use crate::dicom::Tag;

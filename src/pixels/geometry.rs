@@ -76,7 +76,15 @@ pub enum GeometryError {
     Samples { samples: u16, photometric: String },
     #[error("YBR_FULL_422 with an odd number of columns ({cols})")]
     OddWidth { cols: u32 },
-    #[error("the pixel data holds {have} bytes; the header describes {want}")]
+    #[error("YBR_FULL_422 with Planar Configuration 1 is not a valid layout")]
+    PlanarSubsampled,
+    #[error("8-bit pixels in an OW value in big endian: byte pairs are swapped")]
+    SwappedBytes,
+    #[error("{0} is present but not a valid number")]
+    Unreadable(&'static str),
+    #[error(
+        "the pixel data holds {have} bytes; the header describes {want} (frames x rows x columns x samples x bytes)"
+    )]
     Length { have: u64, want: u64 },
 }
 
@@ -99,8 +107,8 @@ pub struct Geometry {
 /// The header values a geometry is built from (as read; `None` when absent).
 #[derive(Debug, Clone, Default)]
 pub struct PixelHeader {
-    pub rows: Option<u32>,
-    pub cols: Option<u32>,
+    pub rows: Option<u16>,
+    pub cols: Option<u16>,
     pub samples: Option<u16>,
     pub bits_allocated: Option<u16>,
     pub bits_stored: Option<u16>,
@@ -112,14 +120,16 @@ pub struct PixelHeader {
 
 impl Geometry {
     pub fn new(h: &PixelHeader, big_endian: bool) -> Result<Geometry, GeometryError> {
-        let rows = h
-            .rows
-            .filter(|r| *r > 0)
-            .ok_or(GeometryError::Missing("Rows"))?;
-        let cols = h
-            .cols
-            .filter(|c| *c > 0)
-            .ok_or(GeometryError::Missing("Columns"))?;
+        let rows = u32::from(
+            h.rows
+                .filter(|r| *r > 0)
+                .ok_or(GeometryError::Missing("Rows"))?,
+        );
+        let cols = u32::from(
+            h.cols
+                .filter(|c| *c > 0)
+                .ok_or(GeometryError::Missing("Columns"))?,
+        );
         let text = h
             .photometric
             .clone()
@@ -139,6 +149,9 @@ impl Geometry {
         }
         if photometric == Photometric::YbrFull422 && cols % 2 == 1 {
             return Err(GeometryError::OddWidth { cols });
+        }
+        if photometric == Photometric::YbrFull422 && h.planar_configuration == Some(1) {
+            return Err(GeometryError::PlanarSubsampled);
         }
         let bits_allocated = h
             .bits_allocated
@@ -172,7 +185,7 @@ impl Geometry {
     }
 
     /// Bytes of one frame (YBR_FULL_422 stores two samples per pixel: Y for each, Cb and Cr
-    /// shared by a pair).
+    /// shared by a pair). Rows and columns are 16-bit, so this cannot overflow.
     pub fn frame_bytes(&self) -> u64 {
         let samples = match self.photometric {
             Photometric::YbrFull422 => 2,
@@ -181,10 +194,16 @@ impl Geometry {
         u64::from(self.rows) * u64::from(self.cols) * samples * self.sample_bytes()
     }
 
-    /// Checks the pixel data value holds every frame (trailing padding allowed).
+    /// Checks the pixel data value holds exactly every frame (one padding byte allowed, to
+    /// even length): bytes beyond the frames the header describes would be served unmasked.
     pub fn check_length(&self, have: u64) -> Result<(), GeometryError> {
-        let want = self.frame_bytes() * u64::from(self.frames);
-        if have < want {
+        let Some(want) = self.frame_bytes().checked_mul(u64::from(self.frames)) else {
+            return Err(GeometryError::Length {
+                have,
+                want: u64::MAX,
+            });
+        };
+        if have != want && have != want.saturating_add(want % 2) {
             return Err(GeometryError::Length { have, want });
         }
         Ok(())

@@ -27,7 +27,7 @@ pub struct RuleSpec {
     /// Rectangles to blank: x0, y0, x1, y1 (maxima exclusive).
     #[serde(default)]
     pub blank: Vec<[u32; 4]>,
-    /// Rectangles to keep (applied in order after the blanks of the same rule).
+    /// Rectangles to keep (applied after the rule's blanks).
     #[serde(default)]
     pub keep: Vec<[u32; 4]>,
     #[serde(default)]
@@ -223,18 +223,21 @@ impl DeviceRule {
                 y1: c[3],
             })
         };
+        // A rule's areas apply in one fixed order, whatever the order in the file: blank all,
+        // keep the ultrasound regions, blank the rectangles (text inside a region still
+        // goes), keep the rectangles.
         let mut areas = Vec::new();
         if spec.blank_all {
             areas.push(Area::BlankAll);
+        }
+        if spec.keep_ultrasound_regions {
+            areas.push(Area::KeepUltrasoundRegions);
         }
         for c in &spec.blank {
             areas.push(Area::Rect(rect(c)?, Op::Blank));
         }
         for c in &spec.keep {
             areas.push(Area::Rect(rect(c)?, Op::Keep));
-        }
-        if spec.keep_ultrasound_regions {
-            areas.push(Area::KeepUltrasoundRegions);
         }
         let mut tags: Vec<Tag> = lines
             .iter()

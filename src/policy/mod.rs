@@ -226,6 +226,11 @@ impl Policy {
         let oq = |s: &Option<String>| s.as_deref().map_or("-".to_string(), q);
         let mut lines = vec![
             format!("deidfs {}", env!("CARGO_PKG_VERSION")),
+            // The built-in tables change with the build, not always with the version.
+            format!(
+                "pixel-rules {}",
+                blake3::hash(crate::pixels::rules::BUILTIN_TABLE.as_bytes()).to_hex()
+            ),
             format!("name {}", q(&self.name)),
         ];
         lines.extend(self.options.iter().map(|o| format!("option {}", o.name())));

@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub struct ExportSummary {
     pub written: usize,
     pub skipped: usize,
+    /// Files of an earlier export that the view no longer shows (now refused, or gone from
+    /// the source), removed from the destination.
+    pub removed: usize,
     pub failed: usize,
     pub bytes: u64,
     pub hidden: BTreeMap<&'static str, usize>,
@@ -124,6 +127,18 @@ pub fn export(
     }
     write_atomically(&manifest_path, true, |w| w.write_all(text.as_bytes()))
         .with_context(|| manifest_path.display().to_string())?;
+    // What an earlier export wrote and the view no longer shows must not stay behind: it may
+    // be a file now refused (a policy or deidfs that finds more burned-in text).
+    for stale in old.keys().filter(|k| !manifest.contains_key(*k)) {
+        let path = dest.join(stale);
+        if std::path::Path::new(stale)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && std::fs::remove_file(&path).is_ok()
+        {
+            summary.removed += 1;
+        }
+    }
     summary.written = written.into_inner();
     summary.skipped = skipped.into_inner();
     summary.failed = failed.into_inner();
