@@ -2,6 +2,7 @@
 //! Sequence of Ultrasound Regions), and masks that blank it in native frames without changing
 //! their size. Depends only on `dicom`: the engine reads the header and asks here.
 
+pub mod detect;
 pub mod geometry;
 pub mod mask;
 pub mod rules;
