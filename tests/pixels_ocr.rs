@@ -384,3 +384,77 @@ fn burned_in_text_of_the_corpus_is_unreadable_once_cleaned() {
         "no identifying word was read in any source"
     );
 }
+
+/// A GE LightSpeed VCT dose screen (the rule "LightSpeed Dose Report" blanks y 0..121): text
+/// only inside the rule's band is served blanked; text below it too is refused, since only
+/// the detector's check stands between it and the reader.
+#[test]
+fn text_a_device_rule_does_not_cover_makes_the_file_fail_closed() {
+    tools();
+    let data = std::fs::read(FONT).unwrap();
+    let font = FontRef::try_from_slice(&data).unwrap();
+    let (w, h) = (256usize, 256usize);
+    let render = |lines: &[(&str, f32)]| -> Vec<u8> {
+        let mut img = vec![0f32; w * h];
+        for (text, top) in lines {
+            let scaled = font.as_scaled(PxScale::from(18.0));
+            let mut x = 10.0;
+            for c in text.chars() {
+                let mut g = scaled.scaled_glyph(c);
+                let advance = scaled.h_advance(g.id);
+                g.position = point(x, top + scaled.ascent());
+                if let Some(o) = font.outline_glyph(g) {
+                    let b = o.px_bounds();
+                    o.draw(|gx, gy, v| {
+                        let (px, py) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
+                        if (0..w as i32).contains(&px) && (0..h as i32).contains(&py) {
+                            let p = &mut img[py as usize * w + px as usize];
+                            *p = p.max(v);
+                        }
+                    });
+                }
+                x += advance;
+            }
+        }
+        img.iter()
+            .flat_map(|p| ((p * 4095.0) as u16).to_le_bytes())
+            .collect()
+    };
+    let screen = |pixels: Vec<u8>| {
+        fx::ct_like("DOSE^SCREEN", "P-DOSE", h as u16, w as u16)
+            .str(t::MANUFACTURER, "LO", "GE MEDICAL SYSTEMS")
+            .str((0x0008, 0x1090), "LO", "LightSpeed VCT")
+            .str(t::IMAGE_TYPE, "CS", "DERIVED\\SECONDARY\\SCREEN SAVE")
+            .elem(t::PIXEL_DATA, "OW", Value::Bytes(pixels))
+            .build()
+    };
+    let research = policy::load_builtin("research").unwrap();
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([8; 32]));
+    let dir = tempfile::tempdir().unwrap();
+
+    let inside = screen(render(&[
+        ("JOSEPHINE KOWALSKA", 30.0),
+        ("ID 48213977", 70.0),
+    ]));
+    let plan = Engine::new(&research, &keys)
+        .plan(&inside)
+        .expect("served")
+        .plan;
+    let (sp, op) = (dir.path().join("in-src.dcm"), dir.path().join("in-out.dcm"));
+    std::fs::write(&sp, &inside).unwrap();
+    std::fs::write(&op, plan.to_vec(&inside).unwrap()).unwrap();
+    assert!(!planted_read(&ocr(&sp)).is_empty(), "the source reads");
+    assert!(
+        planted_read(&ocr(&op)).is_empty(),
+        "the served file does not"
+    );
+
+    let below = screen(render(&[
+        ("JOSEPHINE KOWALSKA", 30.0),
+        ("ID 48213977", 170.0),
+    ]));
+    match Engine::new(&research, &keys).plan(&below) {
+        Err(deidfs::deid::DeidError::Refused(r)) => assert_eq!(r.reason(), "pixels-text-remains"),
+        other => panic!("served with text left: {:?}", other.map(|o| o.info)),
+    }
+}

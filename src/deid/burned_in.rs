@@ -159,11 +159,37 @@ pub(super) fn decide(
         // The regions or rules keep every pixel: nothing says where the text is.
         return Err(Refusal::PixelsUnsettled.into());
     }
+    if regions.is_empty() {
+        // Only device rules located the text: check that none is left elsewhere (a new
+        // software version may write more). With regions, everything outside them is blank.
+        verify(win, pixels, &g, &mask)?;
+    }
     Ok(Some(PixelWork {
         mask: Arc::new(mask),
         frames: g.frames,
         settled_by: by.join(", "),
     }))
+}
+
+/// Fails closed when the detector still finds a line of text in the first or last frame as
+/// served (PALETTE COLOR frames are not checked: their indices say nothing of brightness).
+fn verify(win: &mut Window, pixels: &Element, g: &Geometry, mask: &Mask) -> Result<(), DeidError> {
+    let frame = g.frame_bytes();
+    let mut frames = vec![0];
+    if g.frames > 1 {
+        frames.push(u64::from(g.frames) - 1);
+    }
+    for f in frames {
+        let mut bytes = win.exact(pixels.value_start + f * frame, frame as usize)?;
+        mask.apply(0, &mut bytes);
+        let Some(luma) = crate::pixels::detect::luminance(g, &bytes) else {
+            return Ok(());
+        };
+        if !crate::pixels::detect::text_lines(&luma, g.cols as usize, g.rows as usize).is_empty() {
+            return Err(Refusal::TextRemains.into());
+        }
+    }
+    Ok(())
 }
 
 /// An attribute as rules see it: text trimmed, numbers in decimal, values joined by `\`;

@@ -35,6 +35,8 @@ pub enum Refusal {
         "the pixels may carry text and are compressed; cleaning compressed pixel data is not built yet"
     )]
     PixelsCompressed,
+    #[error("text is still found in the pixels after the device rule's rectangles were blanked")]
+    TextRemains,
     #[error("the pixels may carry text and cannot be cleaned: {0}")]
     PixelLayout(String),
     #[error("deflated data set: {0}")]
@@ -56,6 +58,7 @@ impl Refusal {
             Refusal::PixelsUnsettled => "pixels-unsettled",
             Refusal::PixelsCompressed => "pixels-compressed",
             Refusal::PixelLayout(_) => "pixels-layout",
+            Refusal::TextRemains => "pixels-text-remains",
             Refusal::Deflate(_) => "deflate",
             Refusal::ValueTooLong { .. } => "value-too-long",
         }
