@@ -252,5 +252,65 @@ fn pixel_rules(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, plan, pixel_rules);
+/// Per-frame pixel work: the detector (luminance + text lines) and the mask applied as a frame
+/// is read, for a 640x480 RGB ultrasound frame and a 512x512 16-bit CT slice.
+fn pixel_frames(c: &mut Criterion) {
+    use deidfs::pixels::{Geometry, Mask, Op, Photometric, Rect, detect};
+    let frames = [
+        ("640x480 RGB", 480u32, 640u32, 3u16, 8u16, Photometric::Rgb),
+        (
+            "512x512 CT 16-bit",
+            512,
+            512,
+            1,
+            16,
+            Photometric::Monochrome2,
+        ),
+    ];
+    for (name, rows, cols, samples, bits, photometric) in frames {
+        let g = Geometry {
+            rows,
+            cols,
+            samples,
+            bits_allocated: bits,
+            bits_stored: bits.min(12),
+            signed: false,
+            planar: false,
+            frames: 1,
+            photometric,
+            big_endian: false,
+        };
+        let frame: Vec<u8> = (0..g.frame_bytes() as usize)
+            .map(|i| ((i * 7919) % 251) as u8 & if bits == 16 && i % 2 == 1 { 0x0F } else { 0xFF })
+            .collect();
+        c.bench_function(&format!("detect text, {name} frame"), |b| {
+            b.iter(|| {
+                let luma = detect::luminance(&g, black_box(&frame)).unwrap();
+                black_box(detect::text_lines(&luma, cols as usize, rows as usize))
+            })
+        });
+        let ops = [
+            (Rect::whole(cols, rows), Op::Blank),
+            (
+                Rect {
+                    x0: 40,
+                    y0: 60,
+                    x1: cols - 40,
+                    y1: rows - 20,
+                },
+                Op::Keep,
+            ),
+        ];
+        let mask = Mask::new(&g, &ops, None).unwrap();
+        let mut buf = frame.clone();
+        c.bench_function(&format!("mask applied, {name} frame"), |b| {
+            b.iter(|| {
+                buf.copy_from_slice(&frame);
+                mask.apply(0, black_box(&mut buf));
+            })
+        });
+    }
+}
+
+criterion_group!(benches, plan, pixel_rules, pixel_frames);
 criterion_main!(benches);
