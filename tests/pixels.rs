@@ -363,3 +363,21 @@ keep_ultrasound_regions = true
     let before = fx::rgb_pattern(12, 16);
     assert_eq!(px(10, 5), &before[(5 * 16 + 10) * 3..(5 * 16 + 10) * 3 + 3]);
 }
+
+#[test]
+fn device_rules_see_the_file_meta() {
+    // The built-in rule "MINDRAY" tests Implementation Version Name, a file meta attribute.
+    let src = fx::us_image()
+        .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
+        .meta_elem((0x0002, 0x0013), "SH", Value::str("MINDRAY_01"))
+        .build();
+    let out = parse(&serve(&src, &with_option("basic")).unwrap());
+    assert!(
+        pixels(&out).iter().all(|b| *b == 0),
+        "the rule's band covers this small image"
+    );
+    let other = fx::us_image()
+        .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
+        .build();
+    assert_eq!(refusal(&other, &with_option("basic")), "pixels-unsettled");
+}

@@ -12,6 +12,7 @@
 use super::layout::{Body, Element};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
+use super::screen::Facts;
 use super::values::string_of;
 use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODALITY, MODEL, PIXEL_DATA};
 use crate::dicom::{Encoding, Tag, Vr};
@@ -42,10 +43,19 @@ pub(super) fn decide(
     win: &mut Window,
     policy: &Policy,
     elements: &[Element],
-    sop_class: &str,
+    facts: &Facts,
 ) -> Result<Option<PixelWork>, DeidError> {
+    let sop_class = facts.sop_class.as_str();
     // A few dozen lookups per file: a scan costs less than building a map.
     let text_of = |win: &mut Window, tag: Tag| -> io::Result<Option<String>> {
+        if tag.0 == 0x0002 {
+            // File meta attributes (Implementation Version Name...), as the source had them.
+            return Ok(facts
+                .meta_texts
+                .iter()
+                .find(|(t, _)| *t == tag)
+                .map(|(_, v)| v.clone()));
+        }
         match elements.iter().find(|e| e.tag == tag) {
             Some(el) => Ok(Some(header_text(win, el)?)),
             None => Ok(None),

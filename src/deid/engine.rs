@@ -76,7 +76,7 @@ impl<'a> Engine<'a> {
             meta_facts,
             &layout.elements,
         )?;
-        let pixels = burned_in::decide(&mut win, self.policy, &layout.elements, &facts.sop_class)?;
+        let pixels = burned_in::decide(&mut win, self.policy, &layout.elements, &facts)?;
         let (dataset, trace) =
             self.rewrite(&facts, pixels.as_ref(), win, layout.enc, &layout.elements)?;
         let ts = meta::output_transfer_syntax(&layout);
@@ -98,7 +98,7 @@ impl<'a> Engine<'a> {
         let meta_facts = screen::meta_facts(&mut Window::new(src), layout)?;
         let mut win = Window::new(&inflated);
         let facts = screen::screen(&mut win, self.policy, self.keys, meta_facts, &elements)?;
-        let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts.sop_class)?;
+        let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts)?;
         let (dataset, trace) = self.rewrite(&facts, pixels.as_ref(), win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;

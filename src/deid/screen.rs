@@ -33,6 +33,8 @@ pub(super) struct MetaFacts {
     pub version: Option<Vec<u8>>,
     /// Media Storage SOP Instance UID (fallback when the data set has none).
     pub instance: Option<Vec<u8>>,
+    /// Every meta element's value as text (device rules may test them).
+    pub texts: Vec<(Tag, String)>,
 }
 
 /// Reads the meta values the output needs; a value that is not all in the file reads empty.
@@ -41,12 +43,16 @@ pub(super) fn meta_facts(win: &mut Window, layout: &Layout) -> io::Result<MetaFa
         class: None,
         version: None,
         instance: None,
+        texts: Vec::new(),
     };
     for el in layout.meta.iter().flat_map(|m| &m.elements) {
         let v = win
             .get(el.value_start, el.value_len() as usize)?
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
+        if el.vr.string_valued() {
+            facts.texts.push((el.tag, string_of(&v)));
+        }
         match el.tag {
             Tag(0x0002, 0x0002) => facts.class = Some(string_of(&v)),
             Tag(0x0002, 0x0001) => facts.version = Some(v),
@@ -70,6 +76,8 @@ pub(super) struct Facts {
     /// Values cleaned text must not repeat: sorted, deduplicated.
     pub identifiers: Vec<Vec<u8>>,
     pub meta_version: Option<Vec<u8>>,
+    /// The source meta's values as text (for device rules; never written out).
+    pub meta_texts: Vec<(Tag, String)>,
 }
 
 /// Refuses the file, or returns its facts.
@@ -113,6 +121,7 @@ pub(super) fn screen(
         day_shift: keys.day_shift(&identity),
         identifiers: identifiers(win, policy, elements)?,
         meta_version: meta.version,
+        meta_texts: meta.texts,
     })
 }
 
