@@ -47,29 +47,35 @@ fn picture() -> Vec<f32> {
             };
         }
     }
-    let data = std::fs::read(FONT).unwrap();
-    let font = FontRef::try_from_slice(&data).unwrap();
     for (text, top) in [(BANNER, 12.0), (FOOTER, 222.0)] {
-        let scaled = font.as_scaled(PxScale::from(17.0));
-        let mut x = 24.0;
-        for c in text.chars() {
-            let mut g = scaled.scaled_glyph(c);
-            let advance = scaled.h_advance(g.id);
-            g.position = point(x, top + scaled.ascent());
-            if let Some(outline) = font.outline_glyph(g) {
-                let b = outline.px_bounds();
-                outline.draw(|gx, gy, v| {
-                    let (px, py) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
-                    if (0..W as i32).contains(&px) && (0..H as i32).contains(&py) {
-                        let p = &mut img[py as usize * W + px as usize];
-                        *p = p.max(v);
-                    }
-                });
-            }
-            x += advance;
-        }
+        draw_text(&mut img, W, text, 17.0, 24.0, top);
     }
     img
+}
+
+/// Draws `text` in white (1.0) into a grey image `w` pixels wide, `px` pixels high, its top
+/// left at (`x`, `top`).
+fn draw_text(img: &mut [f32], w: usize, text: &str, px: f32, mut x: f32, top: f32) {
+    let data = std::fs::read(FONT).unwrap();
+    let font = FontRef::try_from_slice(&data).unwrap();
+    let h = img.len() / w;
+    let scaled = font.as_scaled(PxScale::from(px));
+    for c in text.chars() {
+        let mut g = scaled.scaled_glyph(c);
+        let advance = scaled.h_advance(g.id);
+        g.position = point(x, top + scaled.ascent());
+        if let Some(outline) = font.outline_glyph(g) {
+            let b = outline.px_bounds();
+            outline.draw(|gx, gy, v| {
+                let (px, py) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
+                if (0..w as i32).contains(&px) && (0..h as i32).contains(&py) {
+                    let p = &mut img[py as usize * w + px as usize];
+                    *p = p.max(v);
+                }
+            });
+        }
+        x += advance;
+    }
 }
 
 struct Variant {
@@ -391,30 +397,11 @@ fn burned_in_text_of_the_corpus_is_unreadable_once_cleaned() {
 #[test]
 fn text_a_device_rule_does_not_cover_makes_the_file_fail_closed() {
     tools();
-    let data = std::fs::read(FONT).unwrap();
-    let font = FontRef::try_from_slice(&data).unwrap();
     let (w, h) = (256usize, 256usize);
     let render = |lines: &[(&str, f32)]| -> Vec<u8> {
         let mut img = vec![0f32; w * h];
         for (text, top) in lines {
-            let scaled = font.as_scaled(PxScale::from(18.0));
-            let mut x = 10.0;
-            for c in text.chars() {
-                let mut g = scaled.scaled_glyph(c);
-                let advance = scaled.h_advance(g.id);
-                g.position = point(x, top + scaled.ascent());
-                if let Some(o) = font.outline_glyph(g) {
-                    let b = o.px_bounds();
-                    o.draw(|gx, gy, v| {
-                        let (px, py) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
-                        if (0..w as i32).contains(&px) && (0..h as i32).contains(&py) {
-                            let p = &mut img[py as usize * w + px as usize];
-                            *p = p.max(v);
-                        }
-                    });
-                }
-                x += advance;
-            }
+            draw_text(&mut img, w, text, 18.0, 10.0, *top);
         }
         img.iter()
             .flat_map(|p| ((p * 4095.0) as u16).to_le_bytes())
