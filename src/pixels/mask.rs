@@ -165,10 +165,25 @@ impl Mask {
             let pattern = &self.patterns[r.pattern];
             let from = r.start.max(at);
             let to = (r.start + r.len).min(end);
-            for p in from..to {
-                buf[(p - at) as usize] = pattern[((p - r.start) % pattern.len() as u64) as usize];
-            }
+            fill(
+                &mut buf[(from - at) as usize..(to - at) as usize],
+                pattern,
+                ((from - r.start) % pattern.len() as u64) as usize,
+            );
         }
+    }
+}
+
+/// Fills `dst` with `pattern` repeated, starting `phase` bytes into it.
+fn fill(dst: &mut [u8], pattern: &[u8], phase: usize) {
+    if let [b] = pattern {
+        dst.fill(*b);
+        return;
+    }
+    let head = (pattern.len() - phase).min(dst.len());
+    dst[..head].copy_from_slice(&pattern[phase..phase + head]);
+    for chunk in dst[head..].chunks_mut(pattern.len()) {
+        chunk.copy_from_slice(&pattern[..chunk.len()]);
     }
 }
 
