@@ -14,7 +14,7 @@ use super::read::Window;
 use super::refusal::{DeidError, Refusal};
 use super::screen::Facts;
 use super::values::string_of;
-use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODALITY, MODEL, PIXEL_DATA};
+use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODEL, PIXEL_DATA};
 use crate::dicom::{Encoding, Tag, Vr};
 use crate::pixels::rules::Area;
 use crate::pixels::{Geometry, Mask, Op, PixelHeader, Rect};
@@ -61,18 +61,16 @@ pub(super) fn decide(
             None => Ok(None),
         }
     };
-    // Any Burned In Annotation YES counts, even if a duplicate says otherwise.
-    let mut flag = text_of(win, BURNED_IN)?
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    // The first Burned In Annotation, unless a duplicate says YES: any YES counts.
+    let mut flag: Option<String> = None;
     for el in elements.iter().filter(|e| e.tag == BURNED_IN) {
-        if header_text(win, el)?.eq_ignore_ascii_case("YES") {
-            flag = "YES".into();
+        let v = header_text(win, el)?.to_ascii_uppercase();
+        if flag.is_none() || v == "YES" {
+            flag = Some(v);
         }
     }
-    let modality = text_of(win, MODALITY)?
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    let flag = flag.unwrap_or_default();
+    let modality = facts.modality.clone();
     let manufacturer = text_of(win, MANUFACTURER)?.unwrap_or_default();
     let model = text_of(win, MODEL)?.unwrap_or_default();
     // The risk lists apply when the flag is absent: an explicit NO is the device's word.
