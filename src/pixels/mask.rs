@@ -56,6 +56,15 @@ impl Mask {
             patterns: Vec::new(),
             frame_len: g.frame_bytes(),
         };
+        // What a blanked pixel is written as: per plane (Planar Configuration 1), per pixel
+        // pair (4:2:2: Y0 Y1 Cb Cr), or per pixel.
+        m.patterns = if g.photometric == Photometric::YbrFull422 {
+            vec![[samples[0].as_slice(), &samples[0], &samples[1], &samples[2]].concat()]
+        } else if g.planar {
+            samples.clone()
+        } else {
+            vec![samples.concat()]
+        };
         // Rows fall into bands where the same rectangles apply.
         let mut cuts: Vec<u32> = ops.iter().flat_map(|(r, _)| [r.y0, r.y1]).collect();
         cuts.extend([0, g.rows]);
@@ -79,22 +88,17 @@ impl Mask {
                 for &(a, b) in &spans {
                     let (a, b) = (u64::from(a), u64::from(b));
                     if g.photometric == Photometric::YbrFull422 {
-                        // Y0 Y1 Cb Cr per pair: two samples per pixel on average.
+                        // Two samples per pixel on average.
                         let row = y * cols * 2 * sb;
-                        let p = m.pattern(
-                            [samples[0].as_slice(), &samples[0], &samples[1], &samples[2]].concat(),
-                        );
-                        m.push(row + a * 2 * sb, (b - a) * 2 * sb, p);
+                        m.push(row + a * 2 * sb, (b - a) * 2 * sb, 0);
                     } else if g.planar {
-                        for (s, fill) in samples.iter().enumerate() {
+                        for s in 0..samples.len() {
                             let plane = s as u64 * rows * cols * sb;
-                            let p = m.pattern(fill.clone());
-                            m.push(plane + (y * cols + a) * sb, (b - a) * sb, p);
+                            m.push(plane + (y * cols + a) * sb, (b - a) * sb, s);
                         }
                     } else {
                         let px = u64::from(g.samples) * sb;
-                        let p = m.pattern(samples.concat());
-                        m.push((y * cols + a) * px, (b - a) * px, p);
+                        m.push((y * cols + a) * px, (b - a) * px, 0);
                     }
                 }
             }
@@ -115,16 +119,6 @@ impl Mask {
 
     pub fn frame_len(&self) -> u64 {
         self.frame_len
-    }
-
-    fn pattern(&mut self, p: Vec<u8>) -> usize {
-        match self.patterns.iter().position(|q| *q == p) {
-            Some(i) => i,
-            None => {
-                self.patterns.push(p);
-                self.patterns.len() - 1
-            }
-        }
     }
 
     fn push(&mut self, start: u64, len: u64, pattern: usize) {
