@@ -42,6 +42,15 @@ fn parse(bytes: &[u8]) -> DefaultDicomObject {
     dicom_object::open_file(&p).expect("output parses with dicom-object")
 }
 
+/// Loads a policy from `text` written to a file named `name` (a real policy file, as a user
+/// writes one).
+fn policy_file(name: &str, text: &str) -> Result<Policy, policy::PolicyError> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    policy::load_policy(&p.to_string_lossy())
+}
+
 fn pixels(obj: &DefaultDicomObject) -> Vec<u8> {
     obj.element(Tag(0x7FE0, 0x0010))
         .unwrap()
@@ -148,10 +157,8 @@ fn a_device_rule_blanks_its_rectangle_and_keeps_the_rest() {
 
 #[test]
 fn a_policy_adds_its_own_pixel_rule() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p.toml");
-    std::fs::write(
-        &p,
+    let policy = policy_file(
+        "p.toml",
         r#"extends = "basic"
 options = ["clean-pixel-data"]
 
@@ -162,7 +169,6 @@ blank = [[0, 0, 16, 2]]
 "#,
     )
     .unwrap();
-    let policy = policy::load_policy(&p.to_string_lossy()).unwrap();
     let src = fx::us_image()
         .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
         .build();
@@ -176,16 +182,12 @@ blank = [[0, 0, 16, 2]]
 
 #[test]
 fn a_bad_pixel_rule_names_the_file_line_and_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("bad.toml");
-    std::fs::write(
-        &p,
+    let e = policy_file(
+        "bad.toml",
         "extends = \"basic\"\n\n[[pixel_rule]]\nlabel = \"x\"\nwhen = [\"containz Modality US\"]\n",
     )
-    .unwrap();
-    let e = policy::load_policy(&p.to_string_lossy())
-        .unwrap_err()
-        .to_string();
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("bad.toml:3") && e.contains("unknown test"),
         "{e}"
@@ -337,10 +339,8 @@ fn a_duplicated_pixel_attribute_is_refused_and_any_yes_counts() {
 
 #[test]
 fn a_rule_blanks_its_rectangles_inside_the_regions_it_keeps() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p.toml");
-    std::fs::write(
-        &p,
+    let policy = policy_file(
+        "p.toml",
         r#"extends = "basic"
 options = ["clean-pixel-data"]
 
@@ -352,7 +352,6 @@ keep_ultrasound_regions = true
 "#,
     )
     .unwrap();
-    let policy = policy::load_policy(&p.to_string_lossy()).unwrap();
     let after = pixels(&parse(&serve(&fx::us_image().build(), &policy).unwrap()));
     let px = |x: usize, y: usize| &after[(y * 16 + x) * 3..(y * 16 + x) * 3 + 3];
     assert_eq!(
