@@ -7,6 +7,7 @@
 #   --runs R    repetitions; the median is reported (default 3; --quick: 1)
 #   --seed S    corpus seed (default 1)
 #   --work DIR  work directory (default $DEIDFS_BENCH_DIR or /tmp/deidfs-bench): the corpus
+#               (DEIDFS_BIN=PATH times that deidfs binary instead of the one built here)
 #               (generated once per N and seed, then reused), mount points, results JSON
 #
 # Needs root (it drops the page cache), FUSE, bindfs and fusermount3 (installed with
@@ -80,7 +81,7 @@ command -v cargo >/dev/null || die "cargo not found"
 # ------------------------------------------------------------------- build --
 log "building (release, with examples)"
 cargo build --release --bins --examples --quiet
-DEIDFS=$REPO/target/release/deidfs
+DEIDFS=${DEIDFS_BIN:-$REPO/target/release/deidfs} # DEIDFS_BIN: time another build (A/B)
 MIRROR=$REPO/target/release/examples/mirror
 GEN=$REPO/target/release/examples/gen_corpus
 
