@@ -8,9 +8,11 @@
 #   1. install what is missing (each only if missing; works on a fresh
 #      Debian 12 as root, or via sudo):
 #        apt:  fuse3 dcmtk dicom3tools dcm2niix tesseract-ocr fonts-dejavu-core
-#              (+ python3 / python3-pip,
+#              libgdcm-tools (gdcmconv: JPEG 2000 test files) cmake (builds CharLS,
+#              the JPEG-LS codec) (+ python3 / python3-pip,
 #              and curl for rustup, only if those are missing too)
-#        pip:  pydicom (for scripts/oracle.py and the tests), into the venv
+#        pip:  pydicom, numpy and the pylibjpeg decoders (for scripts/oracle.py
+#              and the tests), into the venv
 #              target/test-venv (DEIDFS_VENV overrides), never the system Python
 #        rust: rustup toolchain with rustfmt + clippy, if cargo is missing
 #      Set DEIDFS_SKIP_INSTALL=1 to skip this step.
@@ -82,7 +84,8 @@ apt_install() {
 install_deps() {
     local missing=() spec pkg cmd
     for spec in fuse3:fusermount3 dcmtk:dcmdump dicom3tools:dciodvfy dcm2niix:dcm2niix \
-        tesseract-ocr:tesseract fonts-dejavu-core:fc-list; do
+        tesseract-ocr:tesseract fonts-dejavu-core:fc-list libgdcm-tools:gdcmconv \
+        cmake:cmake; do
         pkg=${spec%%:*} cmd=${spec#*:}
         if pkg_installed "$pkg" "$cmd"; then
             echo "ok: $pkg"
@@ -99,15 +102,18 @@ install_deps() {
 
     # Python packages go into a venv of the project's (never the system Python); the
     # tests find them because the venv's bin/ comes first on PATH (see use_venv).
-    if ! "$VENV/bin/python3" -c 'import pydicom' >/dev/null 2>&1; then
+    # pydicom decodes compressed pixel data through the pylibjpeg plugins (libjpeg,
+    # OpenJPEG, RLE): the independent decoder the pixel tests compare deidfs's frames with.
+    local py_pkgs=("pydicom>=3,<4" numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle)
+    if ! "$VENV/bin/python3" -c 'import pydicom, numpy, pylibjpeg, libjpeg, openjpeg, rle' >/dev/null 2>&1; then
         if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
             apt_install python3-venv
         fi
         echo "+ python3 -m venv $VENV"
         rm -rf "$VENV"
         python3 -m venv "$VENV"
-        echo "+ $VENV/bin/pip install pydicom>=3,<4"
-        "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input "pydicom>=3,<4"
+        echo "+ $VENV/bin/pip install ${py_pkgs[*]}"
+        "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input "${py_pkgs[@]}"
     fi
     echo "ok: pydicom $("$VENV/bin/python3" -c 'import pydicom; print(pydicom.__version__)') in $VENV"
 

@@ -39,9 +39,11 @@ pub fn view_config(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    // A quarter of the budget keeps decoded frames, the rest plans.
+    let frame_bytes = cache_bytes / 4;
     Config {
-        planner: Arc::new(Deidentify { policy, keys }),
-        cache_bytes,
+        planner: Arc::new(Deidentify::new(policy, keys, frame_bytes)),
+        cache_bytes: cache_bytes - frame_bytes,
         // SAFETY: getuid/getgid have no preconditions and cannot fail.
         uid: unsafe { libc::getuid() },
         gid: unsafe { libc::getgid() },

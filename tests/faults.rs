@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 fn view(src: Arc<FaultSource<MemorySource>>) -> KeyHolderView {
     let cfg = Config {
-        planner: Arc::new(Deidentify {
-            policy: deidfs::policy::load_builtin("basic").unwrap(),
-            keys: Pseudonyms::new(&SecretKey::from_bytes([5; 32])),
-        }),
+        planner: Arc::new(Deidentify::new(
+            deidfs::policy::load_builtin("basic").unwrap(),
+            Pseudonyms::new(&SecretKey::from_bytes([5; 32])),
+            1 << 20,
+        )),
         cache_bytes: 1 << 20,
         uid: 0,
         gid: 0,

@@ -194,25 +194,50 @@ fn a_bad_pixel_rule_names_the_file_line_and_fix() {
     );
 }
 
+fn jpeg_us_image(fragment: Vec<u8>) -> FileBuilder {
+    fx::us_image().with_ts(fx::Ts::JpegBaseline).elem(
+        t::PIXEL_DATA,
+        "OB",
+        Value::Encapsulated {
+            offset_table: vec![],
+            fragments: vec![fragment],
+        },
+    )
+}
+
 #[test]
-fn what_nothing_locates_or_what_is_compressed_is_refused_with_the_option() {
+fn what_nothing_locates_or_no_decoder_here_reads_is_refused_with_the_option() {
     let policy = with_option("basic");
     let no_regions = fx::us_image()
         .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
         .build();
     assert_eq!(refusal(&no_regions, &policy), "pixels-unsettled");
-    let compressed = fx::us_image()
-        .with_ts(fx::Ts::JpegBaseline)
-        .elem(
-            t::PIXEL_DATA,
-            "OB",
-            Value::Encapsulated {
-                offset_table: vec![],
-                fragments: vec![vec![0xFF, 0xD8, 0xFF, 0xD9]],
-            },
-        )
+    // 12-bit JPEG (DCT): no decoder in this build.
+    let twelve_bit = jpeg_us_image(vec![0xFF, 0xD8, 0xFF, 0xD9])
+        .str(t::PHOTOMETRIC_INTERPRETATION, "CS", "MONOCHROME2")
+        .push(Elem::us(t::SAMPLES_PER_PIXEL, 1))
+        .push(Elem::us(t::BITS_ALLOCATED, 16))
+        .push(Elem::us(t::BITS_STORED, 12))
         .build();
-    assert_eq!(refusal(&compressed, &policy), "pixels-compressed");
+    assert_eq!(refusal(&twelve_bit, &policy), "pixels-compressed");
+}
+
+#[test]
+fn a_compressed_frame_that_does_not_decode_fails_the_read_and_nothing_is_served() {
+    // The regions settle where the text is, so the plan is made from the header; the frame
+    // is decoded when read, and a codestream that is no image fails that read.
+    let src = jpeg_us_image(vec![0xFF, 0xD8, 0xFF, 0xD9]).build();
+    let outcome = Engine::new(&with_option("basic"), &keys())
+        .plan(&src)
+        .unwrap();
+    let err = outcome.plan.to_vec(&src).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    // The header before the pixels still reads; the frame's bytes never do.
+    let pixels_at = outcome.plan.len() - 16 * 12 * 3;
+    let mut head = vec![0u8; pixels_at as usize];
+    assert!(outcome.plan.read_at(&src, 0, &mut head).is_ok());
+    let mut byte = [0u8; 1];
+    assert!(outcome.plan.read_at(&src, pixels_at, &mut byte).is_err());
 }
 
 #[test]

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 fn config(key: u8) -> Config {
     Config {
-        planner: Arc::new(Deidentify {
-            policy: deidfs::policy::load_builtin("basic").unwrap(),
-            keys: Pseudonyms::new(&SecretKey::from_bytes([key; 32])),
-        }),
+        planner: Arc::new(Deidentify::new(
+            deidfs::policy::load_builtin("basic").unwrap(),
+            Pseudonyms::new(&SecretKey::from_bytes([key; 32])),
+            1 << 20,
+        )),
         cache_bytes: 1 << 20,
         uid: 1000,
         gid: 1000,

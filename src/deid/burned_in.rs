@@ -9,15 +9,17 @@
 //! the regions is blanked, maxima inclusive as DICOM defines them) and by the device rules'
 //! rectangles, which are applied after the regions so that text inside a region still goes.
 
-use super::layout::{Body, Element};
+use super::layout::{Body, Element, Fragment};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
 use super::screen::Facts;
 use super::values::string_of;
 use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODEL, PIXEL_DATA};
 use crate::dicom::{Encoding, Tag, Vr};
+use crate::pixels::decode::{Codec, MAX_FRAME_BYTES};
+use crate::pixels::frames::{DecodedFrame, FrameCache, FrameError, Ranges, frame_fragments};
 use crate::pixels::rules::Area;
-use crate::pixels::{Geometry, Mask, Op, PixelHeader, Rect};
+use crate::pixels::{Geometry, GeometryError, Mask, Op, PixelHeader, Rect};
 use crate::policy::{Policy, ProfileOption};
 use std::collections::HashMap;
 use std::io;
@@ -36,6 +38,17 @@ pub(super) struct PixelWork {
     pub frames: u32,
     /// What located the text, for `inspect`, `scan` and logs (no value from the file).
     pub settled_by: String,
+    /// Encapsulated pixel data, served decoded (the file becomes Explicit VR Little Endian).
+    pub decoded: Option<Decoded>,
+}
+
+/// The decoded image that replaces encapsulated pixel data.
+#[derive(Debug, Clone)]
+pub(super) struct Decoded {
+    pub frames: Vec<Arc<DecodedFrame>>,
+    pub geometry: Geometry,
+    /// The source transfer syntax may have lost information (Lossy Image Compression 01).
+    pub lossy: bool,
 }
 
 /// The decision for one file: no pixel work (`None`), a mask, or a refusal.
@@ -44,6 +57,7 @@ pub(super) fn decide(
     policy: &Policy,
     elements: &[Element],
     facts: &Facts,
+    encoded: &Encoded,
 ) -> Result<Option<PixelWork>, DeidError> {
     let sop_class = facts.sop_class.as_str();
     // A few dozen lookups per file: a scan costs less than building a map.
@@ -118,23 +132,29 @@ pub(super) fn decide(
         Some(el) => ultrasound_regions(win, el)?,
         None => Vec::new(),
     };
-    let geometry = |win: &mut Window| -> Result<Geometry, DeidError> {
-        let pixel = pixel_header(win, &top)?;
-        let big_endian = top.get(&PIXEL_DATA).is_some_and(|e| e.enc.big_endian);
-        Geometry::new(&pixel, big_endian).map_err(|e| Refusal::PixelLayout(e.to_string()).into())
-    };
     let Some(pixels) = top.get(&PIXEL_DATA) else {
         return Err(Refusal::PixelsUnsettled.into());
     };
-    if !matches!(pixels.body, Body::Primitive) {
-        return Err(Refusal::PixelsCompressed.into());
-    }
-    let g = geometry(win)?;
-    if g.big_endian && g.bits_allocated == 8 && pixels.vr == Vr::OW {
-        return Err(
-            Refusal::PixelLayout(crate::pixels::GeometryError::SwappedBytes.to_string()).into(),
-        );
-    }
+    let header = pixel_header(win, &top)?;
+    let layout_error =
+        |e: &dyn std::fmt::Display| DeidError::from(Refusal::PixelLayout(e.to_string()));
+    // The image the mask is built for: the native pixels, or the decoded frames.
+    let (g, fragments) = match &pixels.body {
+        Body::Primitive => {
+            let g = Geometry::new(&header, pixels.enc.big_endian).map_err(|e| layout_error(&e))?;
+            if g.big_endian && g.bits_allocated == 8 && pixels.vr == Vr::OW {
+                return Err(layout_error(&GeometryError::SwappedBytes));
+            }
+            g.check_length(pixels.value_len())
+                .map_err(|e| layout_error(&e))?;
+            (g, None)
+        }
+        Body::Fragments(items) => {
+            let (g, frames) = encapsulated(win, &header, items, encoded)?;
+            (g, Some(frames))
+        }
+        Body::Sequence(_) => return Err(layout_error(&"Pixel Data is a sequence")),
+    };
     let whole = Rect::whole(g.cols, g.rows);
     let mut ops: Vec<(Rect, Op)> = Vec::new();
     let mut by: Vec<String> = Vec::new();
@@ -156,46 +176,131 @@ pub(super) fn decide(
     if ops.is_empty() {
         return Err(Refusal::PixelsUnsettled.into());
     }
-    g.check_length(pixels.value_len())
-        .map_err(|e| Refusal::PixelLayout(e.to_string()))?;
     let black = match g.photometric {
         crate::pixels::Photometric::Palette => palette_black(win, &top, pixels.enc)?,
         _ => None,
     };
-    let mask = Mask::new(&g, &ops, black).map_err(|e| Refusal::PixelLayout(e.to_string()))?;
+    let mask = Arc::new(Mask::new(&g, &ops, black).map_err(|e| layout_error(&e))?);
     if mask.is_empty() {
         // The regions or rules keep every pixel: nothing says where the text is.
         return Err(Refusal::PixelsUnsettled.into());
     }
+    let decoded = fragments.map(|frames| Decoded {
+        frames: frames
+            .into_iter()
+            .map(|f| {
+                Arc::new(DecodedFrame::new(
+                    encoded.codec.unwrap_or(Codec::Uncompressed),
+                    header.photometric.clone().unwrap_or_default(),
+                    g.clone(),
+                    f,
+                    mask.clone(),
+                    encoded.cache.clone(),
+                ))
+            })
+            .collect(),
+        geometry: g.clone(),
+        lossy: Codec::lossy(&encoded.transfer_syntax),
+    });
     if regions.is_empty() {
         // Only device rules located the text: check that none is left elsewhere (a new
         // software version may write more). With regions, everything outside them is blank.
-        verify(win, pixels, &g, &mask)?;
+        let mut first_and_last = vec![0];
+        if g.frames > 1 {
+            first_and_last.push(g.frames - 1);
+        }
+        for f in first_and_last {
+            let served = match &decoded {
+                Some(d) => match d.frames[f as usize].bytes(win.source()) {
+                    Ok(b) => b.to_vec(),
+                    Err(FrameError::Io(e)) => return Err(e.into()),
+                    Err(FrameError::Decode(e)) => {
+                        return Err(Refusal::PixelsUndecodable(format!("frame {f}: {e}")).into());
+                    }
+                },
+                None => {
+                    let len = g.frame_bytes();
+                    let mut b = win.exact(pixels.value_start + u64::from(f) * len, len as usize)?;
+                    mask.apply(0, &mut b);
+                    b
+                }
+            };
+            verify(&g, &served)?;
+        }
     }
     Ok(Some(PixelWork {
-        mask: Arc::new(mask),
+        mask,
         frames: g.frames,
         settled_by: by.join(", "),
+        decoded,
     }))
 }
 
-/// Fails closed when the detector still finds a line of text in the first or last frame as
-/// served (PALETTE COLOR frames are not checked: their indices say nothing of brightness).
-fn verify(win: &mut Window, pixels: &Element, g: &Geometry, mask: &Mask) -> Result<(), DeidError> {
-    let frame = g.frame_bytes();
-    let mut frames = vec![0];
-    if g.frames > 1 {
-        frames.push(u64::from(g.frames) - 1);
+/// What the engine knows of the encoding of the pixels: the transfer syntax, its codec, and
+/// the cache decoded frames go to.
+pub(super) struct Encoded {
+    pub transfer_syntax: String,
+    pub codec: Option<Codec>,
+    pub cache: Arc<FrameCache>,
+}
+
+/// The decoded image of encapsulated pixel data, and the fragments of each frame; refused
+/// when the codec or the layout is not one this build decodes.
+fn encapsulated(
+    win: &mut Window,
+    header: &PixelHeader,
+    items: &[Fragment],
+    encoded: &Encoded,
+) -> Result<(Geometry, Vec<Ranges>), DeidError> {
+    let compressed = |why: String| DeidError::from(Refusal::PixelsCompressed(why));
+    let codec = encoded.codec.ok_or_else(|| {
+        compressed(format!(
+            "transfer syntax {} has no decoder here",
+            encoded.transfer_syntax
+        ))
+    })?;
+    let source = header.photometric.clone().unwrap_or_default();
+    let bits_stored = header.bits_stored.or(header.bits_allocated).unwrap_or(0);
+    let out = codec
+        .output_photometric(&source, bits_stored)
+        .map_err(compressed)?;
+    let decoded = PixelHeader {
+        photometric: Some(out.name().to_string()),
+        planar_configuration: Some(0),
+        ..header.clone()
+    };
+    let g = Geometry::new(&decoded, false).map_err(|e| Refusal::PixelLayout(e.to_string()))?;
+    if g.frame_bytes() > MAX_FRAME_BYTES {
+        return Err(Refusal::PixelLayout(format!(
+            "{} bytes per decoded frame: more than {MAX_FRAME_BYTES} are not decoded",
+            g.frame_bytes()
+        ))
+        .into());
     }
-    for f in frames {
-        let mut bytes = win.exact(pixels.value_start + f * frame, frame as usize)?;
-        mask.apply(0, &mut bytes);
-        let Some(luma) = crate::pixels::detect::luminance(g, &bytes) else {
-            return Ok(());
-        };
-        if !crate::pixels::detect::text_lines(&luma, g.cols as usize, g.rows as usize).is_empty() {
-            return Err(Refusal::TextRemains.into());
-        }
+    let Some((table, rest)) = items.split_first() else {
+        return Err(Refusal::PixelLayout("no Basic Offset Table item".into()).into());
+    };
+    let offsets: Vec<u32> = win
+        .exact(table.value_start, table.len as usize)?
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let fragments: Vec<(u64, u64)> = rest
+        .iter()
+        .map(|f| (f.value_start, u64::from(f.len)))
+        .collect();
+    let frames = frame_fragments(&fragments, &offsets, g.frames).map_err(Refusal::PixelLayout)?;
+    Ok((g, frames))
+}
+
+/// Fails closed when the detector still finds a line of text in a frame as served (PALETTE
+/// COLOR frames are not checked: their indices say nothing of brightness).
+fn verify(g: &Geometry, served: &[u8]) -> Result<(), DeidError> {
+    let Some(luma) = crate::pixels::detect::luminance(g, served) else {
+        return Ok(());
+    };
+    if !crate::pixels::detect::text_lines(&luma, g.cols as usize, g.rows as usize).is_empty() {
+        return Err(Refusal::TextRemains.into());
     }
     Ok(())
 }

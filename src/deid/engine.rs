@@ -3,23 +3,26 @@
 //! (`screen`), rewrites every element by its rule (`rules`, `rewrite`), marks the result and
 //! rebuilds the file meta (`meta`). The same source, policy and key always give the same plan.
 
-use super::burned_in::{self, PixelWork};
+use super::burned_in::{self, Encoded, PixelWork};
 use super::deflate;
 use super::layout::{self, Layout, Limits};
 use super::meta;
 use super::plan::{Out, Plan};
 use super::read::{Head, Window};
-use super::refusal::DeidError;
+use super::refusal::{DeidError, Refusal};
 use super::rewrite::Rewriter;
 use super::rules::Scope;
 use super::screen::{self, Facts};
 use super::trace::Change;
-use crate::dicom::encoding::TS_DEFLATED;
+use crate::dicom::encoding::{TS_DEFLATED, TS_EXPLICIT_LE};
 use crate::dicom::{Encoding, Tag};
 use crate::io::ReadAt;
+use crate::pixels::decode::Codec;
+use crate::pixels::frames::FrameCache;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Facts about a planned file (no PHI: pseudonymous values only).
 #[derive(Debug, Clone, Default)]
@@ -47,7 +50,13 @@ pub struct Engine<'a> {
     pub limits: Limits,
     /// Record a [`Change`] per attribute (for `inspect` and the crosswalk).
     pub trace: bool,
+    /// Where decoded frames are kept between reads (shared by every plan of a view).
+    pub frames: Arc<FrameCache>,
 }
+
+/// Decoded frames kept by an engine made for one file or one export (each frame is read
+/// about once there); a mount shares a larger cache between all its plans.
+pub const DEFAULT_FRAME_CACHE: u64 = 64 << 20;
 
 impl<'a> Engine<'a> {
     pub fn new(policy: &'a Policy, keys: &'a Pseudonyms) -> Self {
@@ -56,6 +65,7 @@ impl<'a> Engine<'a> {
             keys,
             limits: Limits::default(),
             trace: false,
+            frames: FrameCache::new(DEFAULT_FRAME_CACHE),
         }
     }
 
@@ -76,10 +86,28 @@ impl<'a> Engine<'a> {
             meta_facts,
             &layout.elements,
         )?;
-        let pixels = burned_in::decide(&mut win, self.policy, &layout.elements, &facts)?;
+        let source_ts = meta::output_transfer_syntax(&layout);
+        let encoded = Encoded {
+            codec: Codec::of(&source_ts),
+            transfer_syntax: source_ts.clone(),
+            cache: self.frames.clone(),
+        };
+        let pixels = burned_in::decide(&mut win, self.policy, &layout.elements, &facts, &encoded)?;
+        let ts = match pixels.as_ref().and_then(|p| p.decoded.as_ref()) {
+            // Encapsulated transfer syntaxes are all explicit little endian: only the pixel
+            // data changes.
+            Some(_) if layout.enc == Encoding::EXPLICIT_LE => TS_EXPLICIT_LE.to_string(),
+            Some(_) => {
+                return Err(Refusal::PixelLayout(
+                    "encapsulated pixel data in a data set that is not explicit little endian"
+                        .into(),
+                )
+                .into());
+            }
+            None => source_ts,
+        };
         let (dataset, trace) =
             self.rewrite(&facts, pixels.as_ref(), win, layout.enc, &layout.elements)?;
-        let ts = meta::output_transfer_syntax(&layout);
         let mut out = Out::new();
         out.bytes(&meta::file_head(self.policy, self.keys, &facts, &ts)?);
         out.append(dataset);
@@ -98,7 +126,13 @@ impl<'a> Engine<'a> {
         let meta_facts = screen::meta_facts(&mut Window::new(src), layout)?;
         let mut win = Window::new(&inflated);
         let facts = screen::screen(&mut win, self.policy, self.keys, meta_facts, &elements)?;
-        let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts)?;
+        // Deflate compresses native pixel data only: there is nothing to decode.
+        let encoded = Encoded {
+            codec: None,
+            transfer_syntax: TS_DEFLATED.into(),
+            cache: self.frames.clone(),
+        };
+        let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts, &encoded)?;
         let (dataset, trace) = self.rewrite(&facts, pixels.as_ref(), win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
@@ -122,7 +156,7 @@ impl<'a> Engine<'a> {
     ) -> Result<(Out, Vec<Change>), DeidError> {
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         let mut parts = rw.dataset(elements, Scope::Plain, "")?;
-        let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels.is_some())?;
+        let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels)?;
         let replaced: BTreeSet<Tag> = marks.iter().map(|(t, _)| *t).collect();
         parts.retain(|(t, _)| !replaced.contains(t));
         parts.extend(marks);

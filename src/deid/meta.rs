@@ -2,6 +2,7 @@
 //! and a rebuilt file meta group. Nothing of the source meta survives but its version, SOP
 //! class and (mapped) instance: no AE titles, no private meta information.
 
+use super::burned_in::PixelWork;
 use super::layout::Layout;
 use super::plan::Out;
 use super::refusal::{DeidError, Refusal};
@@ -41,7 +42,7 @@ pub(super) fn marking(
     policy: &Policy,
     enc: Encoding,
     dates_shifted: bool,
-    pixels_cleaned: bool,
+    pixels: Option<&PixelWork>,
 ) -> Result<Vec<(Tag, Out)>, DeidError> {
     let mut v = vec![(
         PATIENT_IDENTITY_REMOVED,
@@ -97,9 +98,23 @@ pub(super) fn marking(
         } else {
             None
         };
-    if pixels_cleaned {
+    if pixels.is_some() {
         // The text is gone from the pixels (PS3.15 E.3.1).
         v.push((BURNED_IN, element(BURNED_IN, Vr::CS, b"NO", enc)?));
+    }
+    if let Some(d) = pixels.and_then(|p| p.decoded.as_ref()) {
+        // The decoded image as Explicit VR Little Endian holds it; offset tables describe
+        // fragments that are gone (an empty part removes the element).
+        let photometric = d.geometry.photometric.name().as_bytes();
+        v.push((PHOTOMETRIC, element(PHOTOMETRIC, Vr::CS, photometric, enc)?));
+        if d.geometry.samples > 1 {
+            v.push((PLANAR, element(PLANAR, Vr::US, &0u16.to_le_bytes(), enc)?));
+        }
+        if d.lossy {
+            v.push((LOSSY, element(LOSSY, Vr::CS, b"01", enc)?));
+        }
+        v.push((EXTENDED_OFFSET_TABLE, Out::new()));
+        v.push((EXTENDED_OFFSET_TABLE_LENGTHS, Out::new()));
     }
     if let Some(l) = longitudinal {
         v.push((

@@ -11,13 +11,14 @@
 
 use crate::io::ReadAt;
 use crate::pixels::Mask;
+use crate::pixels::frames::DecodedFrame;
 use std::io::{self, Write};
 use std::sync::Arc;
 
 /// The plan format: what segments mean. Part of every plan cache key and of the export
 /// manifest's digests; raise it whenever a change makes an old plan's bytes wrong (a new
 /// segment kind, a changed meaning of an old one).
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -32,6 +33,9 @@ pub enum Segment {
         len: u64,
         mask: Arc<Mask>,
     },
+    /// One encapsulated frame, decoded to native little-endian samples and masked when first
+    /// read (then cached). Its length is the decoded frame size, known from the header.
+    Decoded(Arc<DecodedFrame>),
 }
 
 impl Segment {
@@ -39,6 +43,7 @@ impl Segment {
         match self {
             Segment::Inline(b) => b.len() as u64,
             Segment::Source { len, .. } | Segment::Masked { len, .. } => *len,
+            Segment::Decoded(f) => f.len(),
         }
     }
 
@@ -50,7 +55,8 @@ impl Segment {
     pub fn held(&self) -> u64 {
         match self {
             Segment::Inline(b) => b.len() as u64,
-            Segment::Source { .. } | Segment::Masked { .. } => 0,
+            // Decoded frames are held by the frame cache, which has its own budget.
+            Segment::Source { .. } | Segment::Masked { .. } | Segment::Decoded(_) => 0,
         }
     }
 
@@ -69,6 +75,7 @@ impl Segment {
                 mask.apply(within, dst);
                 Ok(())
             }
+            Segment::Decoded(f) => f.read(src, within, dst),
         }
     }
 
@@ -84,6 +91,7 @@ impl Segment {
                 self.read(src, 0, &mut buf)?;
                 out.write_all(&buf)
             }
+            Segment::Decoded(f) => out.write_all(&f.bytes(src).map_err(io::Error::from)?),
         }
     }
 }
@@ -134,9 +142,38 @@ impl Plan {
         Ok(want)
     }
 
-    /// Writes the whole file to a file, segment by segment.
+    /// Writes the whole file to a file, segment by segment. Runs of decoded frames are
+    /// decoded in parallel, a few at a time (as many as rayon has threads), and written in
+    /// order.
     pub fn write_to_file(&self, src: &dyn ReadAt, out: &mut std::fs::File) -> io::Result<()> {
-        self.segments.iter().try_for_each(|s| s.write_to(src, out))
+        use rayon::prelude::*;
+        let batch = rayon::current_num_threads().max(1);
+        let mut rest = &self.segments[..];
+        while let Some(first) = rest.first() {
+            let run: Vec<&Arc<DecodedFrame>> = rest
+                .iter()
+                .map_while(|s| match s {
+                    Segment::Decoded(f) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            if run.is_empty() {
+                first.write_to(src, out)?;
+                rest = &rest[1..];
+                continue;
+            }
+            for chunk in run.chunks(batch) {
+                let frames: Vec<io::Result<Arc<[u8]>>> = chunk
+                    .par_iter()
+                    .map(|f| f.bytes(src).map_err(io::Error::from))
+                    .collect();
+                for f in frames {
+                    out.write_all(&f?)?;
+                }
+            }
+            rest = &rest[run.len()..];
+        }
+        Ok(())
     }
 
     /// The whole file in memory (tests, small files, deflate).
@@ -204,12 +241,16 @@ impl Out {
 
     /// A source range with a mask applied (never merged with its neighbours).
     pub fn masked(&mut self, offset: u64, len: u64, mask: Arc<Mask>) {
-        if len == 0 {
+        self.segment(Segment::Masked { offset, len, mask });
+    }
+
+    /// A segment made elsewhere (masked or decoded frames), never merged.
+    pub fn segment(&mut self, seg: Segment) {
+        if seg.is_empty() {
             return;
         }
-        self.len += len;
-        self.segs
-            .push(PendingSeg::Done(Segment::Masked { offset, len, mask }));
+        self.len += seg.len();
+        self.segs.push(PendingSeg::Done(seg));
     }
 
     pub fn append(&mut self, other: Out) {
@@ -217,10 +258,7 @@ impl Out {
             match s {
                 PendingSeg::Bytes(b) => self.bytes(&b),
                 PendingSeg::Source { offset, len } => self.source(offset, len),
-                PendingSeg::Done(seg) => {
-                    self.len += seg.len();
-                    self.segs.push(PendingSeg::Done(seg));
-                }
+                PendingSeg::Done(seg) => self.segment(seg),
             }
         }
     }

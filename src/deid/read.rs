@@ -59,6 +59,11 @@ pub struct Window<'a> {
 }
 
 impl<'a> Window<'a> {
+    /// The source the window reads (for reads that bypass the window, such as frames).
+    pub fn source(&self) -> &'a dyn ReadAt {
+        self.src
+    }
+
     pub fn new(src: &'a dyn ReadAt) -> Self {
         Self {
             src,

@@ -31,10 +31,10 @@ pub enum Refusal {
         "the pixels may carry text, and neither a device rule nor the Sequence of Ultrasound Regions says where (text detection is not built yet)"
     )]
     PixelsUnsettled,
-    #[error(
-        "the pixels may carry text and are compressed; cleaning compressed pixel data is not built yet"
-    )]
-    PixelsCompressed,
+    #[error("the pixels may carry text and their compression cannot be decoded here: {0}")]
+    PixelsCompressed(String),
+    #[error("the pixels may carry text and a frame does not decode: {0}")]
+    PixelsUndecodable(String),
     #[error("text is still found in the pixels after the device rule's rectangles were blanked")]
     TextRemains,
     #[error("the pixels may carry text and cannot be cleaned: {0}")]
@@ -56,7 +56,8 @@ impl Refusal {
             Refusal::BurnedInRisk { .. } => "burned-in-risk",
             Refusal::BurnedInRule { .. } => "burned-in-rule",
             Refusal::PixelsUnsettled => "pixels-unsettled",
-            Refusal::PixelsCompressed => "pixels-compressed",
+            Refusal::PixelsCompressed(_) => "pixels-compressed",
+            Refusal::PixelsUndecodable(_) => "pixels-undecodable",
             Refusal::PixelLayout(_) => "pixels-layout",
             Refusal::TextRemains => "pixels-text-remains",
             Refusal::Deflate(_) => "deflate",

@@ -5,7 +5,7 @@
 
 use super::burned_in::PixelWork;
 use super::layout::{Body, Element, Item};
-use super::plan::Out;
+use super::plan::{Out, Segment};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
 use super::rules::{self, Creators, Scope};
@@ -188,8 +188,10 @@ impl<'a, 's> Rewriter<'a, 's> {
         Ok(Some(out))
     }
 
-    /// Native Pixel Data with burned-in text blanked: the element's own header, then each
+    /// Pixel Data with burned-in text blanked. Native: the element's own header, then each
     /// frame as a masked source range, then any bytes after the last frame as they are.
+    /// Encapsulated: a defined-length OB (8 bits) or OW value of the decoded frames, padded
+    /// to even length.
     fn masked_pixels(
         &mut self,
         el: &Element,
@@ -197,15 +199,31 @@ impl<'a, 's> Rewriter<'a, 's> {
         work: &PixelWork,
     ) -> Result<Out, DeidError> {
         let mut out = Out::new();
-        let head = self.win.exact(el.start, el.header_len() as usize)?;
-        out.bytes(&head);
-        let frame = work.mask.frame_len();
-        let mut at = el.value_start;
-        for _ in 0..work.frames {
-            out.masked(at, frame, work.mask.clone());
-            at += frame;
+        if let Some(d) = &work.decoded {
+            let len: u64 = d.frames.iter().map(|f| f.len()).sum();
+            let vr = if d.geometry.bits_allocated == 8 {
+                Vr::OB
+            } else {
+                Vr::OW
+            };
+            let h = header(el.tag, vr, el.enc, Some(len + len % 2))
+                .ok_or(Refusal::ValueTooLong { tag: el.tag })?;
+            out.bytes(&h);
+            for f in &d.frames {
+                out.segment(Segment::Decoded(f.clone()));
+            }
+            out.bytes(&vec![0u8; (len % 2) as usize]);
+        } else {
+            let head = self.win.exact(el.start, el.header_len() as usize)?;
+            out.bytes(&head);
+            let frame = work.mask.frame_len();
+            let mut at = el.value_start;
+            for _ in 0..work.frames {
+                out.masked(at, frame, work.mask.clone());
+                at += frame;
+            }
+            out.source(at, el.end - at);
         }
-        out.source(at, el.end - at);
         let shown = trace::unread(el);
         if let Some(t) = self.trace.as_mut() {
             let why = Rule {

@@ -5,6 +5,7 @@ use super::error::FsError;
 use super::names::view_name;
 use crate::cache::Verdict;
 use crate::deid::{DeidError, Engine};
+use crate::pixels::frames::FrameCache;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use crate::source::{Kind, SourceFile};
@@ -26,6 +27,19 @@ pub trait Planner: Send + Sync + 'static {
 pub struct Deidentify {
     pub policy: Policy,
     pub keys: Pseudonyms,
+    /// Decoded frames of every plan of the view (pixel data cleaned after decoding).
+    pub frames: Arc<FrameCache>,
+}
+
+impl Deidentify {
+    /// A planner whose decoded frames share `frame_bytes` of memory.
+    pub fn new(policy: Policy, keys: Pseudonyms, frame_bytes: u64) -> Self {
+        Self {
+            policy,
+            keys,
+            frames: FrameCache::new(frame_bytes),
+        }
+    }
 }
 
 impl Planner for Deidentify {
@@ -34,7 +48,9 @@ impl Planner for Deidentify {
     }
 
     fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
-        match Engine::new(&self.policy, &self.keys).plan(file) {
+        let mut engine = Engine::new(&self.policy, &self.keys);
+        engine.frames = self.frames.clone();
+        match engine.plan(file) {
             Ok(outcome) => Ok(Verdict::Served(
                 Arc::new(outcome.plan),
                 Arc::new(outcome.info),

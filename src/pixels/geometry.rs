@@ -50,6 +50,18 @@ pub enum Photometric {
 }
 
 impl Photometric {
+    /// The Photometric Interpretation value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Photometric::Monochrome1 => "MONOCHROME1",
+            Photometric::Monochrome2 => "MONOCHROME2",
+            Photometric::Rgb => "RGB",
+            Photometric::YbrFull => "YBR_FULL",
+            Photometric::YbrFull422 => "YBR_FULL_422",
+            Photometric::Palette => "PALETTE COLOR",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Photometric> {
         Some(match s.trim() {
             "MONOCHROME1" => Photometric::Monochrome1,

@@ -5,6 +5,7 @@
 //! module and only uses part of it, hence the blanket `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod burned;
 pub mod fixtures;
 
 use std::path::{Path, PathBuf};

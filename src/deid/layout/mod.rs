@@ -44,8 +44,16 @@ pub enum Body {
     Primitive,
     /// A sequence; `implicit_content` when its items were found encoded implicit VR.
     Sequence(Vec<Item>),
-    /// Encapsulated (fragmented) data ending with a sequence delimiter.
-    Fragments(usize),
+    /// Encapsulated (fragmented) data ending with a sequence delimiter: each item's value
+    /// (the first is the Basic Offset Table, often empty).
+    Fragments(Vec<Fragment>),
+}
+
+/// One item of encapsulated data: where its value starts and how long it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    pub value_start: u64,
+    pub len: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! The walker itself: positional reads through a window, every length checked against its
 //! container and the file before it is believed, recursion bounded by the depth limit.
 
-use super::{Body, Element, Item, LayoutError, Limits, Meta};
+use super::{Body, Element, Fragment, Item, LayoutError, Limits, Meta};
 use crate::deid::read::Window;
 use crate::dicom::encoding::{Encoding, UNDEFINED_LENGTH};
 use crate::dicom::tag::{ITEM, ITEM_END, PIXEL_DATA, SEQ_END, Tag};
@@ -463,15 +463,19 @@ impl<'a> Walker<'a> {
     }
 
     /// Encapsulated fragments: items of defined length up to a sequence delimiter.
-    fn fragments(&mut self, start: u64, enc: Encoding) -> Result<(usize, u64), LayoutError> {
+    fn fragments(
+        &mut self,
+        start: u64,
+        enc: Encoding,
+    ) -> Result<(Vec<Fragment>, u64), LayoutError> {
         let mut pos = start;
-        let mut n = 0usize;
+        let mut items = Vec::new();
         loop {
             let head: [u8; 8] = self.head(pos, "fragment header")?;
             let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
             let len = enc.u32(&head[4..8]);
             if tag == SEQ_END {
-                return Ok((n, pos + 8));
+                return Ok((items, pos + 8));
             }
             if tag != ITEM || len == UNDEFINED_LENGTH {
                 return Err(LayoutError::Unexpected {
@@ -480,8 +484,11 @@ impl<'a> Walker<'a> {
                     found: tag,
                 });
             }
-            n += 1;
-            if n > self.limits.max_fragments {
+            items.push(Fragment {
+                value_start: pos + 8,
+                len,
+            });
+            if items.len() > self.limits.max_fragments {
                 return Err(LayoutError::TooMany {
                     what: "fragments",
                     limit: self.limits.max_fragments,
