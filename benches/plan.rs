@@ -312,5 +312,97 @@ fn pixel_frames(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, plan, pixel_rules, pixel_frames);
+/// Per-frame cost of an encapsulated frame as first read: decode + mask (what a decoded plan
+/// segment does, less the source read), for a 640x480 RGB JPEG baseline ultrasound frame and
+/// a 512x512 16-bit CT slice in JPEG-LS lossless.
+fn decoded_frames(c: &mut Criterion) {
+    use deidfs::pixels::decode::{self, Codec};
+    use deidfs::pixels::{Geometry, Mask, Op, Photometric, Rect};
+    let geometry = |rows, cols, samples, bits, photometric| Geometry {
+        rows,
+        cols,
+        samples,
+        bits_allocated: bits,
+        bits_stored: bits.min(12),
+        signed: false,
+        planar: false,
+        frames: 1,
+        photometric,
+        big_endian: false,
+    };
+    // A smooth picture with speckle, as ultrasound and CT compress (noise would not).
+    let picture = |cols: u32, rows: u32, max: u32| -> Vec<u32> {
+        (0..rows * cols)
+            .map(|i| {
+                let (x, y) = (i % cols, i / cols);
+                ((x + y) * max / (cols + rows) + (i * 7919) % 13) % max
+            })
+            .collect()
+    };
+    let us = geometry(480, 640, 3, 8, Photometric::Rgb);
+    let rgb: Vec<u8> = picture(640, 480, 255)
+        .into_iter()
+        .flat_map(|v| [v as u8, v as u8, (v / 3) as u8])
+        .collect();
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 90)
+        .encode(&rgb, 640, 480, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    let ct = geometry(512, 512, 1, 16, Photometric::Monochrome2);
+    let samples: Vec<u8> = picture(512, 512, 4095)
+        .into_iter()
+        .flat_map(|v| (v as u16).to_le_bytes())
+        .collect();
+    let jls = charls::CharLS::default()
+        .encode(
+            charls::FrameInfo {
+                width: 512,
+                height: 512,
+                bits_per_sample: 12,
+                component_count: 1,
+            },
+            0,
+            &samples,
+        )
+        .unwrap();
+    for (name, codec, g, source, data) in [
+        (
+            "640x480 RGB JPEG baseline",
+            Codec::JpegDct,
+            &us,
+            "YBR_FULL_422",
+            &jpeg,
+        ),
+        (
+            "512x512 CT 16-bit JPEG-LS lossless",
+            Codec::JpegLs,
+            &ct,
+            "MONOCHROME2",
+            &jls,
+        ),
+    ] {
+        let ops = [
+            (Rect::whole(g.cols, g.rows), Op::Blank),
+            (
+                Rect {
+                    x0: 40,
+                    y0: 60,
+                    x1: g.cols - 40,
+                    y1: g.rows - 20,
+                },
+                Op::Keep,
+            ),
+        ];
+        let mask = Mask::new(g, &ops, None).unwrap();
+        c.bench_function(&format!("decode + mask, {name} frame"), |b| {
+            b.iter(|| {
+                let mut f = decode::decode(codec, g, source, black_box(data)).unwrap();
+                mask.apply(0, &mut f);
+                black_box(f)
+            })
+        });
+    }
+}
+
+criterion_group!(benches, plan, pixel_rules, pixel_frames, decoded_frames);
 criterion_main!(benches);
