@@ -1,11 +1,13 @@
-//! The text detector measured on a labelled set of its own: lines of rendered text (four
-//! fonts, sizes 10 to 28 px, five colours, anywhere) on dark, speckled and noisy backgrounds,
-//! and text-free images of the same backgrounds. Prints recall and precision; fails below the
-//! floors measured when it was written (deterministic: same images every run).
+//! The text detector, at both its sensitivities, measured on a labelled set of its own: lines
+//! of rendered text (four fonts, sizes 10 to 28 px, five grey levels, anywhere) on dark,
+//! speckled and noisy backgrounds; text-free images of the same backgrounds; and text-free
+//! anatomy-like images (MR mosaics of head slices, a CT head with bone outlines), where
+//! structures that line up must not read as text. Prints recall and precision; fails below
+//! the floors measured when it was written (deterministic: same images every run).
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use deidfs::pixels::Rect;
-use deidfs::pixels::detect::text_lines;
+use deidfs::pixels::detect::{PRECISE, SENSITIVE, Sensitivity, text_lines_at};
 
 const FONTS: [&str; 4] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -38,6 +40,59 @@ impl Rng {
     fn below(&mut self, n: u32) -> u32 {
         self.next() % n
     }
+}
+
+/// A text-free image of anatomy-like structure the detector must not take for text: a
+/// mosaic of head slices (skull ring, bright ventricles, as an MR mosaic shows them: the same
+/// structure in a row of tiles), or one CT-like head slice (a thick skull with holes and
+/// bright flecks of bone).
+fn anatomy(kind: u32, rng: &mut Rng) -> Vec<u8> {
+    let mut img = vec![0u8; W * H];
+    let ellipse = |img: &mut [u8], cx: f32, cy: f32, rx: f32, ry: f32, level: u8, ring: f32| {
+        for y in 0..H {
+            for x in 0..W {
+                let (dx, dy) = ((x as f32 - cx) / rx, (y as f32 - cy) / ry);
+                let d = (dx * dx + dy * dy).sqrt();
+                if d <= 1.0 && d >= 1.0 - ring {
+                    img[y * W + x] = level;
+                }
+            }
+        }
+    };
+    if kind == 0 {
+        let tile = 40 + rng.below(14) as usize;
+        for ty in 0..H / tile {
+            for tx in 0..W / tile {
+                let (cx, cy) = ((tx * tile + tile / 2) as f32, (ty * tile + tile / 2) as f32);
+                let r = tile as f32 * (0.30 + rng.below(10) as f32 / 100.0);
+                ellipse(&mut img, cx, cy, r, r * 1.2, 90, 1.0);
+                ellipse(&mut img, cx, cy, r, r * 1.2, 200, 0.12);
+                let v = r * 0.22;
+                ellipse(&mut img, cx - v * 0.8, cy, v * 0.5, v, 230, 1.0);
+                ellipse(&mut img, cx + v * 0.8, cy, v * 0.5, v, 230, 1.0);
+            }
+        }
+    } else {
+        ellipse(&mut img, 160.0, 120.0, 110.0, 100.0, 110, 1.0);
+        ellipse(
+            &mut img,
+            160.0,
+            120.0,
+            110.0,
+            100.0,
+            240,
+            0.1 + rng.below(8) as f32 / 100.0,
+        );
+        for _ in 0..12 {
+            let (cx, cy) = (60.0 + rng.below(200) as f32, 40.0 + rng.below(160) as f32);
+            let (rx, ry) = (4.0 + rng.below(10) as f32, 4.0 + rng.below(14) as f32);
+            ellipse(&mut img, cx, cy, rx, ry, 235, 0.35);
+        }
+    }
+    for p in img.iter_mut() {
+        *p = p.saturating_add(rng.below(24) as u8);
+    }
+    img
 }
 
 fn background(kind: u32, rng: &mut Rng) -> Vec<u8> {
@@ -129,19 +184,17 @@ fn intersection(a: &Rect, b: &Rect) -> u64 {
     }
 }
 
-#[test]
-fn the_detector_finds_rendered_text_lines_and_little_else() {
-    let fonts: Vec<Vec<u8>> = FONTS
-        .iter()
-        .map(|p| {
-            std::fs::read(p)
-                .unwrap_or_else(|e| panic!("{p}: {e}: apt-get install fonts-dejavu-core"))
-        })
-        .collect();
-    let fonts: Vec<FontRef> = fonts
-        .iter()
-        .map(|d| FontRef::try_from_slice(d).unwrap())
-        .collect();
+#[derive(Debug)]
+struct Score {
+    recall: f64,
+    bright_recall: f64,
+    precision: f64,
+    negative_boxes: usize,
+    /// On 40 anatomy-like images without text.
+    anatomy_boxes: usize,
+}
+
+fn measure(sens: &Sensitivity, fonts: &[FontRef]) -> Score {
     let mut rng = Rng(2026);
     let (mut planted, mut found, mut boxes, mut true_boxes, mut negative_boxes) = (0, 0, 0, 0, 0);
     let (mut bright_planted, mut bright_found) = (0usize, 0usize);
@@ -158,7 +211,7 @@ fn the_detector_finds_rendered_text_lines_and_little_else() {
                 lines.push((r, level));
             }
         }
-        let got = text_lines(&img, W, H);
+        let got = text_lines_at(sens, &img, W, H);
         for (l, level) in &lines {
             planted += 1;
             bright_planted += usize::from(*level >= 200);
@@ -177,30 +230,72 @@ fn the_detector_finds_rendered_text_lines_and_little_else() {
     }
     for n in 0..60 {
         let img = background(n % 3, &mut rng);
-        negative_boxes += text_lines(&img, W, H).len();
+        negative_boxes += text_lines_at(sens, &img, W, H).len();
     }
-    let recall = found as f64 / planted as f64;
-    let bright_recall = bright_found as f64 / bright_planted.max(1) as f64;
-    let precision = true_boxes as f64 / boxes.max(1) as f64;
-    println!(
-        "detector: recall {recall:.3} ({found}/{planted} lines at least 80% covered; {bright_recall:.3} for text at 200/255 or brighter, {bright_found}/{bright_planted}), precision {precision:.3} ({true_boxes}/{boxes} boxes on text), {negative_boxes} boxes on 60 text-free images"
-    );
-    assert!(recall >= RECALL_FLOOR, "recall {recall:.3}");
-    assert!(
-        bright_recall >= BRIGHT_RECALL_FLOOR,
-        "bright recall {bright_recall:.3}"
-    );
-    assert!(precision >= PRECISION_FLOOR, "precision {precision:.3}");
-    assert!(
-        negative_boxes <= NEGATIVE_BOXES_MAX,
-        "{negative_boxes} boxes on text-free images"
-    );
+    let mut anatomy_boxes = 0;
+    for n in 0..40 {
+        let img = anatomy(n % 2, &mut rng);
+        anatomy_boxes += text_lines_at(sens, &img, W, H).len();
+    }
+    Score {
+        recall: found as f64 / planted as f64,
+        bright_recall: bright_found as f64 / bright_planted.max(1) as f64,
+        precision: true_boxes as f64 / boxes.max(1) as f64,
+        negative_boxes,
+        anatomy_boxes,
+    }
 }
 
-// Measured when written (2026-12-01): recall 0.639 (0.849 for text at 200/255 or brighter),
-// precision 0.948, 1 box on the text-free
-// images. Raise the floors as the detector improves; a change that lowers them is a regression.
-const RECALL_FLOOR: f64 = 0.63;
-const BRIGHT_RECALL_FLOOR: f64 = 0.84;
-const PRECISION_FLOOR: f64 = 0.94;
-const NEGATIVE_BOXES_MAX: usize = 1;
+fn fonts() -> Vec<Vec<u8>> {
+    FONTS
+        .iter()
+        .map(|p| {
+            std::fs::read(p)
+                .unwrap_or_else(|e| panic!("{p}: {e}: apt-get install fonts-dejavu-core"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_detector_finds_rendered_text_lines_and_little_else() {
+    let data = fonts();
+    let fonts: Vec<FontRef> = data
+        .iter()
+        .map(|d| FontRef::try_from_slice(d).unwrap())
+        .collect();
+    for (name, sens, floor) in [
+        ("precise", PRECISE, &PRECISE_FLOORS),
+        ("sensitive", SENSITIVE, &SENSITIVE_FLOORS),
+    ] {
+        let s = measure(&sens, &fonts);
+        println!(
+            "detector ({name}): recall {:.3} ({:.3} for text at 200/255 or brighter), precision {:.3}, {} boxes on 60 text-free backgrounds, {} on 40 anatomy-like images",
+            s.recall, s.bright_recall, s.precision, s.negative_boxes, s.anatomy_boxes
+        );
+        assert!(s.recall >= floor.recall, "{name}: {s:?}");
+        assert!(s.bright_recall >= floor.bright_recall, "{name}: {s:?}");
+        assert!(s.precision >= floor.precision, "{name}: {s:?}");
+        assert!(s.negative_boxes <= floor.negative_boxes, "{name}: {s:?}");
+        assert!(s.anatomy_boxes <= floor.anatomy_boxes, "{name}: {s:?}");
+    }
+}
+
+// Measured when written (2026-12-01): precise recall 0.644 (0.858 bright), precision 0.966,
+// 1 box on the backgrounds, 5 on anatomy; sensitive recall 0.806 (0.896 bright), precision
+// 0.318, 344 boxes on the backgrounds (speckle and noise: what makes it refuse), 4 on
+// anatomy. Raise the floors as the detector improves; a change that lowers them is a
+// regression.
+const PRECISE_FLOORS: Score = Score {
+    recall: 0.64,
+    bright_recall: 0.85,
+    precision: 0.96,
+    negative_boxes: 1,
+    anatomy_boxes: 5,
+};
+const SENSITIVE_FLOORS: Score = Score {
+    recall: 0.80,
+    bright_recall: 0.89,
+    precision: 0.30,
+    negative_boxes: 344,
+    anatomy_boxes: 4,
+};

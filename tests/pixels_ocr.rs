@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::burned::{Variant, draw_text, image, ocr, planted_read, tools};
+use common::burned::{
+    H, Variant, W, draw_text, image, image_of, ocr, planted_read, smooth_picture, tools,
+};
 use common::fixtures::{self as fx, Ts, Value, tags as t};
 use deidfs::deid::Engine;
 use deidfs::policy;
@@ -244,4 +246,93 @@ fn text_a_device_rule_does_not_cover_makes_the_file_fail_closed() {
         Err(deidfs::deid::DeidError::Refused(r)) => assert_eq!(r.reason(), "pixels-text-remains"),
         other => panic!("served with text left: {:?}", other.map(|o| o.info)),
     }
+}
+
+/// Secondary captures with no regions and no device rule: the detector locates the planted
+/// lines, they are blanked, and the picture between them is kept. Every photometric
+/// interpretation the detector reads; each served file is checked by tesseract and pixel by
+/// pixel inside the picture.
+#[test]
+fn text_nothing_in_the_header_locates_is_found_by_the_detector_and_blanked() {
+    tools();
+    let research = policy::load_builtin("research").unwrap();
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([8; 32]));
+    let dir = tempfile::tempdir().unwrap();
+    let variants = [
+        ("rgb", Ts::ExplicitLE, "RGB", 3, 8, false),
+        ("mono2-8", Ts::ImplicitLE, "MONOCHROME2", 1, 8, false),
+        (
+            "mono2-16-signed-be",
+            Ts::ExplicitBE,
+            "MONOCHROME2",
+            1,
+            16,
+            true,
+        ),
+        ("mono1-16", Ts::ExplicitLE, "MONOCHROME1", 1, 16, false),
+        ("ybr-full", Ts::ExplicitLE, "YBR_FULL", 3, 8, false),
+    ];
+    let mut failures = Vec::new();
+    for (name, ts, photometric, samples, bits, signed) in variants {
+        let v = Variant {
+            name,
+            ts,
+            photometric,
+            samples,
+            bits,
+            signed,
+            planar: false,
+            frames: 1,
+        };
+        let src = image_of(&v, &smooth_picture())
+            .remove(t::SEQUENCE_OF_ULTRASOUND_REGIONS)
+            .sop(
+                fx::SECONDARY_CAPTURE_IMAGE_STORAGE,
+                "1.2.826.0.1.3680043.10.1047.99.2",
+            )
+            .str(t::MODALITY, "CS", "OT")
+            .build();
+        let outcome = match Engine::new(&research, &keys).plan(&src) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{name}: not served: {e}"));
+                continue;
+            }
+        };
+        assert_eq!(outcome.info.pixels, "text detector", "{name}");
+        let served = outcome.plan.to_vec(&src).unwrap();
+        let (sp, op) = (
+            dir.path().join(format!("{name}-src.dcm")),
+            dir.path().join(format!("{name}-out.dcm")),
+        );
+        std::fs::write(&sp, &src).unwrap();
+        std::fs::write(&op, &served).unwrap();
+        if planted_read(&ocr(&sp)).is_empty() {
+            failures.push(format!(
+                "{name}: no teeth: the source reads no planted text"
+            ));
+        }
+        let left = planted_read(&ocr(&op));
+        if !left.is_empty() {
+            failures.push(format!("{name}: served file still reads {left:?}"));
+        }
+        // The picture (the speckled region between the lines: rows 70 to 199) is kept
+        // whole; the pixel data ends each file.
+        let row = W * samples as usize * (bits as usize / 8);
+        let picture = |f: &[u8]| {
+            let frame = &f[f.len() - row * H..];
+            frame[row * 70..row * 200].to_vec()
+        };
+        let (a, b) = (picture(&src), picture(&served));
+        if a != b {
+            let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
+            let n = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+            failures.push(format!(
+                "{name}: the picture between the lines changed: {n} bytes, first at row {} col {}",
+                70 + first / row,
+                (first % row) / (row / W)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -17,7 +17,9 @@ use super::values::string_of;
 use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODEL, PIXEL_DATA};
 use crate::dicom::{Encoding, Tag, Vr};
 use crate::pixels::decode::{Codec, MAX_FRAME_BYTES};
-use crate::pixels::frames::{DecodedFrame, FrameCache, FrameError, Ranges, frame_fragments};
+use crate::pixels::frames::{
+    DecodedFrame, FrameCache, FrameError, Ranges, decode_ranges, frame_fragments,
+};
 use crate::pixels::rules::Area;
 use crate::pixels::{Geometry, GeometryError, Mask, Op, PixelHeader, Rect};
 use crate::policy::{Policy, ProfileOption};
@@ -173,8 +175,60 @@ pub(super) fn decide(
         }
         by.push(format!("rule {:?}", rule.label));
     }
+    let codec = encoded.codec.unwrap_or(Codec::Uncompressed);
+    let source_photometric = header.photometric.clone().unwrap_or_default();
+    // A frame as the source holds it (decoded, not masked), read while planning.
+    let frame_at = |win: &mut Window, f: u32| -> Result<Vec<u8>, DeidError> {
+        match &fragments {
+            Some(frames) => {
+                let ranges = &frames[f as usize];
+                match decode_ranges(win.source(), codec, &g, &source_photometric, ranges) {
+                    Ok(b) => Ok(b),
+                    Err(FrameError::Io(e)) => Err(e.into()),
+                    Err(FrameError::Decode(e)) => {
+                        Err(Refusal::PixelsUndecodable(format!("frame {f}: {e}")).into())
+                    }
+                }
+            }
+            None => {
+                let len = g.frame_bytes();
+                Ok(win.exact(pixels.value_start + u64::from(f) * len, len as usize)?)
+            }
+        }
+    };
+    // What is checked once cleaned: with regions, nothing (everything outside them is blank
+    // by construction); after device rules, the first and last frames (a new software
+    // version may write text elsewhere); after the detector, every frame it looked at.
+    let mut checked: Vec<(u32, Vec<u8>)> = Vec::new();
     if ops.is_empty() {
-        return Err(Refusal::PixelsUnsettled.into());
+        // Nothing in the header says where the text is: the detector looks in every frame.
+        if g.frames > MAX_DETECTED_FRAMES {
+            return Err(Refusal::PixelsUnsettled.into());
+        }
+        let mut lines = Vec::new();
+        for f in 0..g.frames {
+            let frame = frame_at(win, f)?;
+            let Some(luma) = crate::pixels::detect::luminance(&g, &frame) else {
+                return Err(Refusal::PixelsUnsettled.into());
+            };
+            lines.extend(crate::pixels::detect::text_lines(
+                &luma,
+                g.cols as usize,
+                g.rows as usize,
+            ));
+            checked.push((f, frame));
+        }
+        if lines.is_empty() {
+            // No text found is not proof of none: the header said this image is at risk.
+            return Err(Refusal::PixelsUnsettled.into());
+        }
+        ops.extend(lines.iter().map(|r| (margin(*r), Op::Blank)));
+        by.push("text detector".into());
+    } else if regions.is_empty() {
+        checked.push((0, frame_at(win, 0)?));
+        if g.frames > 1 {
+            checked.push((g.frames - 1, frame_at(win, g.frames - 1)?));
+        }
     }
     let black = match g.photometric {
         crate::pixels::Photometric::Palette => palette_black(win, &top, pixels.enc)?,
@@ -185,13 +239,17 @@ pub(super) fn decide(
         // The regions or rules keep every pixel: nothing says where the text is.
         return Err(Refusal::PixelsUnsettled.into());
     }
+    for (_, mut frame) in checked {
+        mask.apply(0, &mut frame);
+        verify(&g, &frame)?;
+    }
     let decoded = fragments.map(|frames| Decoded {
         frames: frames
             .into_iter()
             .map(|f| {
                 Arc::new(DecodedFrame::new(
-                    encoded.codec.unwrap_or(Codec::Uncompressed),
-                    header.photometric.clone().unwrap_or_default(),
+                    codec,
+                    source_photometric.clone(),
                     g.clone(),
                     f,
                     mask.clone(),
@@ -202,32 +260,6 @@ pub(super) fn decide(
         geometry: g.clone(),
         lossy: Codec::lossy(&encoded.transfer_syntax),
     });
-    if regions.is_empty() {
-        // Only device rules located the text: check that none is left elsewhere (a new
-        // software version may write more). With regions, everything outside them is blank.
-        let mut first_and_last = vec![0];
-        if g.frames > 1 {
-            first_and_last.push(g.frames - 1);
-        }
-        for f in first_and_last {
-            let served = match &decoded {
-                Some(d) => match d.frames[f as usize].bytes(win.source()) {
-                    Ok(b) => b.to_vec(),
-                    Err(FrameError::Io(e)) => return Err(e.into()),
-                    Err(FrameError::Decode(e)) => {
-                        return Err(Refusal::PixelsUndecodable(format!("frame {f}: {e}")).into());
-                    }
-                },
-                None => {
-                    let len = g.frame_bytes();
-                    let mut b = win.exact(pixels.value_start + u64::from(f) * len, len as usize)?;
-                    mask.apply(0, &mut b);
-                    b
-                }
-            };
-            verify(&g, &served)?;
-        }
-    }
     Ok(Some(PixelWork {
         mask,
         frames: g.frames,
@@ -293,13 +325,30 @@ fn encapsulated(
     Ok((g, frames))
 }
 
-/// Fails closed when the detector still finds a line of text in a frame as served (PALETTE
-/// COLOR frames are not checked: their indices say nothing of brightness).
+/// Images the detector settles have at most this many frames: each is searched while
+/// planning (a cine loop without regions stays refused).
+const MAX_DETECTED_FRAMES: u32 = 8;
+
+/// A detected line's box grown by half its height on every side: anti-aliased edges,
+/// accents and descenders go with it.
+fn margin(r: Rect) -> Rect {
+    let m = ((r.y1 - r.y0) / 2).max(3);
+    Rect {
+        x0: r.x0.saturating_sub(m),
+        y0: r.y0.saturating_sub(m),
+        x1: r.x1.saturating_add(m),
+        y1: r.y1.saturating_add(m),
+    }
+}
+
+/// Fails closed when the sensitive detector still finds a line of text in a frame as served
+/// (PALETTE COLOR frames are not checked: their indices say nothing of brightness).
 fn verify(g: &Geometry, served: &[u8]) -> Result<(), DeidError> {
-    let Some(luma) = crate::pixels::detect::luminance(g, served) else {
+    use crate::pixels::detect::{SENSITIVE, luminance, text_lines_at};
+    let Some(luma) = luminance(g, served) else {
         return Ok(());
     };
-    if !crate::pixels::detect::text_lines(&luma, g.cols as usize, g.rows as usize).is_empty() {
+    if !text_lines_at(&SENSITIVE, &luma, g.cols as usize, g.rows as usize).is_empty() {
         return Err(Refusal::TextRemains.into());
     }
     Ok(())

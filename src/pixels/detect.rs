@@ -6,21 +6,60 @@
 //! Works on a luminance image (one byte per pixel, 0 black). Deterministic: the same frame
 //! always gives the same boxes.
 //!
-//! Measured by `tests/pixels_detect.rs` (recall 0.64, 0.85 for bright text; precision 0.95):
-//! good enough to refuse a frame that still shows text after device rules blanked theirs,
-//! not to locate text alone (a missed line would be served). See docs/pixels.md.
+//! Two sensitivities: [`PRECISE`] locates the text to blank (few boxes on anything else:
+//! anatomy that lines up is told apart by the gaps and the variety of letters), [`SENSITIVE`]
+//! checks the cleaned frame and finds more, text or not (a box makes the file fail closed).
+//! Measured by `tests/pixels_detect.rs`; see docs/pixels.md for the numbers.
 
 use super::geometry::{Geometry, Photometric, Rect};
 
-/// Pixels brighter than their neighbourhood's mean by this much are ink.
-const CONTRAST: i32 = 60;
-/// And at least this bright.
-const FLOOR: u8 = 96;
+/// How readily pixels count as ink and components as glyphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sensitivity {
+    /// Pixels brighter than their neighbourhood's mean by this much are ink...
+    pub contrast: i32,
+    /// ...and at least this bright.
+    pub floor: u8,
+    /// Glyphs at least this many pixels tall.
+    pub min_height: u32,
+}
+
+/// Few boxes on anything but text: what locates text to blank.
+pub const PRECISE: Sensitivity = Sensitivity {
+    contrast: 60,
+    floor: 96,
+    min_height: 6,
+};
+
+/// Finds fainter and smaller text, and more that is not text: what checks that none is left
+/// (a box it finds makes a file fail closed, so a false one costs a refusal, not a leak).
+pub const SENSITIVE: Sensitivity = Sensitivity {
+    contrast: 35,
+    floor: 64,
+    min_height: 5,
+};
+
 /// Half the side of the neighbourhood.
 const RADIUS: usize = 8;
+/// Strokes at most this fraction of a glyph's height wide (bold fonts reach ~0.2).
+const STROKE_PER_HEIGHT: f32 = 0.35;
+/// Glyphs of a line at most this many tenths of their height apart (letters ~0.1 of it
+/// apart, words ~0.5).
+const GAP_TENTHS: u32 = 15;
+/// Lines of at most this many glyphs must be tight (see `line_box`).
+const SHORT_LINE: usize = 4;
+/// The median gap between a line's glyphs, in tenths of their median height, at most.
+const MEDIAN_GAP_TENTHS: u32 = 6;
+/// Glyphs of a line peak within this much of each other's brightness.
+const PEAK_SPREAD: u8 = 60;
 
-/// The boxes of the text lines found, padded a little.
+/// The boxes of the text lines found at [`PRECISE`], padded a little.
 pub fn text_lines(luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
+    text_lines_at(&PRECISE, luma, w, h)
+}
+
+/// The boxes of the text lines found at sensitivity `s`, padded a little.
+pub fn text_lines_at(s: &Sensitivity, luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
     if w == 0 || h == 0 || luma.len() < w * h {
         return Vec::new();
     }
@@ -44,12 +83,12 @@ pub fn text_lines(luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
     let ink: Vec<bool> = (0..w * h)
         .map(|i| {
             let v = luma[i];
-            v >= FLOOR && i32::from(v) - mean(i % w, i / w) >= CONTRAST
+            v >= s.floor && i32::from(v) - mean(i % w, i / w) >= s.contrast
         })
         .collect();
-    let glyphs = components(&ink, w, h)
+    let glyphs = components(&ink, luma, w, h)
         .into_iter()
-        .filter(glyph_like)
+        .filter(|c| glyph_like(c, s.min_height))
         .collect::<Vec<_>>();
     lines(&glyphs)
         .into_iter()
@@ -69,20 +108,30 @@ pub fn text_lines(luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
 struct Component {
     r: Rect,
     pixels: u32,
+    /// Ink pixels with a 4-neighbour that is not ink: for strokes, most of them.
+    boundary: u32,
+    /// The brightest ink pixel (rendered text has one level per line).
+    peak: u8,
 }
 
-fn glyph_like(c: &Component) -> bool {
+fn glyph_like(c: &Component, min_height: u32) -> bool {
     let (w, h) = (c.r.x1 - c.r.x0, c.r.y1 - c.r.y0);
     let fill = c.pixels as f32 / (w * h) as f32;
-    (6..=48).contains(&h)
+    // Twice the area over the boundary approximates the stroke width: glyphs are drawn
+    // with strokes far thinner than they are tall; blobs (ventricles, bone) are not.
+    let stroke = 2.0 * c.pixels as f32 / c.boundary.max(1) as f32;
+    (min_height..=48).contains(&h)
         && (1..=48).contains(&w)
         && w <= h * 5 / 2
-        && (0.08..=0.95).contains(&fill)
+        // A solid box is no glyph, but a thin one is (l, i, 1, I).
+        && fill >= 0.08
+        && (fill <= 0.95 || w <= 3)
         && c.pixels >= 6
+        && stroke <= (h as f32 * STROKE_PER_HEIGHT).max(3.0)
 }
 
 /// 8-connected components of `ink`, by union-find over row runs.
-fn components(ink: &[bool], w: usize, h: usize) -> Vec<Component> {
+fn components(ink: &[bool], luma: &[u8], w: usize, h: usize) -> Vec<Component> {
     let mut parent: Vec<u32> = Vec::new();
     let mut label = vec![u32::MAX; w * h];
     fn find(p: &mut [u32], mut a: u32) -> u32 {
@@ -144,7 +193,20 @@ fn components(ink: &[bool], w: usize, h: usize) -> Vec<Component> {
                     y1: y + 1,
                 },
                 pixels: 0,
+                boundary: 0,
+                peak: 0,
             });
+            let (xi, yi) = (x as usize, y as usize);
+            let edge = xi == 0
+                || yi == 0
+                || xi + 1 == w
+                || yi + 1 == h
+                || !ink[yi * w + xi - 1]
+                || !ink[yi * w + xi + 1]
+                || !ink[(yi - 1) * w + xi]
+                || !ink[(yi + 1) * w + xi];
+            c.boundary += u32::from(edge);
+            c.peak = c.peak.max(luma[yi * w + xi]);
             c.r.x0 = c.r.x0.min(x);
             c.r.y0 = c.r.y0.min(y);
             c.r.x1 = c.r.x1.max(x + 1);
@@ -176,39 +238,68 @@ fn lines(glyphs: &[Component]) -> Vec<Rect> {
             let b = glyphs[j].r;
             let hb = b.y1 - b.y0;
             let gap = b.x0.saturating_sub(a.x1);
-            if gap > ha.max(hb) * 3 / 2 {
+            if gap * 10 > ha.max(hb) * GAP_TENTHS {
                 if b.x0 > a.x1 + 48 * 2 {
                     break;
                 }
                 continue;
             }
             let overlap = a.y1.min(b.y1).saturating_sub(a.y0.max(b.y0));
-            if ha.max(hb) <= ha.min(hb) * 2 && overlap * 2 >= ha.min(hb) {
+            let same_level = glyphs[i].peak.abs_diff(glyphs[j].peak) <= PEAK_SPREAD;
+            if ha.max(hb) <= ha.min(hb) * 2 && overlap * 2 >= ha.min(hb) && same_level {
                 let (ra, rb) = (root(&mut group, i), root(&mut group, j));
                 group[ra.max(rb)] = ra.min(rb);
             }
         }
     }
-    let mut boxes: std::collections::BTreeMap<usize, (Rect, usize, u32)> =
+    let mut members: std::collections::BTreeMap<usize, Vec<Component>> =
         std::collections::BTreeMap::new();
     for (i, glyph) in glyphs.iter().enumerate() {
-        let r = glyph.r;
         let g = root(&mut group, i);
-        let e = boxes.entry(g).or_insert((r, 0, 0));
-        e.0 = Rect {
-            x0: e.0.x0.min(r.x0),
-            y0: e.0.y0.min(r.y0),
-            x1: e.0.x1.max(r.x1),
-            y1: e.0.y1.max(r.y1),
-        };
-        e.1 += 1;
-        e.2 = e.2.max(r.y1 - r.y0);
+        members.entry(g).or_default().push(*glyph);
     }
-    boxes
-        .into_values()
-        .filter(|(r, count, h)| *count >= 3 && (r.x1 - r.x0) * 2 >= *h * 3)
-        .map(|(r, _, _)| r)
-        .collect()
+    members.into_values().filter_map(line_box).collect()
+}
+
+/// The box of a group of glyphs if it reads as a line of text: three glyphs or more, wider
+/// than tall, and a short line (up to `SHORT_LINE` glyphs) mostly close together (the median
+/// gap between neighbours at most `MEDIAN_GAP_TENTHS` of the median height: the letters of a
+/// word touch or nearly, where anatomy that happens to line up, such as the same structure
+/// in neighbouring tiles of a mosaic, is spaced). Longer lines are not held to it: their
+/// punctuation (`=`, `.`, `:`) is too small to count as glyphs and leaves gaps.
+fn line_box(components: Vec<Component>) -> Option<Rect> {
+    if components.len() < 3 {
+        return None;
+    }
+    // Letters differ; a row of one shape (the same bone outline, the same ring in every
+    // tile) is structure, not writing.
+    let shape = |c: &Component| {
+        let (w, h) = (c.r.x1 - c.r.x0, c.r.y1 - c.r.y0);
+        (w * 4 / h.max(1), c.pixels * 8 / (w * h).max(1))
+    };
+    let first = shape(&components[0]);
+    if components.iter().all(|c| shape(c) == first) {
+        return None;
+    }
+    let mut glyphs: Vec<Rect> = components.iter().map(|c| c.r).collect();
+    glyphs.sort_by_key(|r| r.x0);
+    let mut heights: Vec<u32> = glyphs.iter().map(|r| r.y1 - r.y0).collect();
+    heights.sort_unstable();
+    let mut gaps: Vec<u32> = glyphs
+        .windows(2)
+        .map(|p| p[1].x0.saturating_sub(p[0].x1))
+        .collect();
+    gaps.sort_unstable();
+    let (median_h, median_gap) = (heights[heights.len() / 2], gaps[gaps.len() / 2]);
+    let r = glyphs.iter().fold(glyphs[0], |a, b| Rect {
+        x0: a.x0.min(b.x0),
+        y0: a.y0.min(b.y0),
+        x1: a.x1.max(b.x1),
+        y1: a.y1.max(b.y1),
+    });
+    let tallest = heights[heights.len() - 1];
+    let tight = glyphs.len() > SHORT_LINE || median_gap * 10 <= median_h * MEDIAN_GAP_TENTHS;
+    ((r.x1 - r.x0) * 2 >= tallest * 3 && tight).then_some(r)
 }
 
 /// A native frame as luminance, one byte per pixel (0 black): monochrome scaled from its own

@@ -167,15 +167,13 @@ impl DecodedFrame {
         if let Some(f) = self.cache.get(self.id) {
             return Ok(f);
         }
-        let total: u64 = self.fragments.iter().map(|(_, len)| len).sum();
-        let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-        for (offset, len) in &self.fragments {
-            let at = data.len();
-            data.resize(at + *len as usize, 0);
-            src.read_exact_at(&mut data[at..], *offset)?;
-        }
-        let mut frame =
-            decode::decode(self.codec, &self.geometry, &self.source_photometric, &data)?;
+        let mut frame = decode_ranges(
+            src,
+            self.codec,
+            &self.geometry,
+            &self.source_photometric,
+            &self.fragments,
+        )?;
         self.mask.apply(0, &mut frame);
         let frame: Arc<[u8]> = frame.into();
         self.cache.put(self.id, frame.clone());
@@ -189,6 +187,24 @@ impl DecodedFrame {
         dst.copy_from_slice(&frame[at..at + dst.len()]);
         Ok(())
     }
+}
+
+/// One frame decoded from the fragment values at `ranges` of `src` (no mask applied).
+pub fn decode_ranges(
+    src: &dyn ReadAt,
+    codec: Codec,
+    geometry: &Geometry,
+    source_photometric: &str,
+    ranges: &[(u64, u64)],
+) -> Result<Vec<u8>, FrameError> {
+    let total: u64 = ranges.iter().map(|(_, len)| len).sum();
+    let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for (offset, len) in ranges {
+        let at = data.len();
+        data.resize(at + *len as usize, 0);
+        src.read_exact_at(&mut data[at..], *offset)?;
+    }
+    Ok(decode::decode(codec, geometry, source_photometric, &data)?)
 }
 
 /// Which fragments make each frame, as (source offset, length) of their values:
