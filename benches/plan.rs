@@ -283,6 +283,12 @@ fn pixel_frames(c: &mut Criterion) {
         let frame: Vec<u8> = (0..g.frame_bytes() as usize)
             .map(|i| ((i * 7919) % 251) as u8 & if bits == 16 && i % 2 == 1 { 0x0F } else { 0xFF })
             .collect();
+        c.bench_function(&format!("screen (first read), {name} frame"), |b| {
+            b.iter(|| {
+                let luma = detect::luminance(&g, black_box(&frame)).unwrap();
+                black_box(detect::screen_lines(&luma, cols as usize, rows as usize))
+            })
+        });
         c.bench_function(&format!("detect text, {name} frame"), |b| {
             b.iter(|| {
                 let luma = detect::luminance(&g, black_box(&frame)).unwrap();

@@ -299,3 +299,43 @@ const SENSITIVE_FLOORS: Score = Score {
     negative_boxes: 344,
     anatomy_boxes: 4,
 };
+
+/// Screening searches coarse to fine (`screen_lines`) for speed; it must not miss an image
+/// the full search at the same settings flags: checked on every image of the set.
+#[test]
+fn coarse_to_fine_screening_flags_every_image_the_full_search_flags() {
+    use deidfs::pixels::detect::{SCREENING, screen_lines};
+    let data = fonts();
+    let fonts: Vec<FontRef> = data
+        .iter()
+        .map(|d| FontRef::try_from_slice(d).unwrap())
+        .collect();
+    let mut rng = Rng(77);
+    let (mut flagged, mut missed) = (0, 0);
+    for n in 0..120 {
+        let mut img = if n % 4 == 3 {
+            anatomy(n % 2, &mut rng)
+        } else {
+            background(n % 3, &mut rng)
+        };
+        if n % 2 == 0 {
+            let font = &fonts[rng.below(4) as usize];
+            let px = 10.0 + rng.below(19) as f32;
+            let (x, y) = (rng.below(140) as f32, rng.below(H as u32 - 30) as f32);
+            draw(&mut img, WORDS[rng.below(8) as usize], font, px, x, y, 255);
+        }
+        let full = text_lines_at(&SCREENING, &img, W, H);
+        if !full.is_empty() {
+            flagged += 1;
+            missed += usize::from(screen_lines(&img, W, H).is_empty());
+        }
+    }
+    println!(
+        "screening: {flagged} images flagged by the full search, {missed} missed coarse to fine"
+    );
+    assert!(
+        flagged >= 20,
+        "the set has text on plain backgrounds: {flagged}"
+    );
+    assert_eq!(missed, 0);
+}

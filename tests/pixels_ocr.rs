@@ -6,7 +6,8 @@
 mod common;
 
 use common::burned::{
-    H, Variant, W, draw_text, image, image_of, ocr, planted_read, smooth_picture, tools,
+    H, Variant, W, ct_file, ct_slice, draw_text, image, image_of, ocr, planted_read,
+    smooth_picture, tools,
 };
 use common::fixtures::{self as fx, Ts, Value, tags as t};
 use deidfs::deid::Engine;
@@ -335,4 +336,65 @@ fn text_nothing_in_the_header_locates_is_found_by_the_detector_and_blanked() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Images no header marks at risk are screened when read: a CT slice of an unknown vendor
+/// with text in two corners is never served by `basic` (the read fails; the header reads),
+/// is served by `research` with the text blanked and the head kept, and a slice without
+/// text is served byte for byte as it would be unscreened.
+#[test]
+fn a_ct_slice_with_text_in_two_corners_is_refused_by_basic_and_cleaned_by_research() {
+    tools();
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([8; 32]));
+    let basic = policy::load_builtin("basic").unwrap();
+    let research = policy::load_builtin("research").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let with_text = ct_file(ct_slice(&[
+        ("KOWALSKA JOSEPHINE", 4.0, 2.0),
+        ("ID 48213977", 150.0, 236.0),
+    ]));
+    let src_path = dir.path().join("src.dcm");
+    std::fs::write(&src_path, &with_text).unwrap();
+    assert!(
+        !planted_read(&ocr(&src_path)).is_empty(),
+        "the test has teeth: the source reads"
+    );
+
+    // basic: listed (the plan is made from the header), never read.
+    let plan = Engine::new(&basic, &keys).plan(&with_text).unwrap().plan;
+    let err = plan.to_vec(&with_text).unwrap_err();
+    assert!(err.to_string().contains("pixels-text-found"), "{err}");
+    let pixels_at = plan.len() - 256 * 256 * 2;
+    let mut head = vec![0u8; pixels_at as usize];
+    assert!(
+        plan.read_at(&with_text, 0, &mut head).is_ok(),
+        "the header reads"
+    );
+
+    // research: cleaned, nothing readable, the head between the lines kept.
+    let plan = Engine::new(&research, &keys).plan(&with_text).unwrap().plan;
+    let served = plan.to_vec(&with_text).unwrap();
+    let out_path = dir.path().join("out.dcm");
+    std::fs::write(&out_path, &served).unwrap();
+    let left = planted_read(&ocr(&out_path));
+    assert!(left.is_empty(), "research serves {left:?}");
+    let rows = |f: &[u8]| f[f.len() - 256 * 2 * (256 - 40)..f.len() - 256 * 2 * 40].to_vec();
+    assert!(
+        rows(&with_text) == rows(&served),
+        "the head between the lines changed"
+    );
+
+    // Without text: screening changes nothing.
+    let plain = ct_file(ct_slice(&[]));
+    let mut unscreened = basic.clone();
+    unscreened.screen_pixels = false;
+    let a = Engine::new(&basic, &keys).plan(&plain).unwrap().plan;
+    let b = Engine::new(&unscreened, &keys).plan(&plain).unwrap().plan;
+    assert!(a.to_vec(&plain).unwrap() == b.to_vec(&plain).unwrap());
+    // And `screen_pixels = false` serves the text as before (the opt-out is real).
+    let b = Engine::new(&unscreened, &keys)
+        .plan(&with_text)
+        .unwrap()
+        .plan;
+    assert!(b.to_vec(&with_text).is_ok());
 }

@@ -21,6 +21,7 @@ use crate::pixels::frames::{
     DecodedFrame, FrameCache, FrameError, Ranges, decode_ranges, frame_fragments,
 };
 use crate::pixels::rules::Area;
+use crate::pixels::screen::margin;
 use crate::pixels::{Geometry, GeometryError, Mask, Op, PixelHeader, Rect};
 use crate::policy::{Policy, ProfileOption};
 use std::collections::HashMap;
@@ -122,14 +123,7 @@ pub(super) fn decide(
 
     // What the pixels are is read from attributes that must each appear once: a viewer shows
     // the first of two Columns, and a mask built for another would miss text.
-    let mut top: HashMap<Tag, &Element> = HashMap::new();
-    for el in elements {
-        if top.insert(el.tag, el).is_some()
-            && (el.tag.0 == 0x0028 || el.tag == PIXEL_DATA || el.tag == ULTRASOUND_REGIONS)
-        {
-            return Err(Refusal::PixelLayout(format!("{} appears twice", el.tag)).into());
-        }
-    }
+    let top = top_level(elements)?;
     let regions = match top.get(&ULTRASOUND_REGIONS) {
         Some(el) => ultrasound_regions(win, el)?,
         None => Vec::new(),
@@ -325,21 +319,23 @@ fn encapsulated(
     Ok((g, frames))
 }
 
+/// The top-level elements by tag; refused when a pixel attribute, Pixel Data or the
+/// ultrasound regions appear twice.
+pub(super) fn top_level(elements: &[Element]) -> Result<HashMap<Tag, &Element>, DeidError> {
+    let mut top: HashMap<Tag, &Element> = HashMap::new();
+    for el in elements {
+        if top.insert(el.tag, el).is_some()
+            && (el.tag.0 == 0x0028 || el.tag == PIXEL_DATA || el.tag == ULTRASOUND_REGIONS)
+        {
+            return Err(Refusal::PixelLayout(format!("{} appears twice", el.tag)).into());
+        }
+    }
+    Ok(top)
+}
+
 /// Images the detector settles have at most this many frames: each is searched while
 /// planning (a cine loop without regions stays refused).
 const MAX_DETECTED_FRAMES: u32 = 8;
-
-/// A detected line's box grown by half its height on every side: anti-aliased edges,
-/// accents and descenders go with it.
-fn margin(r: Rect) -> Rect {
-    let m = ((r.y1 - r.y0) / 2).max(3);
-    Rect {
-        x0: r.x0.saturating_sub(m),
-        y0: r.y0.saturating_sub(m),
-        x1: r.x1.saturating_add(m),
-        y1: r.y1.saturating_add(m),
-    }
-}
 
 /// Fails closed when the sensitive detector still finds a line of text in a frame as served
 /// (PALETTE COLOR frames are not checked: their indices say nothing of brightness).
@@ -389,7 +385,10 @@ fn number(win: &mut Window, el: Option<&&Element>) -> io::Result<Option<u32>> {
 
 /// The header's pixel description. A Number of Frames or Planar Configuration that is present
 /// but not a number is an error, not a default: a wrong frame count leaves frames unmasked.
-fn pixel_header(win: &mut Window, top: &HashMap<Tag, &Element>) -> Result<PixelHeader, DeidError> {
+pub(super) fn pixel_header(
+    win: &mut Window,
+    top: &HashMap<Tag, &Element>,
+) -> Result<PixelHeader, DeidError> {
     let n =
         |win: &mut Window, g: u16, e: u16, name: &'static str| -> Result<Option<u32>, DeidError> {
             match top.get(&Tag(g, e)) {

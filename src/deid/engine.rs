@@ -7,6 +7,7 @@ use super::burned_in::{self, Encoded, PixelWork};
 use super::deflate;
 use super::layout::{self, Layout, Limits};
 use super::meta;
+use super::pixel_screen;
 use super::plan::{Out, Plan};
 use super::read::{Head, Window};
 use super::refusal::{DeidError, Refusal};
@@ -19,7 +20,7 @@ use crate::dicom::{Encoding, Tag};
 use crate::io::ReadAt;
 use crate::pixels::decode::Codec;
 use crate::pixels::frames::FrameCache;
-use crate::policy::Policy;
+use crate::policy::{Policy, ProfileOption};
 use crate::pseudonym::Pseudonyms;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -106,8 +107,24 @@ impl<'a> Engine<'a> {
             }
             None => source_ts,
         };
-        let (dataset, trace) =
-            self.rewrite(&facts, pixels.as_ref(), win, layout.enc, &layout.elements)?;
+        // Images not at risk: their frames are screened for text when read.
+        let screened = match pixels {
+            None if self.policy.screen_pixels => pixel_screen::plan(
+                &mut win,
+                &layout.elements,
+                &encoded,
+                self.policy.has(ProfileOption::CleanPixelData),
+            )?,
+            _ => None,
+        };
+        let (dataset, trace) = self.rewrite(
+            &facts,
+            pixels.as_ref(),
+            screened,
+            win,
+            layout.enc,
+            &layout.elements,
+        )?;
         let mut out = Out::new();
         out.bytes(&meta::file_head(self.policy, self.keys, &facts, &ts)?);
         out.append(dataset);
@@ -133,7 +150,8 @@ impl<'a> Engine<'a> {
             cache: self.frames.clone(),
         };
         let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts, &encoded)?;
-        let (dataset, trace) = self.rewrite(&facts, pixels.as_ref(), win, enc, &elements)?;
+        // Not screened: the data set is materialised while planning.
+        let (dataset, trace) = self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
         let mut out = Out::new();
@@ -150,11 +168,13 @@ impl<'a> Engine<'a> {
         &self,
         facts: &Facts,
         pixels: Option<&PixelWork>,
+        screened: Option<Out>,
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
     ) -> Result<(Out, Vec<Change>), DeidError> {
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
+        rw.screened = screened;
         let mut parts = rw.dataset(elements, Scope::Plain, "")?;
         let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels)?;
         let replaced: BTreeSet<Tag> = marks.iter().map(|(t, _)| *t).collect();

@@ -2,7 +2,9 @@
 //! No FUSE, no cache, no globals.
 //!
 //! `engine` composes the steps: `read` (how the source is read), `layout` (the validating
-//! walker), `screen` (refusals, the patient), `burned_in` (text in the pixels), `rules` (which rule for which element),
+//! walker), `screen` (refusals, the patient), `burned_in` (text in the pixels of images at risk),
+//! `pixel_screen` (the frames of every other image, searched for text when read), `rules`
+//! (which rule for which element),
 //! `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
 //! meta), `deflate`, `trace` (what happened, for the key holder) and `plan` (the result).
 
@@ -12,6 +14,7 @@ pub mod engine;
 pub mod layout;
 mod meta;
 pub mod peek;
+mod pixel_screen;
 pub mod plan;
 pub mod read;
 mod refusal;

@@ -12,13 +12,14 @@
 use crate::io::ReadAt;
 use crate::pixels::Mask;
 use crate::pixels::frames::DecodedFrame;
+use crate::pixels::screen::ScreenedFrame;
 use std::io::{self, Write};
 use std::sync::Arc;
 
 /// The plan format: what segments mean. Part of every plan cache key and of the export
 /// manifest's digests; raise it whenever a change makes an old plan's bytes wrong (a new
 /// segment kind, a changed meaning of an old one).
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -36,6 +37,10 @@ pub enum Segment {
     /// One encapsulated frame, decoded to native little-endian samples and masked when first
     /// read (then cached). Its length is the decoded frame size, known from the header.
     Decoded(Arc<DecodedFrame>),
+    /// One frame of an image nobody marked at risk: a source range served only once the
+    /// screening detector found no text in it (or, where it may clean, with the text
+    /// blanked). Same length as the range.
+    Screened(Arc<ScreenedFrame>),
 }
 
 impl Segment {
@@ -44,6 +49,7 @@ impl Segment {
             Segment::Inline(b) => b.len() as u64,
             Segment::Source { len, .. } | Segment::Masked { len, .. } => *len,
             Segment::Decoded(f) => f.len(),
+            Segment::Screened(f) => f.len(),
         }
     }
 
@@ -56,7 +62,10 @@ impl Segment {
         match self {
             Segment::Inline(b) => b.len() as u64,
             // Decoded frames are held by the frame cache, which has its own budget.
-            Segment::Source { .. } | Segment::Masked { .. } | Segment::Decoded(_) => 0,
+            Segment::Source { .. }
+            | Segment::Masked { .. }
+            | Segment::Decoded(_)
+            | Segment::Screened(_) => 0,
         }
     }
 
@@ -76,6 +85,7 @@ impl Segment {
                 Ok(())
             }
             Segment::Decoded(f) => f.read(src, within, dst),
+            Segment::Screened(f) => f.read(src, within, dst),
         }
     }
 
@@ -85,9 +95,9 @@ impl Segment {
         match self {
             Segment::Inline(b) => out.write_all(b),
             Segment::Source { offset, len } => src.copy_to(*offset, *len, out),
-            Segment::Masked { len, .. } => {
-                let mut buf =
-                    vec![0u8; usize::try_from(*len).map_err(|_| io::ErrorKind::OutOfMemory)?];
+            Segment::Masked { .. } | Segment::Screened(_) => {
+                let len = usize::try_from(self.len()).map_err(|_| io::ErrorKind::OutOfMemory)?;
+                let mut buf = vec![0u8; len];
                 self.read(src, 0, &mut buf)?;
                 out.write_all(&buf)
             }

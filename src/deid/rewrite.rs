@@ -29,6 +29,8 @@ pub(super) struct Rewriter<'a, 's> {
     pub facts: &'a Facts,
     /// How the top-level Pixel Data is cleaned, if it must be.
     pixels: Option<&'a PixelWork>,
+    /// Or the top-level Pixel Data as screened frames (images not at risk).
+    pub screened: Option<Out>,
     pub win: Window<'s>,
     /// Set when a date was shifted (the output is marked MODIFIED).
     pub dates_shifted: bool,
@@ -51,6 +53,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             keys,
             facts,
             pixels,
+            screened: None,
             win,
             dates_shifted: false,
             depth: 0,
@@ -136,6 +139,13 @@ impl<'a, 's> Rewriter<'a, 's> {
             (self.pixels, tag, self.depth, rule.action)
         {
             return self.masked_pixels(el, path, work).map(Some);
+        }
+        if (tag, self.depth, rule.action) == (PIXEL_DATA, 0, Action::Keep)
+            && let Some(out) = self.screened.take()
+        {
+            let shown = trace::unread(el);
+            self.record(el, path, rule, "keep", shown.clone(), shown);
+            return Ok(Some(out));
         }
         let vr = el.value_vr();
         let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {

@@ -22,6 +22,8 @@ pub struct Sensitivity {
     pub floor: u8,
     /// Glyphs at least this many pixels tall.
     pub min_height: u32,
+    /// Only lines drawn on a plain background (see [`SCREENING`]).
+    pub plain: bool,
 }
 
 /// Few boxes on anything but text: what locates text to blank.
@@ -29,6 +31,16 @@ pub const PRECISE: Sensitivity = Sensitivity {
     contrast: 60,
     floor: 96,
     min_height: 6,
+    plain: false,
+};
+
+/// What screens images nobody marked at risk (CT, MR...): the precise pass, keeping only
+/// lines on a plain background, as annotations are written (over black or a flat grey).
+/// Anatomy that lines up sits on more anatomy, so a screened series is not refused, or
+/// blanked, for the shape of a bone.
+pub const SCREENING: Sensitivity = Sensitivity {
+    plain: true,
+    ..PRECISE
 };
 
 /// Finds fainter and smaller text, and more that is not text: what checks that none is left
@@ -37,6 +49,7 @@ pub const SENSITIVE: Sensitivity = Sensitivity {
     contrast: 35,
     floor: 64,
     min_height: 5,
+    plain: false,
 };
 
 /// Half the side of the neighbourhood.
@@ -58,40 +71,99 @@ pub fn text_lines(luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
     text_lines_at(&PRECISE, luma, w, h)
 }
 
+/// The lines [`SCREENING`] finds, coarse to fine: glyph-sized ink is looked for first at half
+/// resolution (each 2x2 block by its brightest pixel, so strokes one pixel wide keep their
+/// brightness), and only the neighbourhoods of what is found there are searched at full
+/// resolution. The same lines as the full search wherever the coarse pass sees their
+/// glyphs, for a fraction of the work on frames without text (nearly every CT and MR
+/// slice).
+pub fn screen_lines(luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
+    if w < 64 || h < 64 || luma.len() < w * h {
+        return text_lines_at(&SCREENING, luma, w, h);
+    }
+    let (cw, ch) = (w / 2, h / 2);
+    let mut coarse = vec![0u8; cw * ch];
+    for y in 0..ch {
+        let (a, b) = (&luma[2 * y * w..], &luma[(2 * y + 1) * w..]);
+        for (x, c) in coarse[y * cw..(y + 1) * cw].iter_mut().enumerate() {
+            *c = a[2 * x].max(a[2 * x + 1]).max(b[2 * x]).max(b[2 * x + 1]);
+        }
+    }
+    let ink = ink_of(&SCREENING, &coarse, cw, ch);
+    // Each component no taller than a glyph (of any width: at half resolution the letters
+    // of boxed or tightly set text run together), back at full resolution with room around
+    // it for its line's neighbours and the ink test's neighbourhood; overlapping boxes
+    // merged.
+    let m = 48u32;
+    let mut boxes: Vec<Rect> = components(&ink, &coarse, cw, ch)
+        .into_iter()
+        .filter(|c| (2..=24).contains(&(c.r.y1 - c.r.y0)) && c.pixels >= 3)
+        .map(|c| Rect {
+            x0: (c.r.x0 * 2).saturating_sub(m),
+            y0: (c.r.y0 * 2).saturating_sub(m / 2),
+            x1: (c.r.x1 * 2 + m).min(w as u32),
+            y1: (c.r.y1 * 2 + m / 2).min(h as u32),
+        })
+        .collect();
+    let overlaps = |a: &Rect, b: &Rect| a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    let mut merged: Vec<Rect> = Vec::new();
+    while let Some(mut r) = boxes.pop() {
+        loop {
+            let before = boxes.len();
+            boxes.retain(|b| {
+                if overlaps(&r, b) {
+                    r = Rect {
+                        x0: r.x0.min(b.x0),
+                        y0: r.y0.min(b.y0),
+                        x1: r.x1.max(b.x1),
+                        y1: r.y1.max(b.y1),
+                    };
+                    false
+                } else {
+                    true
+                }
+            });
+            if boxes.len() == before {
+                break;
+            }
+        }
+        merged.push(r);
+    }
+    merged.sort_by_key(|r| (r.y0, r.x0));
+    let mut found = Vec::new();
+    for full in merged {
+        let (bw, bh) = ((full.x1 - full.x0) as usize, (full.y1 - full.y0) as usize);
+        let mut crop = Vec::with_capacity(bw * bh);
+        for y in full.y0 as usize..full.y1 as usize {
+            crop.extend_from_slice(&luma[y * w + full.x0 as usize..y * w + full.x1 as usize]);
+        }
+        found.extend(
+            text_lines_at(&SCREENING, &crop, bw, bh)
+                .into_iter()
+                .map(|l| Rect {
+                    x0: l.x0 + full.x0,
+                    y0: l.y0 + full.y0,
+                    x1: l.x1 + full.x0,
+                    y1: l.y1 + full.y0,
+                }),
+        );
+    }
+    found
+}
+
 /// The boxes of the text lines found at sensitivity `s`, padded a little.
 pub fn text_lines_at(s: &Sensitivity, luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
     if w == 0 || h == 0 || luma.len() < w * h {
         return Vec::new();
     }
-    // Integral image for neighbourhood means.
-    let mut sum = vec![0u64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0u64;
-        for x in 0..w {
-            row += u64::from(luma[y * w + x]);
-            sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1] + row;
-        }
-    }
-    let mean = |x: usize, y: usize| -> i32 {
-        let (x0, y0) = (x.saturating_sub(RADIUS), y.saturating_sub(RADIUS));
-        let (x1, y1) = ((x + RADIUS + 1).min(w), (y + RADIUS + 1).min(h));
-        let s = sum[y1 * (w + 1) + x1] + sum[y0 * (w + 1) + x0]
-            - sum[y0 * (w + 1) + x1]
-            - sum[y1 * (w + 1) + x0];
-        (s / ((x1 - x0) * (y1 - y0)) as u64) as i32
-    };
-    let ink: Vec<bool> = (0..w * h)
-        .map(|i| {
-            let v = luma[i];
-            v >= s.floor && i32::from(v) - mean(i % w, i / w) >= s.contrast
-        })
-        .collect();
+    let ink = ink_of(s, luma, w, h);
     let glyphs = components(&ink, luma, w, h)
         .into_iter()
         .filter(|c| glyph_like(c, s.min_height))
         .collect::<Vec<_>>();
     lines(&glyphs)
         .into_iter()
+        .filter(|r| !s.plain || plain_background(&ink, luma, w, r))
         .map(|r| {
             let pad = ((r.y1 - r.y0) / 4).max(2);
             Rect {
@@ -102,6 +174,64 @@ pub fn text_lines_at(s: &Sensitivity, luma: &[u8], w: usize, h: usize) -> Vec<Re
             }
         })
         .collect()
+}
+
+/// Whether the pixels of a line's box that are neither ink nor next to it are nearly all one
+/// level: at least 85% within 20 of their median.
+fn plain_background(ink: &[bool], luma: &[u8], w: usize, r: &Rect) -> bool {
+    let h = ink.len() / w;
+    let near_ink = |x: usize, y: usize| {
+        (y.saturating_sub(1)..(y + 2).min(h))
+            .any(|yy| (x.saturating_sub(1)..(x + 2).min(w)).any(|xx| ink[yy * w + xx]))
+    };
+    let mut levels: Vec<u8> = Vec::new();
+    for y in r.y0 as usize..r.y1 as usize {
+        for x in r.x0 as usize..r.x1 as usize {
+            if !near_ink(x, y) {
+                levels.push(luma[y * w + x]);
+            }
+        }
+    }
+    if levels.is_empty() {
+        return false;
+    }
+    let mut sorted = levels.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    let close = levels.iter().filter(|v| v.abs_diff(median) <= 20).count();
+    close * 100 >= levels.len() * 85
+}
+
+/// Which pixels are ink at sensitivity `s`: brighter than `s.floor`, and than the mean of
+/// their 17x17 neighbourhood by `s.contrast`.
+fn ink_of(s: &Sensitivity, luma: &[u8], w: usize, h: usize) -> Vec<bool> {
+    // Integral image for neighbourhood means.
+    let mut sum = vec![0u64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u64;
+        for x in 0..w {
+            row += u64::from(luma[y * w + x]);
+            sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1] + row;
+        }
+    }
+    // Ink: v - mean >= contrast, the mean rounded down: sum < (v - contrast + 1) * area,
+    // without a division per pixel.
+    let mut ink = vec![false; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(RADIUS), (y + RADIUS + 1).min(h));
+        let (top, bottom) = (&sum[y0 * (w + 1)..], &sum[y1 * (w + 1)..]);
+        for x in 0..w {
+            let v = luma[y * w + x];
+            if v < s.floor {
+                continue;
+            }
+            let (x0, x1) = (x.saturating_sub(RADIUS), (x + RADIUS + 1).min(w));
+            let total = bottom[x1] + top[x0] - top[x1] - bottom[x0];
+            let area = ((x1 - x0) * (y1 - y0)) as i64;
+            ink[y * w + x] = (total as i64) < (i64::from(v) - i64::from(s.contrast) + 1) * area;
+        }
+    }
+    ink
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -176,26 +306,32 @@ fn components(ink: &[bool], luma: &[u8], w: usize, h: usize) -> Vec<Component> {
             label[i] = mine;
         }
     }
-    let mut out: std::collections::BTreeMap<u32, Component> = std::collections::BTreeMap::new();
+    // Components by root label, in the order their first pixel is met (deterministic).
+    let mut slot = vec![u32::MAX; parent.len()];
+    let mut out: Vec<Component> = Vec::new();
     for y in 0..h {
         for x in 0..w {
             let l = label[y * w + x];
             if l == u32::MAX {
                 continue;
             }
-            let root = find(&mut parent, l);
+            let root = find(&mut parent, l) as usize;
             let (x, y) = (x as u32, y as u32);
-            let c = out.entry(root).or_insert(Component {
-                r: Rect {
-                    x0: x,
-                    y0: y,
-                    x1: x + 1,
-                    y1: y + 1,
-                },
-                pixels: 0,
-                boundary: 0,
-                peak: 0,
-            });
+            if slot[root] == u32::MAX {
+                slot[root] = out.len() as u32;
+                out.push(Component {
+                    r: Rect {
+                        x0: x,
+                        y0: y,
+                        x1: x + 1,
+                        y1: y + 1,
+                    },
+                    pixels: 0,
+                    boundary: 0,
+                    peak: 0,
+                });
+            }
+            let c = &mut out[slot[root] as usize];
             let (xi, yi) = (x as usize, y as usize);
             let edge = xi == 0
                 || yi == 0
@@ -214,7 +350,7 @@ fn components(ink: &[bool], luma: &[u8], w: usize, h: usize) -> Vec<Component> {
             c.pixels += 1;
         }
     }
-    out.into_values().collect()
+    out
 }
 
 /// Glyphs of similar height, overlapping vertically and close horizontally, chained into
@@ -312,31 +448,64 @@ pub fn luminance(g: &Geometry, frame: &[u8]) -> Option<Vec<u8>> {
     if frame.len() < g.frame_bytes() as usize {
         return None;
     }
-    let sample = |i: usize| -> i64 {
-        let b = &frame[i * sb..i * sb + sb];
-        let mut v: u64 = 0;
-        for k in 0..sb {
-            let byte = if g.big_endian { b[k] } else { b[sb - 1 - k] };
-            v = (v << 8) | u64::from(byte);
-        }
-        if g.signed {
-            let bits = 8 * sb as u32;
-            ((v << (64 - bits)) as i64) >> (64 - bits)
-        } else {
-            v as i64
+    let mono = matches!(
+        g.photometric,
+        Photometric::Monochrome1 | Photometric::Monochrome2
+    );
+    if mono && sb == 2 {
+        return Some(monochrome16(g, &frame[..n * 2]));
+    }
+    // Every sample value, read once (byte order and sign by the geometry).
+    let values: Vec<i64> = {
+        let bits = 8 * sb as u32;
+        let sign = |v: u64| -> i64 {
+            if g.signed {
+                ((v << (64 - bits)) as i64) >> (64 - bits)
+            } else {
+                v as i64
+            }
+        };
+        let frame = &frame[..g.frame_bytes() as usize];
+        match (sb, g.big_endian) {
+            (1, _) => frame.iter().map(|b| sign(u64::from(*b))).collect(),
+            (2, false) => frame
+                .chunks_exact(2)
+                .map(|b| sign(u64::from(u16::from_le_bytes([b[0], b[1]]))))
+                .collect(),
+            (2, true) => frame
+                .chunks_exact(2)
+                .map(|b| sign(u64::from(u16::from_be_bytes([b[0], b[1]]))))
+                .collect(),
+            _ => frame
+                .chunks_exact(sb)
+                .map(|b| {
+                    let mut v: u64 = 0;
+                    for k in 0..sb {
+                        let byte = if g.big_endian { b[k] } else { b[sb - 1 - k] };
+                        v = (v << 8) | u64::from(byte);
+                    }
+                    sign(v)
+                })
+                .collect(),
         }
     };
+    let sample = |i: usize| -> i64 { values[i] };
     let scale = |vals: Vec<i64>, invert: bool| -> Vec<u8> {
         let (lo, hi) = vals
             .iter()
             .fold((i64::MAX, i64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
         let span = (hi - lo).max(1);
-        vals.into_iter()
-            .map(|v| {
-                let u = ((v - lo) * 255 / span) as u8;
-                if invert { 255 - u } else { u }
-            })
-            .collect()
+        let level = |v: i64| -> u8 {
+            let u = ((v - lo) * 255 / span) as u8;
+            if invert { 255 - u } else { u }
+        };
+        if span < 1 << 16 {
+            // A table of every level in the range: one division per value, not per pixel.
+            let table: Vec<u8> = (lo..=hi).map(level).collect();
+            vals.into_iter().map(|v| table[(v - lo) as usize]).collect()
+        } else {
+            vals.into_iter().map(level).collect()
+        }
     };
     match g.photometric {
         Photometric::Monochrome1 | Photometric::Monochrome2 => Some(scale(
@@ -362,6 +531,42 @@ pub fn luminance(g: &Geometry, frame: &[u8]) -> Option<Vec<u8>> {
         )),
         Photometric::Palette => None,
     }
+}
+
+/// 16-bit monochrome (most CT and MR) as luminance, the same levels as the general path
+/// without a copy of the samples: the lowest and highest value, then a table of every level
+/// between.
+fn monochrome16(g: &Geometry, frame: &[u8]) -> Vec<u8> {
+    let value = |b: &[u8]| -> i32 {
+        let u = if g.big_endian {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        };
+        if g.signed {
+            i32::from(u as i16)
+        } else {
+            i32::from(u)
+        }
+    };
+    let (lo, hi) = frame
+        .chunks_exact(2)
+        .fold((i32::MAX, i32::MIN), |(l, h), b| {
+            let v = value(b);
+            (l.min(v), h.max(v))
+        });
+    let span = i64::from((hi - lo).max(1));
+    let invert = g.photometric == Photometric::Monochrome1;
+    let table: Vec<u8> = (lo..=hi)
+        .map(|v| {
+            let u = (i64::from(v - lo) * 255 / span) as u8;
+            if invert { 255 - u } else { u }
+        })
+        .collect();
+    frame
+        .chunks_exact(2)
+        .map(|b| table[(value(b) - lo) as usize])
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod frames;
 pub mod geometry;
 pub mod mask;
 pub mod rules;
+pub mod screen;
 
 pub use geometry::{Geometry, GeometryError, Photometric, PixelHeader, Rect};
 pub use mask::{Mask, MaskError, Op};

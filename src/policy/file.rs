@@ -51,6 +51,7 @@ struct RawPolicy {
     options: Vec<Spanned<String>>,
     refuse_modalities: Option<Vec<String>>,
     refuse_sop_classes: Option<Vec<String>>,
+    screen_pixels: Option<bool>,
     #[serde(default)]
     allow: Vec<RawAllow>,
     #[serde(default, rename = "override")]
@@ -198,6 +199,9 @@ pub fn parse(
             .into_iter()
             .map(|s| s.trim().to_ascii_uppercase())
             .collect();
+    }
+    if let Some(s) = raw.screen_pixels {
+        policy.screen_pixels = s;
     }
     if let Some(c) = raw.refuse_sop_classes {
         policy.refuse_sop_classes = c.into_iter().map(|s| s.trim().to_string()).collect();

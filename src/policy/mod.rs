@@ -41,6 +41,9 @@ pub struct Policy {
     pub pixel_rules: Arc<RuleSet>,
     /// The policy's own pixel rules as written (part of the policy id).
     pub custom_pixel_rules: Vec<RuleSpec>,
+    /// Search the frames of images nobody marked at risk for burned-in text when they are
+    /// first read (on unless a policy says `screen_pixels = false`).
+    pub screen_pixels: bool,
     exact: HashMap<Tag, Rule>,
     /// Rules of the pattern rows (50xx, 60xx), in table order.
     repeating: Vec<(TagPattern, Rule)>,
@@ -79,6 +82,7 @@ impl Policy {
             allow: BTreeSet::new(),
             pixel_rules: Arc::new(RuleSet::new(builtin_pixel_rules().to_vec())),
             custom_pixel_rules: Vec::new(),
+            screen_pixels: true,
             exact: HashMap::new(),
             repeating: Vec::new(),
             private_default: Rule {
@@ -258,6 +262,7 @@ impl Policy {
                 .iter()
                 .map(|c| format!("refuse-sop-class {}", q(c))),
         );
+        lines.push(format!("screen-pixels {}", self.screen_pixels));
         lines.extend(self.custom_pixel_rules.iter().map(|r| {
             format!(
                 "pixel-rule {}",

@@ -245,3 +245,39 @@ pub fn planted_read(text: &str) -> Vec<&'static str> {
         .filter(|w| text.contains(w))
         .collect()
 }
+
+/// A CT head-like slice (a skull ring with bone flecks over soft tissue and noise), 12 bits
+/// in 16, with `lines` of white text drawn over it.
+pub fn ct_slice(lines: &[(&str, f32, f32)]) -> Vec<u8> {
+    let (w, h) = (256usize, 256usize);
+    let mut img = vec![0f32; w * h];
+    let mut seed = 11u64;
+    for y in 0..h {
+        for x in 0..w {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let noise = (seed >> 40) as f32 / (1u64 << 24) as f32;
+            let (dx, dy) = ((x as f32 - 128.0) / 100.0, (y as f32 - 128.0) / 115.0);
+            let d = (dx * dx + dy * dy).sqrt();
+            img[y * w + x] = match d {
+                d if d > 1.0 => 0.0,
+                d if d > 0.92 => 0.8,
+                _ => 0.25 + 0.05 * noise,
+            };
+        }
+    }
+    for (text, x, top) in lines {
+        draw_text(&mut img, w, text, 14.0, *x, *top);
+    }
+    img.iter()
+        .flat_map(|p| ((p * 4095.0) as u16).to_le_bytes())
+        .collect()
+}
+
+pub fn ct_file(pixels: Vec<u8>) -> Vec<u8> {
+    fx::ct_like("SCREEN^TEST", "P-SCREEN", 256, 256)
+        .str(t::MANUFACTURER, "LO", "UNKNOWN VENDOR")
+        .elem(t::PIXEL_DATA, "OW", Value::Bytes(pixels))
+        .build()
+}

@@ -1,0 +1,120 @@
+//! Screening: the Pixel Data of an image nobody marked at risk (CT, MR, XA... without a rule
+//! or a flag), planned as screened frames. Planning reads nothing but the header; each frame
+//! is searched for burned-in text when it is first read (`pixels::screen`), so listing and
+//! `stat` stay header-only and the size is the source's.
+//!
+//! Images screening cannot read (PALETTE COLOR, 1-bit, a compression without a decoder here,
+//! a layout whose frames cannot be told apart, deflated data sets) are planned as before:
+//! the header did not mark them at risk, and screening is a second line, not the first.
+
+use super::burned_in::{Encoded, pixel_header, top_level};
+use super::layout::{Body, Element};
+use super::plan::{Out, Segment};
+use super::read::Window;
+use super::refusal::DeidError;
+use crate::dicom::tag::PIXEL_DATA;
+use crate::pixels::decode::MAX_FRAME_BYTES;
+use crate::pixels::frames::frame_fragments;
+use crate::pixels::screen::{Pixels, ScreenedFrame};
+use crate::pixels::{Geometry, PixelHeader};
+use std::sync::Arc;
+
+/// The top-level Pixel Data element as screened frames, or `None` when screening cannot
+/// read it. `clean`: native frames with text are blanked (the Clean Pixel Data Option)
+/// rather than refused.
+pub(super) fn plan(
+    win: &mut Window,
+    elements: &[Element],
+    encoded: &Encoded,
+    clean: bool,
+) -> Result<Option<Out>, DeidError> {
+    let Ok(top) = top_level(elements) else {
+        return Ok(None);
+    };
+    let Some(el) = top.get(&PIXEL_DATA).copied() else {
+        return Ok(None);
+    };
+    let Ok(header) = pixel_header(win, &top) else {
+        return Ok(None);
+    };
+    let mut out = Out::new();
+    match &el.body {
+        Body::Primitive => {
+            let Ok(g) = Geometry::new(&header, el.enc.big_endian) else {
+                return Ok(None);
+            };
+            let frame = g.frame_bytes();
+            if g.check_length(el.value_len()).is_err() || frame > MAX_FRAME_BYTES {
+                return Ok(None);
+            }
+            out.source(el.start, el.header_len());
+            let mut at = el.value_start;
+            for f in 0..g.frames {
+                let s = ScreenedFrame::new(f, at, frame, g.clone(), Pixels::Native, clean);
+                out.segment(Segment::Screened(Arc::new(s)));
+                at += frame;
+            }
+            out.source(at, el.end - at);
+        }
+        Body::Fragments(items) => {
+            let Some(codec) = encoded.codec else {
+                return Ok(None);
+            };
+            let source_photometric = header.photometric.clone().unwrap_or_default();
+            let bits = header.bits_stored.or(header.bits_allocated).unwrap_or(0);
+            let Ok(decoded) = codec.output_photometric(&source_photometric, bits) else {
+                return Ok(None);
+            };
+            let h = PixelHeader {
+                photometric: Some(decoded.name().to_string()),
+                planar_configuration: Some(0),
+                ..header.clone()
+            };
+            let Ok(g) = Geometry::new(&h, false) else {
+                return Ok(None);
+            };
+            let Some((table, rest)) = items.split_first() else {
+                return Ok(None);
+            };
+            let offsets: Vec<u32> = win
+                .exact(table.value_start, table.len as usize)?
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            let fragments: Vec<(u64, u64)> = rest
+                .iter()
+                .map(|f| (f.value_start, u64::from(f.len)))
+                .collect();
+            let Ok(frames) = frame_fragments(&fragments, &offsets, g.frames) else {
+                return Ok(None);
+            };
+            if g.frame_bytes() > MAX_FRAME_BYTES {
+                return Ok(None);
+            }
+            // The element's header and offset table, then each frame's items (item headers
+            // included: the bytes are served as they are), then the delimiter.
+            let mut at = table.value_start + u64::from(table.len);
+            out.source(el.start, at - el.start);
+            for (f, ranges) in frames.into_iter().enumerate() {
+                let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
+                    return Ok(None);
+                };
+                let (start, end) = (first.0 - 8, last.0 + last.1);
+                if start != at {
+                    return Ok(None);
+                }
+                let pixels = Pixels::Encoded {
+                    codec,
+                    source_photometric: source_photometric.clone(),
+                    ranges,
+                };
+                let s = ScreenedFrame::new(f as u32, start, end - start, g.clone(), pixels, false);
+                out.segment(Segment::Screened(Arc::new(s)));
+                at = end;
+            }
+            out.source(at, el.end - at);
+        }
+        Body::Sequence(_) => return Ok(None),
+    }
+    Ok(Some(out))
+}
