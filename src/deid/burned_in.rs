@@ -138,6 +138,12 @@ pub(super) fn decide(
     let (g, fragments) = match &pixels.body {
         Body::Primitive => {
             let g = Geometry::new(&header, pixels.enc.big_endian).map_err(|e| layout_error(&e))?;
+            if g.frame_bytes() > MAX_FRAME_BYTES {
+                return Err(layout_error(&format!(
+                    "{} bytes per frame: more than {MAX_FRAME_BYTES} are not searched",
+                    g.frame_bytes()
+                )));
+            }
             if g.big_endian && g.bits_allocated == 8 && pixels.vr == Vr::OW {
                 return Err(layout_error(&GeometryError::SwappedBytes));
             }
@@ -193,7 +199,7 @@ pub(super) fn decide(
     // What is checked once cleaned: with regions, nothing (everything outside them is blank
     // by construction); after device rules, the first and last frames (a new software
     // version may write text elsewhere); after the detector, every frame it looked at.
-    let mut checked: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut checked: Vec<u32> = Vec::new();
     if ops.is_empty() {
         // Nothing in the header says where the text is: the detector looks in every frame.
         if g.frames > MAX_DETECTED_FRAMES {
@@ -210,7 +216,7 @@ pub(super) fn decide(
                 g.cols as usize,
                 g.rows as usize,
             ));
-            checked.push((f, frame));
+            checked.push(f);
         }
         if lines.is_empty() {
             // No text found is not proof of none: the header said this image is at risk.
@@ -219,9 +225,9 @@ pub(super) fn decide(
         ops.extend(lines.iter().map(|r| (margin(*r), Op::Blank)));
         by.push("text detector".into());
     } else if regions.is_empty() {
-        checked.push((0, frame_at(win, 0)?));
+        checked.push(0);
         if g.frames > 1 {
-            checked.push((g.frames - 1, frame_at(win, g.frames - 1)?));
+            checked.push(g.frames - 1);
         }
     }
     let black = match g.photometric {
@@ -233,7 +239,9 @@ pub(super) fn decide(
         // The regions or rules keep every pixel: nothing says where the text is.
         return Err(Refusal::PixelsUnsettled.into());
     }
-    for (_, mut frame) in checked {
+    // One frame in memory at a time: read again rather than kept from the search.
+    for f in checked {
+        let mut frame = frame_at(win, f)?;
         mask.apply(0, &mut frame);
         verify(&g, &frame)?;
     }
@@ -280,11 +288,21 @@ fn encapsulated(
 ) -> Result<(Geometry, Vec<Ranges>), DeidError> {
     let compressed = |why: String| DeidError::from(Refusal::PixelsCompressed(why));
     let codec = encoded.codec.ok_or_else(|| {
-        compressed(format!(
-            "transfer syntax {} has no decoder here",
-            encoded.transfer_syntax
-        ))
+        let ts = &encoded.transfer_syntax;
+        // The UID only when it is one (a value from the file is never logged otherwise).
+        let ts = if ts.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            ts.as_str()
+        } else {
+            "(not a UID)"
+        };
+        compressed(format!("transfer syntax {ts} has no decoder here"))
     })?;
+    if codec == Codec::Uncompressed && header.planar_configuration == Some(1) {
+        // Served as interleaved, these planes would be masked in the wrong places.
+        return Err(compressed(
+            "encapsulated uncompressed pixel data in Planar Configuration 1".into(),
+        ));
+    }
     let source = header.photometric.clone().unwrap_or_default();
     let bits_stored = header.bits_stored.or(header.bits_allocated).unwrap_or(0);
     let out = codec
@@ -306,11 +324,8 @@ fn encapsulated(
     let Some((table, rest)) = items.split_first() else {
         return Err(Refusal::PixelLayout("no Basic Offset Table item".into()).into());
     };
-    let offsets: Vec<u32> = win
-        .exact(table.value_start, table.len as usize)?
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let offsets = offset_table(win, table)?
+        .ok_or_else(|| Refusal::PixelLayout("a Basic Offset Table not of 4-byte entries".into()))?;
     let fragments: Vec<(u64, u64)> = rest
         .iter()
         .map(|f| (f.value_start, u64::from(f.len)))
@@ -331,6 +346,19 @@ pub(super) fn top_level(elements: &[Element]) -> Result<HashMap<Tag, &Element>, 
         }
     }
     Ok(top)
+}
+
+/// The Basic Offset Table's entries; `None` when its length is not a multiple of 4.
+pub(super) fn offset_table(win: &mut Window, table: &Fragment) -> io::Result<Option<Vec<u32>>> {
+    if table.len % 4 != 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        win.exact(table.value_start, table.len as usize)?
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    ))
 }
 
 /// Images the detector settles have at most this many frames: each is searched while

@@ -7,13 +7,13 @@
 //! a layout whose frames cannot be told apart, deflated data sets) are planned as before:
 //! the header did not mark them at risk, and screening is a second line, not the first.
 
-use super::burned_in::{Encoded, pixel_header, top_level};
+use super::burned_in::{Encoded, offset_table, pixel_header, top_level};
 use super::layout::{Body, Element};
 use super::plan::{Out, Segment};
 use super::read::Window;
 use super::refusal::DeidError;
 use crate::dicom::tag::PIXEL_DATA;
-use crate::pixels::decode::MAX_FRAME_BYTES;
+use crate::pixels::decode::{Codec, MAX_FRAME_BYTES};
 use crate::pixels::frames::frame_fragments;
 use crate::pixels::screen::{Pixels, ScreenedFrame};
 use crate::pixels::{Geometry, PixelHeader};
@@ -60,6 +60,9 @@ pub(super) fn plan(
             let Some(codec) = encoded.codec else {
                 return Ok(None);
             };
+            if codec == Codec::Uncompressed && header.planar_configuration == Some(1) {
+                return Ok(None);
+            }
             let source_photometric = header.photometric.clone().unwrap_or_default();
             let bits = header.bits_stored.or(header.bits_allocated).unwrap_or(0);
             let Ok(decoded) = codec.output_photometric(&source_photometric, bits) else {
@@ -76,11 +79,9 @@ pub(super) fn plan(
             let Some((table, rest)) = items.split_first() else {
                 return Ok(None);
             };
-            let offsets: Vec<u32> = win
-                .exact(table.value_start, table.len as usize)?
-                .chunks_exact(4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let Some(offsets) = offset_table(win, table)? else {
+                return Ok(None);
+            };
             let fragments: Vec<(u64, u64)> = rest
                 .iter()
                 .map(|f| (f.value_start, u64::from(f.len)))

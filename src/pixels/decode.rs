@@ -98,7 +98,19 @@ impl Codec {
                 Codec::Rle | Codec::JpegLossless | Codec::JpegLs | Codec::Uncompressed,
                 "YBR_FULL",
             ) => Photometric::YbrFull,
-            _ => return Err(format!("{source} in {self:?} is not decoded here")),
+            _ => {
+                return Err(format!(
+                    "{} in {self:?} is not decoded here",
+                    if Photometric::parse(source).is_some()
+                        || ["YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "YBR_PARTIAL_422"]
+                            .contains(&source)
+                    {
+                        source
+                    } else {
+                        "this Photometric Interpretation"
+                    }
+                ));
+            }
         };
         Ok(colour)
     }
@@ -172,6 +184,18 @@ fn widen(g: &Geometry, samples: impl Iterator<Item = u32>, n: usize) -> Vec<u8> 
 fn jpeg(codec: Codec, g: &Geometry, source: &str, data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     use jpeg_decoder::{ColorTransform, Decoder, PixelFormat};
     let mut d = Decoder::new(data);
+    // The frame header first: a codestream that declares another size is refused before
+    // anything is allocated for it.
+    d.set_max_decoding_buffer_size(MAX_FRAME_BYTES as usize);
+    d.read_info().map_err(|e| fail(codec, e.to_string()))?;
+    let declared = d.info().ok_or_else(|| fail(codec, "no frame header"))?;
+    if (u32::from(declared.width), u32::from(declared.height)) != (g.cols, g.rows) {
+        return Err(DecodeError::Mismatch {
+            codec,
+            found: format!("{}x{}", declared.width, declared.height),
+            want: format!("{}x{}", g.cols, g.rows),
+        });
+    }
     let names_colour = markers(data).any(|(m, seg)| {
         (m == 0xE0 && seg.starts_with(b"JFIF\0")) || (m == 0xEE && seg.starts_with(b"Adobe"))
     });
@@ -267,6 +291,10 @@ fn markers(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     let mut at = 2; // after SOI
     let mut done = false;
     std::iter::from_fn(move || {
+        // Fill bytes (0xFF) may precede a marker.
+        while at + 1 < data.len() && data[at] == 0xFF && data[at + 1] == 0xFF {
+            at += 1;
+        }
         if done || at + 4 > data.len() || data[at] != 0xFF {
             return None;
         }
@@ -305,7 +333,25 @@ fn interleave(planes: &[u8], samples: usize, bytes: usize) -> Vec<u8> {
 
 fn jpeg2000(g: &Geometry, data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let codec = Codec::Jpeg2000;
-    let image = jpeg2k::Image::from_bytes(data).map_err(|e| fail(codec, e.to_string()))?;
+    // The image size from the SIZ marker first: nothing is decoded for a codestream that
+    // declares another.
+    let siz = data
+        .windows(4)
+        .take(4096)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])
+        .and_then(|at| data.get(at + 4..at + 42))
+        .ok_or_else(|| fail(codec, "no SIZ marker"))?;
+    let word = |i: usize| u32::from_be_bytes([siz[i], siz[i + 1], siz[i + 2], siz[i + 3]]);
+    let (width, height) = (
+        word(4).wrapping_sub(word(12)),
+        word(8).wrapping_sub(word(16)),
+    );
+    let components = u32::from(u16::from_be_bytes([siz[36], siz[37]]));
+    check_size(codec, g, (width, height, components))?;
+    // Strict: a truncated codestream is an error, not a partly decoded image.
+    let params = jpeg2k::DecodeParameters::default().strict(true);
+    let image =
+        jpeg2k::Image::from_bytes_with(data, params).map_err(|e| fail(codec, e.to_string()))?;
     let comps = image.components();
     check_size(
         codec,
@@ -480,6 +526,30 @@ mod tests {
             decode(Codec::Uncompressed, &g, "MONOCHROME2", &[7; 17]).unwrap(),
             vec![7; 16]
         );
+    }
+
+    #[test]
+    fn a_tiny_codestream_declaring_a_huge_image_is_refused_before_anything_is_allocated() {
+        let g = mono8(4, 4);
+        // JPEG: SOI, a baseline frame header of 65535 x 65535, one component, then SOS.
+        let mut jpeg = vec![
+            0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0xFF, 0xFF, 0xFF, 0xFF, 1, 1, 0x11, 0,
+        ];
+        jpeg.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0, 0xFF, 0xD9]);
+        // JPEG 2000: SOC, a SIZ of 65535 x 65535 with one component.
+        let mut j2k = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for v in [65535u32, 65535, 0, 0, 65535, 65535, 0, 0] {
+            j2k.extend(v.to_be_bytes());
+        }
+        j2k.extend([0, 1, 7, 1, 1, 0xFF, 0xD9]);
+        for (codec, data) in [(Codec::JpegDct, &jpeg), (Codec::Jpeg2000, &j2k)] {
+            let t = std::time::Instant::now();
+            assert!(decode(codec, &g, "MONOCHROME2", data).is_err(), "{codec:?}");
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(2),
+                "{codec:?} decoded it"
+            );
+        }
     }
 
     #[test]

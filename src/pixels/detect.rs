@@ -457,8 +457,11 @@ pub fn luminance(g: &Geometry, frame: &[u8]) -> Option<Vec<u8>> {
     }
     // Every sample value, read once (byte order and sign by the geometry).
     let values: Vec<i64> = {
-        let bits = 8 * sb as u32;
+        // Only the Bits Stored low bits are the value (the rest may be anything), signed
+        // from the highest of them.
+        let bits = u32::from(g.bits_stored).clamp(1, 8 * sb as u32);
         let sign = |v: u64| -> i64 {
+            let v = v & ((1u64 << bits) - 1);
             if g.signed {
                 ((v << (64 - bits)) as i64) >> (64 - bits)
             } else {
@@ -537,16 +540,19 @@ pub fn luminance(g: &Geometry, frame: &[u8]) -> Option<Vec<u8>> {
 /// without a copy of the samples: the lowest and highest value, then a table of every level
 /// between.
 fn monochrome16(g: &Geometry, frame: &[u8]) -> Vec<u8> {
+    let bits = u32::from(g.bits_stored).clamp(1, 16);
     let value = |b: &[u8]| -> i32 {
         let u = if g.big_endian {
             u16::from_be_bytes([b[0], b[1]])
         } else {
             u16::from_le_bytes([b[0], b[1]])
         };
+        // The Bits Stored low bits, signed from the highest of them.
+        let v = i32::from(u) & ((1 << bits) - 1);
         if g.signed {
-            i32::from(u as i16)
+            (v << (32 - bits)) >> (32 - bits)
         } else {
-            i32::from(u)
+            v
         }
     };
     let (lo, hi) = frame
@@ -596,6 +602,18 @@ mod tests {
         let l = luminance(&g(Photometric::Monochrome1, 1, 16, false), &[0, 0, 0, 16]).unwrap();
         assert_eq!(l, [255, 0], "the lowest value shows white");
         assert!(luminance(&g(Photometric::Palette, 1, 8, false), &[0, 1]).is_none());
+    }
+
+    #[test]
+    fn only_the_stored_bits_count_and_sign_comes_from_the_highest_of_them() {
+        // 12 bits stored, signed: -1000 written sign-extended (0xFC18) and written with
+        // garbage above bit 11 (0x3C18) are the same value; 0 is brighter.
+        let mut geo = g(Photometric::Monochrome2, 1, 16, false);
+        geo.cols = 3;
+        geo.bits_stored = 12;
+        geo.signed = true;
+        let frame = [0x18, 0xFC, 0x18, 0x3C, 0x00, 0x00];
+        assert_eq!(luminance(&geo, &frame).unwrap(), [0, 0, 255]);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! text, a frame that may be cleaned (native pixels under the Clean Pixel Data Option) is
 //! served with the lines blanked, once the sensitive pass finds nothing left; any other
 //! frame fails every read (nothing of it is served). The decision is made once per frame and
-//! kept; the segment's length is the source range's, so sizes stay exact.
+//! kept; the segment's length is the source range's, so sizes stay exact. A frame screening
+//! cannot read (a codestream no decoder here reads) is served as it is: its header did not
+//! mark it at risk, and screening is the second line, not the first (docs/pixels.md).
 
 use super::decode::Codec;
 use super::detect::{self, SENSITIVE};
