@@ -252,10 +252,32 @@ fn pixel_rules(c: &mut Criterion) {
     });
 }
 
+/// One interleaved little-endian frame, 12 bits stored of 16 (or all 8).
+fn frame_geometry(
+    rows: u32,
+    cols: u32,
+    samples: u16,
+    bits: u16,
+    photometric: deidfs::pixels::Photometric,
+) -> deidfs::pixels::Geometry {
+    deidfs::pixels::Geometry {
+        rows,
+        cols,
+        samples,
+        bits_allocated: bits,
+        bits_stored: bits.min(12),
+        signed: false,
+        planar: false,
+        frames: 1,
+        photometric,
+        big_endian: false,
+    }
+}
+
 /// Per-frame pixel work: the detector (luminance + text lines) and the mask applied as a frame
 /// is read, for a 640x480 RGB ultrasound frame and a 512x512 16-bit CT slice.
 fn pixel_frames(c: &mut Criterion) {
-    use deidfs::pixels::{Geometry, Mask, Op, Photometric, Rect, detect};
+    use deidfs::pixels::{Mask, Op, Photometric, Rect, detect};
     let frames = [
         ("640x480 RGB", 480u32, 640u32, 3u16, 8u16, Photometric::Rgb),
         (
@@ -268,18 +290,7 @@ fn pixel_frames(c: &mut Criterion) {
         ),
     ];
     for (name, rows, cols, samples, bits, photometric) in frames {
-        let g = Geometry {
-            rows,
-            cols,
-            samples,
-            bits_allocated: bits,
-            bits_stored: bits.min(12),
-            signed: false,
-            planar: false,
-            frames: 1,
-            photometric,
-            big_endian: false,
-        };
+        let g = frame_geometry(rows, cols, samples, bits, photometric);
         let frame: Vec<u8> = (0..g.frame_bytes() as usize)
             .map(|i| ((i * 7919) % 251) as u8 & if bits == 16 && i % 2 == 1 { 0x0F } else { 0xFF })
             .collect();
@@ -323,19 +334,7 @@ fn pixel_frames(c: &mut Criterion) {
 /// a 512x512 16-bit CT slice in JPEG-LS lossless.
 fn decoded_frames(c: &mut Criterion) {
     use deidfs::pixels::decode::{self, Codec};
-    use deidfs::pixels::{Geometry, Mask, Op, Photometric, Rect};
-    let geometry = |rows, cols, samples, bits, photometric| Geometry {
-        rows,
-        cols,
-        samples,
-        bits_allocated: bits,
-        bits_stored: bits.min(12),
-        signed: false,
-        planar: false,
-        frames: 1,
-        photometric,
-        big_endian: false,
-    };
+    use deidfs::pixels::{Mask, Op, Photometric, Rect};
     // A smooth picture with speckle, as ultrasound and CT compress (noise would not).
     let picture = |cols: u32, rows: u32, max: u32| -> Vec<u32> {
         (0..rows * cols)
@@ -345,7 +344,7 @@ fn decoded_frames(c: &mut Criterion) {
             })
             .collect()
     };
-    let us = geometry(480, 640, 3, 8, Photometric::Rgb);
+    let us = frame_geometry(480, 640, 3, 8, Photometric::Rgb);
     let rgb: Vec<u8> = picture(640, 480, 255)
         .into_iter()
         .flat_map(|v| [v as u8, v as u8, (v / 3) as u8])
@@ -354,7 +353,7 @@ fn decoded_frames(c: &mut Criterion) {
     jpeg_encoder::Encoder::new(&mut jpeg, 90)
         .encode(&rgb, 640, 480, jpeg_encoder::ColorType::Rgb)
         .unwrap();
-    let ct = geometry(512, 512, 1, 16, Photometric::Monochrome2);
+    let ct = frame_geometry(512, 512, 1, 16, Photometric::Monochrome2);
     let samples: Vec<u8> = picture(512, 512, 4095)
         .into_iter()
         .flat_map(|v| (v as u16).to_le_bytes())

@@ -312,21 +312,7 @@ fn research_policy_shifts_dates_per_patient_and_cleans_text() {
         Some(fx::PATIENT_SEX),
         "patient characteristics kept"
     );
-    let codes: Vec<String> = a
-        .element(Tag(0x0012, 0x0064))
-        .unwrap()
-        .items()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            i.element(Tag(0x0008, 0x0100))
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .trim()
-                .to_string()
-        })
-        .collect();
+    let codes = common::method_codes(&a);
     for code in [
         "113100", "113107", "113108", "113109", "113111", "113105", "113103",
     ] {

@@ -97,21 +97,7 @@ fn an_ultrasound_image_keeps_its_regions_whole_and_loses_everything_around_them(
         }
     }
     assert_eq!(text(&out, (0x0028, 0x0301)), "NO", "Burned In Annotation");
-    let codes: Vec<String> = out
-        .element(Tag(0x0012, 0x0064))
-        .unwrap()
-        .items()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            i.element(Tag(0x0008, 0x0100))
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .trim()
-                .to_string()
-        })
-        .collect();
+    let codes = common::method_codes(&out);
     assert!(codes.contains(&"113101".to_string()), "{codes:?}");
 }
 

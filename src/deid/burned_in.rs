@@ -135,28 +135,10 @@ pub(super) fn decide(
     let layout_error =
         |e: &dyn std::fmt::Display| DeidError::from(Refusal::PixelLayout(e.to_string()));
     // The image the mask is built for: the native pixels, or the decoded frames.
-    let (g, fragments) = match &pixels.body {
-        Body::Primitive => {
-            let g = Geometry::new(&header, pixels.enc.big_endian).map_err(|e| layout_error(&e))?;
-            if g.frame_bytes() > MAX_FRAME_BYTES {
-                return Err(layout_error(&format!(
-                    "{} bytes per frame: more than {MAX_FRAME_BYTES} are not searched",
-                    g.frame_bytes()
-                )));
-            }
-            if g.big_endian && g.bits_allocated == 8 && pixels.vr == Vr::OW {
-                return Err(layout_error(&GeometryError::SwappedBytes));
-            }
-            g.check_length(pixels.value_len())
-                .map_err(|e| layout_error(&e))?;
-            (g, None)
-        }
-        Body::Fragments(items) => {
-            let (g, frames) = encapsulated(win, &header, items, encoded)?;
-            (g, Some(frames))
-        }
-        Body::Sequence(_) => return Err(layout_error(&"Pixel Data is a sequence")),
-    };
+    let (g, fragments) = frames_of(win, &header, pixels, encoded)?;
+    if fragments.is_none() && g.big_endian && g.bits_allocated == 8 && pixels.vr == Vr::OW {
+        return Err(layout_error(&GeometryError::SwappedBytes));
+    }
     let whole = Rect::whole(g.cols, g.rows);
     let mut ops: Vec<(Rect, Op)> = Vec::new();
     let mut by: Vec<String> = Vec::new();
@@ -278,6 +260,39 @@ pub(super) struct Encoded {
     pub cache: Arc<FrameCache>,
 }
 
+/// The image the Pixel Data element `pixels` holds: native frames as the header describes
+/// them (`None` for the fragments), or the decoded image of encapsulated ones and the
+/// fragments of each frame. Refused when the layout cannot be read exactly, a frame is over
+/// `MAX_FRAME_BYTES`, or the compression is not one this build decodes.
+pub(super) fn frames_of(
+    win: &mut Window,
+    header: &PixelHeader,
+    pixels: &Element,
+    encoded: &Encoded,
+) -> Result<(Geometry, Option<Vec<Ranges>>), DeidError> {
+    let layout_error =
+        |e: &dyn std::fmt::Display| DeidError::from(Refusal::PixelLayout(e.to_string()));
+    match &pixels.body {
+        Body::Primitive => {
+            let g = Geometry::new(header, pixels.enc.big_endian).map_err(|e| layout_error(&e))?;
+            if g.frame_bytes() > MAX_FRAME_BYTES {
+                return Err(layout_error(&format!(
+                    "{} bytes per frame: more than {MAX_FRAME_BYTES} are not searched",
+                    g.frame_bytes()
+                )));
+            }
+            g.check_length(pixels.value_len())
+                .map_err(|e| layout_error(&e))?;
+            Ok((g, None))
+        }
+        Body::Fragments(items) => {
+            let (g, frames) = encapsulated(win, header, items, encoded)?;
+            Ok((g, Some(frames)))
+        }
+        Body::Sequence(_) => Err(layout_error(&"Pixel Data is a sequence")),
+    }
+}
+
 /// The decoded image of encapsulated pixel data, and the fragments of each frame; refused
 /// when the codec or the layout is not one this build decodes.
 fn encapsulated(
@@ -349,7 +364,7 @@ pub(super) fn top_level(elements: &[Element]) -> Result<HashMap<Tag, &Element>, 
 }
 
 /// The Basic Offset Table's entries; `None` when its length is not a multiple of 4.
-pub(super) fn offset_table(win: &mut Window, table: &Fragment) -> io::Result<Option<Vec<u32>>> {
+fn offset_table(win: &mut Window, table: &Fragment) -> io::Result<Option<Vec<u32>>> {
     if table.len % 4 != 0 {
         return Ok(None);
     }
@@ -368,14 +383,10 @@ const MAX_DETECTED_FRAMES: u32 = 8;
 /// Fails closed when the sensitive detector still finds a line of text in a frame as served
 /// (PALETTE COLOR frames are not checked: their indices say nothing of brightness).
 fn verify(g: &Geometry, served: &[u8]) -> Result<(), DeidError> {
-    use crate::pixels::detect::{SENSITIVE, luminance, text_lines_at};
-    let Some(luma) = luminance(g, served) else {
-        return Ok(());
-    };
-    if !text_lines_at(&SENSITIVE, &luma, g.cols as usize, g.rows as usize).is_empty() {
-        return Err(Refusal::TextRemains.into());
+    match crate::pixels::detect::text_remains(g, served) {
+        Some(true) => Err(Refusal::TextRemains.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// An attribute as rules see it: text trimmed, numbers in decimal, values joined by `\`;

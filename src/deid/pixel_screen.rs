@@ -7,16 +7,13 @@
 //! a layout whose frames cannot be told apart, deflated data sets) are planned as before:
 //! the header did not mark them at risk, and screening is a second line, not the first.
 
-use super::burned_in::{Encoded, offset_table, pixel_header, top_level};
+use super::burned_in::{Encoded, frames_of, pixel_header, top_level};
 use super::layout::{Body, Element};
 use super::plan::{Out, Segment};
 use super::read::Window;
 use super::refusal::DeidError;
 use crate::dicom::tag::PIXEL_DATA;
-use crate::pixels::decode::{Codec, MAX_FRAME_BYTES};
-use crate::pixels::frames::frame_fragments;
 use crate::pixels::screen::{Pixels, ScreenedFrame};
-use crate::pixels::{Geometry, PixelHeader};
 use std::sync::Arc;
 
 /// The top-level Pixel Data element as screened frames, or `None` when screening cannot
@@ -37,16 +34,16 @@ pub(super) fn plan(
     let Ok(header) = pixel_header(win, &top) else {
         return Ok(None);
     };
+    // What cleaning would read the pixels as; what it would refuse, screening cannot read.
+    let (g, fragments) = match frames_of(win, &header, el, encoded) {
+        Ok(found) => found,
+        Err(DeidError::Io(e)) => return Err(e.into()),
+        Err(DeidError::Refused(_)) => return Ok(None),
+    };
     let mut out = Out::new();
-    match &el.body {
-        Body::Primitive => {
-            let Ok(g) = Geometry::new(&header, el.enc.big_endian) else {
-                return Ok(None);
-            };
+    match fragments {
+        None => {
             let frame = g.frame_bytes();
-            if g.check_length(el.value_len()).is_err() || frame > MAX_FRAME_BYTES {
-                return Ok(None);
-            }
             out.source(el.start, el.header_len());
             let mut at = el.value_start;
             for f in 0..g.frames {
@@ -56,45 +53,14 @@ pub(super) fn plan(
             }
             out.source(at, el.end - at);
         }
-        Body::Fragments(items) => {
-            let Some(codec) = encoded.codec else {
+        Some(frames) => {
+            let (Body::Fragments(items), Some(codec)) = (&el.body, encoded.codec) else {
                 return Ok(None);
             };
-            if codec == Codec::Uncompressed && header.planar_configuration == Some(1) {
-                return Ok(None);
-            }
             let source_photometric = header.photometric.clone().unwrap_or_default();
-            let bits = header.bits_stored.or(header.bits_allocated).unwrap_or(0);
-            let Ok(decoded) = codec.output_photometric(&source_photometric, bits) else {
-                return Ok(None);
-            };
-            let h = PixelHeader {
-                photometric: Some(decoded.name().to_string()),
-                planar_configuration: Some(0),
-                ..header.clone()
-            };
-            let Ok(g) = Geometry::new(&h, false) else {
-                return Ok(None);
-            };
-            let Some((table, rest)) = items.split_first() else {
-                return Ok(None);
-            };
-            let Some(offsets) = offset_table(win, table)? else {
-                return Ok(None);
-            };
-            let fragments: Vec<(u64, u64)> = rest
-                .iter()
-                .map(|f| (f.value_start, u64::from(f.len)))
-                .collect();
-            let Ok(frames) = frame_fragments(&fragments, &offsets, g.frames) else {
-                return Ok(None);
-            };
-            if g.frame_bytes() > MAX_FRAME_BYTES {
-                return Ok(None);
-            }
             // The element's header and offset table, then each frame's items (item headers
             // included: the bytes are served as they are), then the delimiter.
-            let mut at = table.value_start + u64::from(table.len);
+            let mut at = items[0].value_start + u64::from(items[0].len);
             out.source(el.start, at - el.start);
             for (f, ranges) in frames.into_iter().enumerate() {
                 let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
@@ -115,7 +81,6 @@ pub(super) fn plan(
             }
             out.source(at, el.end - at);
         }
-        Body::Sequence(_) => return Ok(None),
     }
     Ok(Some(out))
 }

@@ -66,6 +66,13 @@ const MEDIAN_GAP_TENTHS: u32 = 6;
 /// Glyphs of a line peak within this much of each other's brightness.
 const PEAK_SPREAD: u8 = 60;
 
+/// Whether the [`SENSITIVE`] pass finds a line of text in a frame of `g` as it is served:
+/// the check after cleaning. `None` when the frame has no luminance (PALETTE COLOR).
+pub fn text_remains(g: &Geometry, served: &[u8]) -> Option<bool> {
+    let luma = luminance(g, served)?;
+    Some(!text_lines_at(&SENSITIVE, &luma, g.cols as usize, g.rows as usize).is_empty())
+}
+
 /// The boxes of the text lines found at [`PRECISE`], padded a little.
 pub fn text_lines(luma: &[u8], w: usize, h: usize) -> Vec<Rect> {
     text_lines_at(&PRECISE, luma, w, h)

@@ -11,7 +11,7 @@
 //! mark it at risk, and screening is the second line, not the first (docs/pixels.md).
 
 use super::decode::Codec;
-use super::detect::{self, SENSITIVE};
+use super::detect;
 use super::frames::{FrameError, decode_ranges};
 use super::geometry::{Geometry, Rect};
 use super::mask::{Mask, Op};
@@ -173,10 +173,9 @@ impl ScreenedFrame {
         };
         let mut cleaned = frame;
         mask.apply(0, &mut cleaned);
-        match detect::luminance(g, &cleaned) {
-            Some(l) if detect::text_lines_at(&SENSITIVE, &l, w, h).is_empty() => {
-                Ok(Decision::Cleaned(Arc::new(mask)))
-            }
+        // A frame that had luminance has it once cleaned: anything but "no text" refuses.
+        match detect::text_remains(g, &cleaned) {
+            Some(false) => Ok(Decision::Cleaned(Arc::new(mask))),
             _ => Ok(refused()),
         }
     }

@@ -32,6 +32,25 @@ pub fn require_tool(program: &str, apt_package: &str) {
     );
 }
 
+/// The Code Values of the De-identification Method Code Sequence (0012,0064) of a file.
+pub fn method_codes(obj: &dicom_object::DefaultDicomObject) -> Vec<String> {
+    use dicom_core::Tag;
+    obj.element(Tag(0x0012, 0x0064))
+        .unwrap()
+        .items()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i.element(Tag(0x0008, 0x0100))
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
 /// Fails the test, naming the fix, unless python3 can import pydicom (see [`require_tool`]).
 pub fn require_pydicom() {
     let ok = Command::new("python3")
