@@ -364,6 +364,16 @@ fn retain_safe_private_is_creator_aware() {
     );
 }
 
+/// A different valid date for each `n` below 672.
+fn unique_date(n: usize) -> String {
+    format!(
+        "{}{:02}{:02}",
+        1950 + n / 336,
+        1 + (n / 28) % 12,
+        1 + n % 28
+    )
+}
+
 /// One element per exact-tag row of Table E.1-1, with a value valid for its dictionary VR.
 fn every_table_attribute() -> Vec<(u16, u16, &'static str, Elem)> {
     use deidfs::policy::table_types::TagPattern;
@@ -381,8 +391,10 @@ fn every_table_attribute() -> Vec<(u16, u16, &'static str, Elem)> {
         let code = vr.to_string();
         let value = match code {
             "SQ" => Value::seq(vec![vec![Elem::str((0x0008, 0x0100), "SH", "CODE1")]]),
-            "DA" => Value::str("20200102"),
-            "DT" => Value::str("20200102030405"),
+            // A date of its own per attribute: a kept date equal to one the policy removes
+            // would be an echo of it (and is tested as one elsewhere).
+            "DA" => Value::str(&unique_date(n)),
+            "DT" => Value::str(&format!("{}030405", unique_date(n))),
             "TM" => Value::str("030405"),
             "UI" => Value::str(&format!("1.2.826.0.1.3680043.10.1047.{n}")),
             "AS" => Value::str("042Y"),

@@ -34,6 +34,9 @@ pub struct FileInfo {
     pub patient_token: String,
     /// How burned-in text was located and blanked ("" when the pixels needed no work).
     pub pixels: String,
+    /// Elements whose kept or cleaned value held an identifier of the file (echoes), by name:
+    /// sorted, each once. Never a value.
+    pub echoes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -117,7 +120,7 @@ impl<'a> Engine<'a> {
             )?,
             _ => None,
         };
-        let (dataset, trace) = self.rewrite(
+        let (dataset, trace, echoes) = self.rewrite(
             &facts,
             pixels.as_ref(),
             screened,
@@ -130,7 +133,7 @@ impl<'a> Engine<'a> {
         out.append(dataset);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), ts),
+            info: info(&facts, pixels.as_ref(), ts, echoes),
             trace,
         })
     }
@@ -151,19 +154,21 @@ impl<'a> Engine<'a> {
         };
         let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts, &encoded)?;
         // Not screened: the data set is materialised while planning.
-        let (dataset, trace) = self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
+        let (dataset, trace, echoes) =
+            self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
         let mut out = Out::new();
         out.bytes(&deflate::deflate_after(head, &dataset)?);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), TS_DEFLATED.into()),
+            info: info(&facts, pixels.as_ref(), TS_DEFLATED.into(), echoes),
             trace,
         })
     }
 
-    /// The top-level data set rewritten, with the conformance marking in tag order.
+    /// The top-level data set rewritten, with the conformance marking in tag order; what was
+    /// traced; the elements that held echoes.
     fn rewrite(
         &self,
         facts: &Facts,
@@ -172,7 +177,7 @@ impl<'a> Engine<'a> {
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
-    ) -> Result<(Out, Vec<Change>), DeidError> {
+    ) -> Result<(Out, Vec<Change>, Vec<String>), DeidError> {
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         rw.screened = screened;
         let mut parts = rw.dataset(elements, Scope::Plain, "")?;
@@ -185,12 +190,21 @@ impl<'a> Engine<'a> {
         for (_, o) in parts {
             out.append(o);
         }
-        Ok((out, rw.trace.map(|t| t.changes).unwrap_or_default()))
+        let mut echoes = std::mem::take(&mut rw.echoes);
+        echoes.sort();
+        echoes.dedup();
+        Ok((out, rw.trace.map(|t| t.changes).unwrap_or_default(), echoes))
     }
 }
 
-fn info(facts: &Facts, pixels: Option<&PixelWork>, transfer_syntax: String) -> FileInfo {
+fn info(
+    facts: &Facts,
+    pixels: Option<&PixelWork>,
+    transfer_syntax: String,
+    echoes: Vec<String>,
+) -> FileInfo {
     FileInfo {
+        echoes,
         pixels: pixels.map(|p| p.settled_by.clone()).unwrap_or_default(),
         sop_class: facts.sop_class.clone(),
         modality: facts.modality.clone(),

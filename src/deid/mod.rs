@@ -4,12 +4,13 @@
 //! `engine` composes the steps: `read` (how the source is read), `layout` (the validating
 //! walker), `screen` (refusals, the patient), `burned_in` (text in the pixels of images at risk),
 //! `pixel_screen` (the frames of every other image, searched for text when read), `rules`
-//! (which rule for which element),
-//! `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
+//! (which rule for which element), `echo` (the file's identifiers, hunted in every value it
+//! keeps), `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
 //! meta), `deflate`, `trace` (what happened, for the key holder) and `plan` (the result).
 
 mod burned_in;
 mod deflate;
+pub mod echo;
 pub mod engine;
 pub mod layout;
 mod meta;

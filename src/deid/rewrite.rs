@@ -4,6 +4,7 @@
 //! sequences are re-emitted around their rewritten items with recomputed defined lengths.
 
 use super::burned_in::PixelWork;
+use super::echo::{self, Removed};
 use super::layout::{Body, Element, Item};
 use super::plan::{Out, Segment};
 use super::read::Window;
@@ -36,6 +37,8 @@ pub(super) struct Rewriter<'a, 's> {
     pub dates_shifted: bool,
     /// Sequence nesting depth of the data set being rewritten (0: top level).
     depth: usize,
+    /// Elements whose kept or cleaned value held an identifier of the file (by name; no value).
+    pub echoes: Vec<String>,
     pub trace: Option<Trace>,
 }
 
@@ -57,6 +60,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             win,
             dates_shifted: false,
             depth: 0,
+            echoes: Vec::new(),
             trace: trace.then(Trace::default),
         }
     }
@@ -148,7 +152,14 @@ impl<'a, 's> Rewriter<'a, 's> {
             return Ok(Some(out));
         }
         let vr = el.value_vr();
+        let mut echo_why = None;
         let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {
+            (Action::Keep, Body::Primitive) if echo::searched(tag, vr) => {
+                self.echo(el, vr)?.map(|r| {
+                    echo_why = Some(echo_reason(&r));
+                    r.value
+                })
+            }
             (Action::Keep, _) => None,
             (_, Body::Fragments(_)) => Some(Vec::new()),
             (Action::Empty, _) => Some(Vec::new()),
@@ -181,14 +192,17 @@ impl<'a, 's> Rewriter<'a, 's> {
                 }
             }
             Some(v) => {
-                self.record(
-                    el,
-                    path,
-                    rule,
-                    rule.action.name(),
-                    before,
-                    Traced::Value(v.clone()),
-                );
+                let action = if echo_why.is_some() {
+                    "echo"
+                } else {
+                    rule.action.name()
+                };
+                self.record(el, path, rule, action, before, Traced::Value(v.clone()));
+                if let (Some(why), Some(t)) = (echo_why, self.trace.as_mut())
+                    && let Some(c) = t.changes.last_mut()
+                {
+                    c.why = why;
+                }
                 let h = header(tag, el.vr, el.enc, Some(v.len() as u64))
                     .ok_or(Refusal::ValueTooLong { tag })?;
                 out.bytes(&h);
@@ -275,8 +289,13 @@ impl<'a, 's> Rewriter<'a, 's> {
             }
             // Whole-day shifts keep the time of day.
             Vr::TM => v,
+            // The file's identifiers first (a shifted date stays a date), then long numbers.
             _ if vr.free_text() => {
-                values::pad(vr, values::clean_text(trim(&v), &self.facts.identifiers))
+                let text = match self.scrub(el, vr, trim(&v)) {
+                    Some(r) => r.value,
+                    None => trim(&v).to_vec(),
+                };
+                values::pad(vr, values::mask_numbers(trim(&text)))
             }
             Vr::US
             | Vr::SS
@@ -293,6 +312,21 @@ impl<'a, 's> Rewriter<'a, 's> {
             | Vr::CS => v,
             _ => values::pad(vr, values::dummy(vr, v.len())),
         })
+    }
+
+    /// A kept value without the file's identifiers, or `None` when it holds none.
+    fn echo(&mut self, el: &Element, vr: Vr) -> io::Result<Option<Removed>> {
+        if self.facts.echoes.is_empty() {
+            return Ok(None);
+        }
+        let v = self.value(el)?;
+        Ok(self.scrub(el, vr, &v))
+    }
+
+    fn scrub(&mut self, el: &Element, vr: Vr, v: &[u8]) -> Option<Removed> {
+        let r = echo::scrub(&self.facts.echoes, vr, v)?;
+        self.echoes.push(element_name(el.tag));
+        Some(r)
     }
 
     fn sequence(
@@ -353,5 +387,27 @@ impl<'a, 's> Rewriter<'a, 's> {
             out.bytes(&delimiter(end_enc, SEQ_END));
         }
         Ok(out)
+    }
+}
+
+/// Why a kept value changed, for the trace: each kind of identifier and where it came from.
+fn echo_reason(r: &Removed) -> String {
+    let what: Vec<String> = r
+        .found
+        .iter()
+        .map(|(kind, source)| format!("{} ({})", kind.label(), element_name(*source)))
+        .collect();
+    format!("echo of {}", what.join(", "))
+}
+
+/// An element as `scan` and the trace name it: its keyword, or its tag with the private
+/// block left out (`(0019,xx10)`: blocks differ between files).
+pub(super) fn element_name(tag: Tag) -> String {
+    match crate::dicom::vr::keyword(tag) {
+        Some(k) if !tag.is_private() => k.to_string(),
+        _ if tag.is_private() && tag.1 >= 0x1000 => {
+            format!("({:04X},xx{:02X}) private", tag.0, tag.1 & 0xFF)
+        }
+        _ => tag.to_string(),
     }
 }

@@ -1,16 +1,18 @@
 //! What is decided before a byte is rewritten: whether the file may be served at all (a
 //! DICOMDIR, an encapsulated document; burned-in text is `burned_in`'s), who the patient is (the keyed token
-//! and day shift), and which identifiers cleaned text must not repeat. Reads a handful of
-//! top-level values; refuses with a reason that carries no value from the file.
+//! and day shift), and which identifiers kept and cleaned values must not repeat (`echo`).
+//! Reads a handful of top-level values; refuses with a reason that carries no value from the
+//! file.
 
+use super::echo::{self, Echoes};
 use super::layout::{Body, Element, Layout};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
-use super::values::{self, string_of, trim};
+use super::values::{string_of, trim};
 use crate::dicom::Tag;
+use crate::dicom::VrExt;
 use crate::dicom::tag::*;
-use crate::dicom::{Vr, VrExt};
-use crate::policy::{Action, Policy};
+use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use std::io;
 
@@ -73,8 +75,8 @@ pub(super) struct Facts {
     pub patient_token: String,
     /// The patient's date shift in days (negative).
     pub day_shift: i64,
-    /// Values cleaned text must not repeat: sorted, deduplicated.
-    pub identifiers: Vec<Vec<u8>>,
+    /// The file's identifiers, which no kept or cleaned value may repeat.
+    pub echoes: Echoes,
     pub meta_version: Option<Vec<u8>>,
     /// The source meta's values as text (for device rules; never written out).
     pub meta_texts: Vec<(Tag, String)>,
@@ -113,13 +115,14 @@ pub(super) fn screen(
     let sop_instance = top(SOP_INSTANCE_UID)?
         .filter(|v| !v.is_empty())
         .or(meta.instance);
+    let day_shift = keys.day_shift(&identity);
     Ok(Facts {
         sop_class,
         sop_instance,
         modality,
         patient_token: keys.patient_token(&identity),
-        day_shift: keys.day_shift(&identity),
-        identifiers: identifiers(win, policy, elements)?,
+        day_shift,
+        echoes: echo::collect(win, policy, elements, day_shift)?,
         meta_version: meta.version,
         meta_texts: meta.texts,
     })
@@ -139,31 +142,6 @@ fn patient_identity(
         let study = top(STUDY_INSTANCE_UID)?.unwrap_or_default();
         [b"study\0".as_slice(), &study].concat()
     })
-}
-
-/// Identifiers that cleaned free text must not repeat: every top-level text value (and date)
-/// the policy does not keep. Values that are kept or themselves cleaned are not hunted for.
-fn identifiers(
-    win: &mut Window,
-    policy: &Policy,
-    elements: &[Element],
-) -> io::Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for el in elements {
-        if el.tag.is_private() || !matches!(el.body, Body::Primitive) {
-            continue;
-        }
-        let vr = el.value_vr();
-        let action = policy.public_rule(el.tag).action;
-        if !(vr.free_text() || vr == Vr::DA) || matches!(action, Action::Keep | Action::Clean) {
-            continue;
-        }
-        let v = win.exact(el.value_start, el.value_len() as usize)?;
-        out.extend(values::identifier_parts(vr, &v));
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
 }
 
 /// A top-level primitive value, trimmed; `None` when absent.

@@ -189,25 +189,11 @@ fn range_parts(vr: Vr, item: &str) -> Option<(String, String)> {
     }
 }
 
-/// Cleans free text: every occurrence of an identifier taken from the same header (names,
-/// IDs, dates...) and every number of four or more digits is overwritten with `X`.
-/// Works on bytes, so any character set's ASCII-compatible identifiers are found.
-pub fn clean_text(value: &[u8], identifiers: &[Vec<u8>]) -> Vec<u8> {
+/// Masks every run of digits (with date and number punctuation) holding four or more
+/// digits with `X`: what cleaned free text loses besides the file's identifiers (dates,
+/// times, numbers that may be IDs of another system).
+pub fn mask_numbers(value: &[u8]) -> Vec<u8> {
     let mut out = value.to_vec();
-    let lower: Vec<u8> = value.to_ascii_lowercase();
-    for id in identifiers {
-        if id.len() < 3 {
-            continue;
-        }
-        let id = id.to_ascii_lowercase();
-        let mut at = 0;
-        while let Some(p) = find(&lower[at..], &id) {
-            let s = at + p;
-            out[s..s + id.len()].fill(b'X');
-            at = s + id.len();
-        }
-    }
-    // Runs of digits and date/number punctuation holding at least four digits.
     let mut i = 0;
     while i < out.len() {
         if out[i].is_ascii_digit() {
@@ -230,31 +216,6 @@ pub fn clean_text(value: &[u8], identifiers: &[Vec<u8>]) -> Vec<u8> {
         }
     }
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > hay.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Splits a value into the identifier fragments that `clean_text` looks for.
-pub fn identifier_parts(vr: Vr, value: &[u8]) -> Vec<Vec<u8>> {
-    let v = trim(value);
-    if v.is_empty() {
-        return Vec::new();
-    }
-    let mut parts = vec![v.to_vec()];
-    // Names also by component (a family name alone in a description still identifies).
-    if vr == Vr::PN {
-        for p in v.split(|b| matches!(b, b'^' | b'=' | b' ' | b'\\' | b',')) {
-            if p.len() >= 3 {
-                parts.push(p.to_vec());
-            }
-        }
-    }
-    parts
 }
 
 #[cfg(test)]
@@ -308,10 +269,9 @@ mod tests {
     }
 
     #[test]
-    fn clean_removes_identifiers_and_numbers() {
-        let ids = vec![b"DOE".to_vec(), b"PID-0001".to_vec()];
-        let out = clean_text(b"CT head for Doe, pid-0001 on 2019-03-05, 3D T1", &ids);
-        assert_eq!(out, b"CT head for XXX, XXXXXXXX on XXXX-XX-XX, 3D T1");
+    fn numbers_of_four_digits_or_more_are_masked_shorter_ones_stay() {
+        let out = mask_numbers(b"pid-0001 on 2019-03-05, 3D T1, 120 kV");
+        assert_eq!(out, b"pid-XXXX on XXXX-XX-XX, 3D T1, 120 kV");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod generated;
+pub mod stop_words;
 pub mod table_types;
 mod vocabulary;
 
@@ -234,6 +235,10 @@ impl Policy {
             format!(
                 "pixel-rules {}",
                 blake3::hash(crate::pixels::rules::BUILTIN_TABLE.as_bytes()).to_hex()
+            ),
+            format!(
+                "echo-stop-words {}",
+                blake3::hash(stop_words::TABLE.as_bytes()).to_hex()
             ),
             format!("name {}", q(&self.name)),
         ];

@@ -1,0 +1,253 @@
+//! Gathering a file's identifiers: one walk over the elements at every depth, reading only the
+//! values that can be identifiers (names, dates, the listed IDs and places) and that the policy
+//! does not keep.
+
+use super::find::{DateId, Echoes};
+use super::sources::{self, Kind, MIN_PHONE_DIGITS};
+use crate::deid::layout::{Body, Element};
+use crate::deid::read::Window;
+use crate::deid::values::{string_of, trim};
+use crate::dicom::{Tag, Vr};
+use crate::policy::{Action, Policy};
+use chrono::NaiveDate;
+use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+use std::io;
+
+const SPECIFIC_CHARACTER_SET: Tag = Tag(0x0008, 0x0005);
+
+#[derive(Default)]
+struct Found {
+    texts: Vec<(Vec<u8>, Kind, Tag)>,
+    dates: Vec<DateId>,
+    digits: Vec<(Vec<u8>, Kind, Tag)>,
+    /// Kept values naming the equipment's maker and model, lowercased.
+    device: Vec<Vec<u8>>,
+}
+
+/// Manufacturer, model and software names: kept by every policy, they name a company or a
+/// product, and a content creator or institution that repeats them is that company.
+const DEVICE: [Tag; 5] = [
+    Tag(0x0008, 0x0070),
+    Tag(0x0008, 0x1090),
+    Tag(0x0018, 0x1020),
+    Tag(0x0018, 0x1016),
+    Tag(0x0018, 0x1018),
+];
+
+/// The identifiers of the data set `elements` under `policy`; `day_shift` is how the policy
+/// moves the patient's dates (for dates it shifts rather than removes).
+pub(in crate::deid) fn collect(
+    win: &mut Window,
+    policy: &Policy,
+    elements: &[Element],
+    day_shift: i64,
+) -> io::Result<Echoes> {
+    let charset = charset(win, elements)?;
+    let mut found = Found::default();
+    dataset(win, policy, elements, &mut found)?;
+    let device = std::mem::take(&mut found.device);
+    // Other people's and places' names that name the device's maker are that company; the
+    // patient's own identifiers are hunted whatever the device says.
+    found.texts.retain(|(part, kind, _)| {
+        matches!(kind, Kind::PatientName | Kind::PatientId)
+            || !device.iter().any(|d| has_word(d, part))
+    });
+    let mut texts = Vec::new();
+    for (part, kind, source) in found.texts {
+        for variant in case_variants(&part, charset.as_ref()) {
+            texts.push((variant, kind, source));
+        }
+        texts.push((part, kind, source));
+    }
+    // One pattern per text: the first source named (by kind order) reports it.
+    texts.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    texts.dedup_by(|a, b| a.0.eq_ignore_ascii_case(&b.0));
+    found.digits.sort();
+    found.digits.dedup_by(|a, b| a.0 == b.0);
+    Ok(Echoes::build(texts, found.dates, found.digits, day_shift))
+}
+
+fn dataset(
+    win: &mut Window,
+    policy: &Policy,
+    elements: &[Element],
+    found: &mut Found,
+) -> io::Result<()> {
+    for el in elements {
+        match &el.body {
+            Body::Sequence(items) => {
+                for item in items {
+                    dataset(win, policy, &item.elements, found)?;
+                }
+            }
+            Body::Primitive => {
+                let vr = el.value_vr();
+                if DEVICE.contains(&el.tag) && policy.public_rule(el.tag).action == Action::Keep {
+                    let v = win.exact(el.value_start, el.value_len() as usize)?;
+                    found.device.push(v.to_ascii_lowercase());
+                }
+                let Some(kind) = sources::kind_of(el.tag, vr) else {
+                    continue;
+                };
+                let action = if el.tag.is_private() {
+                    let creator = creator_of(win, elements, el.tag)?;
+                    policy.private_rule(el.tag, creator.as_deref()).action
+                } else {
+                    policy.public_rule(el.tag).action
+                };
+                if action == Action::Keep {
+                    continue;
+                }
+                let v = win.exact(el.value_start, el.value_len() as usize)?;
+                add(found, el.tag, vr, kind, action, &v);
+            }
+            Body::Fragments(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]) {
+    for component in trim(v).split(|b| *b == b'\\') {
+        match kind {
+            Kind::BirthDate | Kind::Date => {
+                // A date, a date range's ends, or a DT's date.
+                for side in component.split(|b| *b == b'-') {
+                    let side = trim(side);
+                    if let Some(date) = side.get(..8).and_then(date_of) {
+                        found.dates.push(DateId {
+                            date,
+                            kind,
+                            source: tag,
+                            // Clean on a date is the shift.
+                            shifted: action == Action::Clean && matches!(vr, Vr::DA | Vr::DT),
+                        });
+                    }
+                    if vr == Vr::DT {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                for part in sources::parts(kind, component) {
+                    if matches!(kind, Kind::Phone | Kind::PatientId | Kind::OtherId)
+                        && sources::digit_count(&part) >= MIN_PHONE_DIGITS
+                    {
+                        let digits: Vec<u8> =
+                            part.iter().copied().filter(u8::is_ascii_digit).collect();
+                        found.digits.push((digits, kind, tag));
+                    }
+                    found.texts.push((part, kind, tag));
+                }
+            }
+        }
+    }
+}
+
+/// Whether `part` is a whole word of `lowercase` (no letter or digit continues it).
+fn has_word(lowercase: &[u8], part: &[u8]) -> bool {
+    let part = part.to_ascii_lowercase();
+    let n = part.len();
+    let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b >= 0x80);
+    (0..(lowercase.len() + 1).saturating_sub(n)).any(|i| {
+        lowercase[i..i + n] == part[..]
+            && !word(i.checked_sub(1).and_then(|j| lowercase.get(j)))
+            && !word(lowercase.get(i + n))
+    })
+}
+
+fn date_of(ymd: &[u8]) -> Option<NaiveDate> {
+    let s = std::str::from_utf8(ymd).ok()?;
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(
+        s[..4].parse().ok()?,
+        s[4..6].parse().ok()?,
+        s[6..8].parse().ok()?,
+    )
+}
+
+/// The private creator of `tag`'s block in the same data set.
+fn creator_of(win: &mut Window, elements: &[Element], tag: Tag) -> io::Result<Option<String>> {
+    if tag.1 < 0x1000 {
+        return Ok(None);
+    }
+    let creator = Tag(tag.0, tag.1 >> 8);
+    match elements.iter().find(|e| e.tag == creator) {
+        Some(el) => Ok(Some(string_of(
+            &win.exact(el.value_start, el.value_len() as usize)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The data set's character set when it is one code (single-byte or UTF-8): what case
+/// variants of non-ASCII identifiers are encoded in. Code extensions (ISO 2022 with several
+/// codes) are searched as written, in the case they were written.
+fn charset(win: &mut Window, elements: &[Element]) -> io::Result<Option<SpecificCharacterSet>> {
+    let Some(el) = elements.iter().find(|e| e.tag == SPECIFIC_CHARACTER_SET) else {
+        // Without one, bytes beyond ASCII are most often Latin-1.
+        return Ok(SpecificCharacterSet::from_code("ISO_IR 100"));
+    };
+    let v = string_of(&win.exact(el.value_start, el.value_len() as usize)?);
+    let codes: Vec<&str> = v.split('\\').map(str::trim).collect();
+    Ok(match codes.as_slice() {
+        [one] => SpecificCharacterSet::from_code(one),
+        _ => None,
+    })
+}
+
+/// The upper-, lower- and title-case forms of a value with non-ASCII letters, in the file's
+/// character set (ASCII letters match in any case without them).
+fn case_variants(part: &[u8], charset: Option<&SpecificCharacterSet>) -> Vec<Vec<u8>> {
+    let Some(cs) = charset else {
+        return Vec::new();
+    };
+    if part.is_ascii() {
+        return Vec::new();
+    }
+    let Ok(text) = cs.decode(part) else {
+        return Vec::new();
+    };
+    let title: String = {
+        let mut out = String::new();
+        let mut start = true;
+        for c in text.chars() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = !c.is_alphabetic();
+        }
+        out
+    };
+    [text.to_uppercase(), text.to_lowercase(), title]
+        .iter()
+        .filter_map(|t| cs.encode(t).ok())
+        .filter(|b| b != part && !b.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin1_and_utf8_names_get_their_case_variants_in_the_files_own_encoding() {
+        let latin1 = SpecificCharacterSet::from_code("ISO_IR 100").unwrap();
+        let v = case_variants(b"M\xdcLLER", Some(&latin1));
+        assert!(
+            v.contains(&b"m\xfcller".to_vec()) && v.contains(&b"M\xfcller".to_vec()),
+            "{v:?}"
+        );
+        let utf8 = SpecificCharacterSet::from_code("ISO_IR 192").unwrap();
+        let v = case_variants("Zoë".as_bytes(), Some(&utf8));
+        assert!(v.contains(&"ZOË".as_bytes().to_vec()), "{v:?}");
+        assert!(
+            case_variants(b"DOE", Some(&utf8)).is_empty(),
+            "ASCII needs none"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! Which values of a file are its identifiers: every value the policy removes, replaces or
+//! shifts that names the patient or the people and places of the encounter. Decided by VR for
+//! names and dates, by a curated list for the rest:
+//!
+//! - every person name (PN), at any depth, public or private;
+//! - every date (DA, and the date of a DT), at any depth, public or private;
+//! - the IDs, numbers, institutions, addresses and phone numbers of [`SOURCES`].
+//!
+//! Values the policy keeps are not identifiers (an option that keeps Institution Name keeps
+//! it everywhere). Device identity (serial numbers, station names) is not hunted: it names a
+//! machine, not the patient. Each value is split into the parts people copy (a name's
+//! components, an address's lines) and filtered by the minimum lengths and the stop list.
+
+use crate::dicom::{Tag, Vr};
+use crate::policy::stop_words as stop;
+
+/// What an identifier is, as `inspect` and `scan` name it (never its value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    PatientName,
+    PersonName,
+    PatientId,
+    OtherId,
+    BirthDate,
+    Date,
+    Institution,
+    Address,
+    Phone,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::PatientName => "patient name",
+            Kind::PersonName => "person name",
+            Kind::PatientId => "patient ID",
+            Kind::OtherId => "ID or number",
+            Kind::BirthDate => "birth date",
+            Kind::Date => "date",
+            Kind::Institution => "institution",
+            Kind::Address => "address",
+            Kind::Phone => "phone number",
+        }
+    }
+}
+
+/// Identifiers that are neither a PN nor a date, by tag.
+pub const SOURCES: &[(Tag, &str, Kind)] = &[
+    (Tag(0x0010, 0x0020), "PatientID", Kind::PatientId),
+    (Tag(0x0010, 0x1000), "OtherPatientIDs", Kind::PatientId),
+    (Tag(0x0010, 0x1090), "MedicalRecordLocator", Kind::PatientId),
+    (
+        Tag(0x0012, 0x0040),
+        "ClinicalTrialSubjectID",
+        Kind::PatientId,
+    ),
+    (
+        Tag(0x0012, 0x0042),
+        "ClinicalTrialSubjectReadingID",
+        Kind::PatientId,
+    ),
+    (Tag(0x0008, 0x0050), "AccessionNumber", Kind::OtherId),
+    (Tag(0x0020, 0x0010), "StudyID", Kind::OtherId),
+    (Tag(0x0040, 0x1001), "RequestedProcedureID", Kind::OtherId),
+    (
+        Tag(0x0040, 0x2016),
+        "PlacerOrderNumberImagingServiceRequest",
+        Kind::OtherId,
+    ),
+    (
+        Tag(0x0040, 0x2017),
+        "FillerOrderNumberImagingServiceRequest",
+        Kind::OtherId,
+    ),
+    (
+        Tag(0x0040, 0x0009),
+        "ScheduledProcedureStepID",
+        Kind::OtherId,
+    ),
+    (
+        Tag(0x0040, 0x0253),
+        "PerformedProcedureStepID",
+        Kind::OtherId,
+    ),
+    (Tag(0x0038, 0x0010), "AdmissionID", Kind::OtherId),
+    (Tag(0x0038, 0x0060), "ServiceEpisodeID", Kind::OtherId),
+    (Tag(0x0010, 0x0021), "IssuerOfPatientID", Kind::Institution),
+    (Tag(0x0008, 0x0080), "InstitutionName", Kind::Institution),
+    (
+        Tag(0x0008, 0x1040),
+        "InstitutionalDepartmentName",
+        Kind::Institution,
+    ),
+    (
+        Tag(0x0040, 0xA027),
+        "VerifyingOrganization",
+        Kind::Institution,
+    ),
+    (Tag(0x0038, 0x0300), "CurrentPatientLocation", Kind::Address),
+    (
+        Tag(0x0038, 0x0400),
+        "PatientInstitutionResidence",
+        Kind::Address,
+    ),
+    (Tag(0x0040, 0x2009), "OrderEntererLocation", Kind::Address),
+    (Tag(0x0008, 0x0081), "InstitutionAddress", Kind::Address),
+    (
+        Tag(0x0008, 0x0092),
+        "ReferringPhysicianAddress",
+        Kind::Address,
+    ),
+    (Tag(0x0010, 0x1040), "PatientAddress", Kind::Address),
+    (Tag(0x0040, 0x1102), "PersonAddress", Kind::Address),
+    (Tag(0x0010, 0x2152), "RegionOfResidence", Kind::Address),
+    (Tag(0x0010, 0x2150), "CountryOfResidence", Kind::Address),
+    (Tag(0x0010, 0x2154), "PatientTelephoneNumbers", Kind::Phone),
+    (
+        Tag(0x0010, 0x2155),
+        "PatientTelecomInformation",
+        Kind::Phone,
+    ),
+    (
+        Tag(0x0008, 0x0094),
+        "ReferringPhysicianTelephoneNumbers",
+        Kind::Phone,
+    ),
+    (Tag(0x0040, 0x1103), "PersonTelephoneNumbers", Kind::Phone),
+    (Tag(0x0040, 0x1104), "PersonTelecomInformation", Kind::Phone),
+    (Tag(0x0040, 0x2010), "OrderCallbackPhoneNumber", Kind::Phone),
+    (
+        Tag(0x0040, 0x2011),
+        "OrderCallbackTelecomInformation",
+        Kind::Phone,
+    ),
+];
+
+pub const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
+pub const BIRTH_DATE: Tag = Tag(0x0010, 0x0030);
+
+/// The kind of identifier an element holds when the policy does not keep it; `None` for
+/// values that identify no one by themselves (descriptions, codes, measurements).
+pub fn kind_of(tag: Tag, vr: Vr) -> Option<Kind> {
+    match vr {
+        Vr::PN if tag == PATIENT_NAME => Some(Kind::PatientName),
+        Vr::PN => Some(Kind::PersonName),
+        Vr::DA | Vr::DT if tag == BIRTH_DATE => Some(Kind::BirthDate),
+        Vr::DA | Vr::DT => Some(Kind::Date),
+        _ if tag.is_private() => None,
+        _ => SOURCES
+            .iter()
+            .find(|(t, _, _)| *t == tag)
+            .map(|(_, _, k)| *k),
+    }
+}
+
+/// Minimum lengths: a part shorter than this is not hunted (a patient ID "1", a name "MR").
+/// IDs of digits only need [`MIN_DIGITS`] digits.
+pub const MIN_NAME: usize = 3;
+pub const MIN_ID: usize = 3;
+pub const MIN_DIGITS: usize = 4;
+pub const MIN_PLACE: usize = 4;
+/// A phone number, or an ID written with separators, is also matched by its digits alone
+/// (`(555) 123-4567` for `5551234567`) when it has at least this many.
+pub const MIN_PHONE_DIGITS: usize = 7;
+
+/// The parts of one value component (between backslashes) to look for, before the stop
+/// list: the whole value and the pieces people copy on their own.
+pub fn parts(kind: Kind, component: &[u8]) -> Vec<Vec<u8>> {
+    let whole = trim(component);
+    if whole.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![whole.to_vec()];
+    let split = |seps: &[u8]| -> Vec<Vec<u8>> {
+        whole
+            .split(|b| seps.contains(b))
+            .map(trim)
+            .filter(|p| !p.is_empty() && p.len() < whole.len())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    match kind {
+        // Components and the words of each (a double given name, "VAN DER BERG").
+        Kind::PatientName | Kind::PersonName => {
+            out.extend(split(b"^="));
+            out.extend(split(b"^= ,."));
+        }
+        Kind::Institution | Kind::Address => out.extend(split(b"^,;\r\n")),
+        Kind::PatientId | Kind::OtherId => {
+            // An ID with leading zeros is also copied without them.
+            let digits = whole.iter().all(u8::is_ascii_digit);
+            let stripped: &[u8] = &whole[whole.iter().take_while(|b| **b == b'0').count()..];
+            if digits && stripped.len() >= MIN_DIGITS && stripped.len() < whole.len() {
+                out.push(stripped.to_vec());
+            }
+        }
+        Kind::Phone | Kind::BirthDate | Kind::Date => {}
+    }
+    out.sort();
+    out.dedup();
+    out.retain(|p| worth_hunting(kind, p));
+    out
+}
+
+/// Long enough, not a stop word, and made of more than one repeated character.
+pub fn worth_hunting(kind: Kind, part: &[u8]) -> bool {
+    let alnum = part
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric() || **b >= 0x80)
+        .count();
+    let digits_only = part.iter().all(u8::is_ascii_digit);
+    let long_enough = match kind {
+        Kind::PatientName | Kind::PersonName => alnum >= MIN_NAME,
+        Kind::PatientId | Kind::OtherId if digits_only => part.len() >= MIN_DIGITS,
+        Kind::PatientId | Kind::OtherId => alnum >= MIN_ID,
+        Kind::Institution | Kind::Address => alnum >= MIN_PLACE,
+        Kind::Phone => digit_count(part) >= MIN_PHONE_DIGITS,
+        Kind::BirthDate | Kind::Date => false,
+    };
+    let first = part.first().copied().unwrap_or(0).to_ascii_lowercase();
+    let one_char = part.iter().all(|b| b.to_ascii_lowercase() == first);
+    long_enough && !one_char && !stop::is_stop_word(part)
+}
+
+pub fn digit_count(v: &[u8]) -> usize {
+    v.iter().filter(|b| b.is_ascii_digit()).count()
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | 0))
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | 0))
+        .map_or(start, |p| p + 1);
+    &v[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Action, Policy};
+
+    #[test]
+    fn every_listed_source_is_in_table_e1_1_and_removed_by_the_basic_profile() {
+        let basic = Policy::bare();
+        for (tag, keyword, _) in SOURCES {
+            assert_eq!(crate::dicom::vr::keyword(*tag), Some(*keyword), "{tag}");
+            assert_ne!(basic.public_rule(*tag).action, Action::Keep, "{keyword}");
+        }
+    }
+
+    #[test]
+    fn a_name_is_hunted_whole_and_by_component_but_not_by_its_short_or_common_parts() {
+        let p = parts(Kind::PatientName, b"VAN DER BERG^JOHN PAUL^^DR^JR ");
+        let p: Vec<String> = p
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into())
+            .collect();
+        assert!(p.contains(&"VAN DER BERG^JOHN PAUL^^DR^JR".into()), "{p:?}");
+        for kept in ["BERG", "JOHN", "PAUL", "VAN DER BERG", "JOHN PAUL"] {
+            assert!(p.contains(&kept.to_string()), "{kept}: {p:?}");
+        }
+        for dropped in ["VAN", "DER", "DR", "JR"] {
+            assert!(!p.contains(&dropped.to_string()), "{dropped}: {p:?}");
+        }
+        assert!(parts(Kind::PatientName, b"MR").is_empty());
+        assert!(parts(Kind::PatientName, b"Head").is_empty(), "a stop word");
+    }
+
+    #[test]
+    fn short_ids_placeholders_and_repeated_characters_are_not_hunted() {
+        for id in [
+            &b"1"[..],
+            b"12",
+            b"123",
+            b"0000",
+            b"XXXXXX",
+            b"ANONYMOUS",
+            b"   ",
+        ] {
+            assert!(
+                parts(Kind::PatientId, id).is_empty(),
+                "{:?}",
+                String::from_utf8_lossy(id)
+            );
+        }
+        assert_eq!(parts(Kind::PatientId, b"1234"), vec![b"1234".to_vec()]);
+        assert_eq!(parts(Kind::PatientId, b"AB1"), vec![b"AB1".to_vec()]);
+        assert_eq!(
+            parts(Kind::PatientId, b"00012345"),
+            vec![b"00012345".to_vec(), b"12345".to_vec()]
+        );
+    }
+}
