@@ -43,7 +43,15 @@ Checks (see the individual check_* functions):
   phi_leak        identifying values collected from the source (see
                   PHI_KEYWORDS plus every private LO/SH/PN/LT/ST/UT value) do
                   not occur in the raw output bytes outside the Pixel Data
-                  value.  Deflated outputs are inflated first.
+                  value.  Deflated outputs are inflated first.  The patient's
+                  names are also looked for by component (family, given...),
+                  and every date also as people write it (1948-07-13,
+                  13/07/1948, 07/13/1948, 13.07.1948, 13-07-1948, 13-JUL-1948),
+                  so a value copied into an element the profile keeps (an
+                  "echo") is found wherever it went.  --retained KEYWORD,...
+                  names attributes the policy under test keeps on purpose
+                  (e.g. StudyDate under a full-dates option): their values are
+                  not candidates.
   dciodvfy        (--compare-dciodvfy) no error message in the output that
                   is not in the source (multiset of normalised messages).
 """
@@ -104,7 +112,35 @@ PHI_KEYWORDS = [
     "AcquisitionDate",
     "ContentDate",
 ]
+PHI_KEYWORDS += [
+    "PatientBirthName", "PatientMotherBirthName", "PatientTelephoneNumbers",
+    "RequestingPhysician", "PhysiciansOfRecord", "NameOfPhysiciansReadingStudy",
+    "RequestedProcedureID", "IssuerOfPatientID", "InstitutionalDepartmentName",
+]
 PHI_TAGS = {tag_for_keyword(k): k for k in PHI_KEYWORDS}
+
+# The patient's own names, also hunted by component.
+PATIENT_NAME_KEYWORDS = {"PatientName", "OtherPatientNames", "PatientBirthName",
+                         "PatientMotherBirthName"}
+# Name components that are placeholders, not names (compared upper-case).
+PLACEHOLDER_WORDS = {"LAST", "FIRST", "NAME", "MIDDLE", "GIVEN", "FAMILY", "TEXT",
+                     "ENTER", "PATIENT", "TEST", "ANONYMOUS", "ANONYMIZED", "UNKNOWN"}
+MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
+          "NOV", "DEC"]
+DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
+
+
+def date_forms(text: str) -> list[str]:
+    """The ways people write the date at the start of a DA/DT value."""
+    m = DATE_RE.match(text)
+    if not m:
+        return []
+    y, mo, d = m.groups()
+    if not (1 <= int(mo) <= 12 and 1 <= int(d) <= 31):
+        return []
+    mon = MONTHS[int(mo) - 1]
+    return [f"{y}-{mo}-{d}", f"{y}/{mo}/{d}", f"{d}/{mo}/{y}", f"{mo}/{d}/{y}",
+            f"{d}.{mo}.{y}", f"{d}-{mo}-{y}", f"{d}-{mon}-{y}", f"{d} {mon} {y}"]
 MEDIA_SOP_INSTANCE_UID = 0x00020003
 
 PRIVATE_STRING_VRS = {"LO", "SH", "PN", "LT", "ST", "UT"}
@@ -520,7 +556,7 @@ def check_uids(src, out, res: Result):
             res.fail("uids", f"MediaStorageSOPClassUID {media_cls!r} != SOPClassUID {out_cls!r}")
 
 
-def collect_candidates(src, res: Result):
+def collect_candidates(src, res: Result, kept_keywords=frozenset()):
     """Identifying strings from the source: {text: set(labels)}."""
     phi: dict[str, set] = {}
     private: dict[str, set] = {}
@@ -542,7 +578,8 @@ def collect_candidates(src, res: Result):
         return [p.strip(b" \x00") for p in bytes(raw.value).split(b"\\")]
 
     meta = getattr(src, "file_meta", None)
-    if meta is not None and MEDIA_SOP_INSTANCE_UID in meta:
+    if (meta is not None and MEDIA_SOP_INSTANCE_UID in meta
+            and "MediaStorageSOPInstanceUID" not in kept_keywords):
         for t in text_values(meta[MEDIA_SOP_INSTANCE_UID]):
             add(phi, t, "MediaStorageSOPInstanceUID")
 
@@ -550,10 +587,18 @@ def collect_candidates(src, res: Result):
         warnings.simplefilter("ignore")
         for path, tag, raw, elem in walk(src, lambda p, e: errors.append(f"{p}: {e!r}"[:200])):
             group, element = tag >> 16, tag & 0xFFFF
-            if tag in PHI_TAGS:
+            if tag in PHI_TAGS and PHI_TAGS[tag] not in kept_keywords:
                 pieces = raw_pieces(raw)
+                keyword = PHI_TAGS[tag]
                 for i, t in enumerate(text_values(elem)):
-                    add(phi, t, PHI_TAGS[tag], pieces[i] if i < len(pieces) else None)
+                    add(phi, t, keyword, pieces[i] if i < len(pieces) else None)
+                    if elem.VR in ("DA", "DT"):
+                        for form in date_forms(t):
+                            add(phi, form, f"{keyword} as {form}")
+                    if keyword in PATIENT_NAME_KEYWORDS:
+                        for part in re.split(r"[\^= ,]+", t):
+                            if part.upper() not in PLACEHOLDER_WORDS:
+                                add(phi, part, f"{keyword} component")
             elif group % 2 == 1:
                 if 0x0010 <= element <= 0x00FF or elem.VR not in PRIVATE_STRING_VRS:
                     continue  # private creator, or not a string VR
@@ -728,9 +773,15 @@ def check_phi_leak(candidates, src, out, buf: bytes, meta_end: int, res: Result,
     leaks, collisions = [], []
     for text, labels in sorted(phi.items()):
         short_numeric = bool(NUMERIC_RE.match(text)) and len(text) < 8
+        # A name component alone is a word: found in any case, not inside another word
+        # ("Profile" does not hold the name "File").
+        word = all("component" in label for label in labels)
         leak = None
         for variant in sorted(byte_variants(text, raw_forms.get(text, set()), encs)):
-            if short_numeric:
+            if word:
+                pat = re.compile(rb"(?<![A-Za-z0-9\x80-\xff])" + re.escape(variant) +
+                                 rb"(?![A-Za-z0-9\x80-\xff])", re.IGNORECASE)
+            elif short_numeric:
                 pat = re.compile(rb"(?<![0-9.])" + re.escape(variant) + rb"(?![0-9.])")
             else:
                 pat = re.compile(re.escape(variant))
@@ -769,6 +820,8 @@ def normalise_dciodvfy(line: str) -> str:
     s = line.strip()
     s = re.sub(r"= <[^>]*>", "= <value>", s)            # "[1] = <value>", "attr <X> = <value>"
     s = re.sub(r"<[0-9.]+>", "<value>", s)               # numeric/UID in angle brackets
+    # The same invalid code before and after (an echo masked in an enumerated CS).
+    s = re.sub(r"(enumerated value|defined term) <[^>]*>", r"\1 <value>", s, flags=re.I)
     s = re.sub(r"\b[0-9]+(\.[0-9]+){2,}\b", "<uid>", s)  # bare UIDs
     s = re.sub(r"(Length invalid for this VR = )\d+", r"\1N", s)
     s = re.sub(r"\[\d+\]", "[n]", s)
@@ -833,7 +886,8 @@ def check_pair(source: str, output: str, args) -> dict:
             # Raw spans (value offsets) and the source's raw value bytes must be
             # taken before anything converts the elements.
             spans = element_spans(out, buf, base, res)
-            candidates = collect_candidates(src, res) if src is not None else None
+            retained = frozenset(k for k in args.retained.split(",") if k)
+            candidates = collect_candidates(src, res, retained) if src is not None else None
             check_values(out, res)
             if args.profile != "none":
                 check_profile(out, res, args.profile)
@@ -938,6 +992,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--batch", metavar="PAIRS.tsv",
                     help="read SOURCE<TAB>OUTPUT lines ('-' = stdin); print one JSON line per pair")
     ap.add_argument("--profile", choices=["basic", "none"], default="basic")
+    ap.add_argument("--retained", default="", metavar="KEYWORD,...",
+                    help="attributes the policy keeps on purpose: not PHI candidates")
     ap.add_argument("--json", action="store_true",
                     help="only print JSON (no human-readable summary on stderr)")
     ap.add_argument("--compare-dciodvfy", action="store_true")

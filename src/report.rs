@@ -73,9 +73,13 @@ pub fn scan(r: &ScanReport) -> String {
         ("visible by modality", &r.by_modality),
         ("visible by transfer syntax", &r.by_transfer_syntax),
         ("pixels cleaned, located by", &r.pixels_cleaned_by),
+        ("echoes removed (files), by element", &r.echoes_by_element),
     ] {
-        if map.is_empty() && title.starts_with("pixels") {
+        if map.is_empty() && (title.starts_with("pixels") || title.starts_with("echoes")) {
             continue;
+        }
+        if title.starts_with("echoes") {
+            let _ = writeln!(out, "files with echoes: {}", r.files_with_echoes);
         }
         let _ = writeln!(out, "{title}:");
         for (k, v) in map {

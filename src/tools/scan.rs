@@ -13,6 +13,11 @@ pub struct ScanReport {
     pub by_transfer_syntax: BTreeMap<String, usize>,
     /// Visible files whose burned-in text was blanked, by what located it.
     pub pixels_cleaned_by: BTreeMap<String, usize>,
+    /// Visible files in which a kept or cleaned element held an identifier of the file (an
+    /// echo, removed), by element.
+    pub echoes_by_element: BTreeMap<String, usize>,
+    /// Visible files with at least one echo.
+    pub files_with_echoes: usize,
     /// Source paths of hidden files with the reason: only with --show-paths (PHI).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hidden_paths: Vec<(String, String)>,
@@ -39,6 +44,10 @@ pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> 
             if !info.pixels.is_empty() {
                 *r.pixels_cleaned_by.entry(info.pixels.clone()).or_default() += 1;
             }
+            for element in &info.echoes {
+                *r.echoes_by_element.entry(element.clone()).or_default() += 1;
+            }
+            r.files_with_echoes += usize::from(!info.echoes.is_empty());
         }
     }
     for (path, reason) in hidden {

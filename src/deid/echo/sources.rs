@@ -135,13 +135,21 @@ pub const SOURCES: &[(Tag, &str, Kind)] = &[
 ];
 
 pub const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
+/// The patient's other names: Other Patient Names, Patient's Birth Name, Patient's Mother's
+/// Birth Name (which names the patient's family).
+const PATIENT_NAMES: [Tag; 4] = [
+    PATIENT_NAME,
+    Tag(0x0010, 0x1001),
+    Tag(0x0010, 0x1005),
+    Tag(0x0010, 0x1060),
+];
 pub const BIRTH_DATE: Tag = Tag(0x0010, 0x0030);
 
 /// The kind of identifier an element holds when the policy does not keep it; `None` for
 /// values that identify no one by themselves (descriptions, codes, measurements).
 pub fn kind_of(tag: Tag, vr: Vr) -> Option<Kind> {
     match vr {
-        Vr::PN if tag == PATIENT_NAME => Some(Kind::PatientName),
+        Vr::PN if PATIENT_NAMES.contains(&tag) => Some(Kind::PatientName),
         Vr::PN => Some(Kind::PersonName),
         Vr::DA | Vr::DT if tag == BIRTH_DATE => Some(Kind::BirthDate),
         Vr::DA | Vr::DT => Some(Kind::Date),

@@ -1,0 +1,565 @@
+//! Echoes: a file's identifiers copied into elements the policy keeps are found and removed,
+//! in every kept value at every depth. The files are built by the independent writer
+//! (tests/common/fixtures/), de-identified by the engine and the `deidfs` binary, and checked
+//! by readers that share no code with deidfs: dicom-object, and scripts/oracle.py (pydicom),
+//! whose PHI search also looks for names by component and dates as people write them.
+
+mod common;
+
+use common::fixtures::{self as fx, Elem, FileBuilder, Value};
+use deidfs::deid::Engine;
+use deidfs::policy::{self, Action, Policy, PrivateKey, ProfileOption};
+use deidfs::pseudonym::{Pseudonyms, SecretKey};
+use dicom_core::Tag;
+use dicom_object::DefaultDicomObject;
+use std::path::Path;
+use std::process::Command;
+
+const FAMILY: &str = "KOWALSKI";
+const GIVEN: &str = "MARTA";
+const MRN: &str = "MRN0048213";
+const OTHER_ID: &str = "48213077";
+const ACCESSION: &str = "ACC7731X";
+const BIRTH: &str = "19480713";
+const PHONE: &str = "(555) 123-4567";
+const STUDY_DATE: &str = "20230914";
+
+const IMAGE_TYPE: (u16, u16) = (0x0008, 0x0008);
+const BODY_PART: (u16, u16) = (0x0018, 0x0015);
+const WINDOW_EXPLANATION: (u16, u16) = (0x0028, 0x1055);
+const SEQUENCE_NAME: (u16, u16) = (0x0018, 0x0024);
+const CONTENT_QUALIFICATION: (u16, u16) = (0x0018, 0x9004);
+const DETECTOR_ID: (u16, u16) = (0x0018, 0x700A);
+const ACQUISITION_NUMBER: (u16, u16) = (0x0020, 0x0012);
+const TEXT_VALUE: (u16, u16) = (0x0040, 0xA160);
+const ANATOMIC_REGION: (u16, u16) = (0x0008, 0x2218);
+const MODIFIER: (u16, u16) = (0x0008, 0x2220);
+const CODE_MEANING: (u16, u16) = (0x0008, 0x0104);
+const SIEMENS_SAFE: (u16, u16) = (0x0019, 0x100D);
+const UN_PRIVATE: (u16, u16) = (0x0011, 0x1001);
+
+fn keys() -> Pseudonyms {
+    Pseudonyms::new(&SecretKey::from_bytes([12; 32]))
+}
+
+fn code(value: &str, meaning: &str) -> Vec<Elem> {
+    vec![
+        Elem::str((0x0008, 0x0100), "SH", value),
+        Elem::str((0x0008, 0x0102), "SH", "SCT"),
+        Elem::str(CODE_MEANING, "LO", meaning),
+    ]
+}
+
+/// A CT slice whose device copied the patient's identifiers into elements Table E.1-1 keeps:
+/// the places the issue names, and more (a nested item two deep, a multi-valued CS, a number,
+/// a UN private element, a safe private element, each date form, a phone number).
+fn echo_ct() -> FileBuilder {
+    let mut region = code("51185008", "Chest of Kowalski");
+    region.push(Elem::seq(
+        MODIFIER,
+        vec![code("7771000", &format!("left, {MRN}"))],
+    ));
+    fx::ct_like(&format!("{FAMILY}^{GIVEN}"), MRN, 16, 16)
+        .str((0x0010, 0x0030), "DA", BIRTH)
+        .str((0x0008, 0x0050), "SH", ACCESSION)
+        .str((0x0010, 0x1000), "LO", OTHER_ID)
+        .str((0x0010, 0x2154), "SH", PHONE)
+        .str((0x0008, 0x0020), "DA", STUDY_DATE)
+        .str(
+            IMAGE_TYPE,
+            "CS",
+            &format!("ORIGINAL\\PRIMARY\\AXIAL\\{FAMILY}"),
+        )
+        .str(BODY_PART, "CS", FAMILY)
+        .str(WINDOW_EXPLANATION, "LO", "Marta Kowalski 1948-07-13")
+        .push(Elem::seq(ANATOMIC_REGION, vec![region]))
+        .str(SEQUENCE_NAME, "SH", MRN)
+        .str(CONTENT_QUALIFICATION, "CS", ACCESSION)
+        .str(DETECTOR_ID, "SH", MRN)
+        .str(ACQUISITION_NUMBER, "IS", OTHER_ID)
+        .str(
+            TEXT_VALUE,
+            "UT",
+            "dob 13/07/1948 07/13/1948 13.07.1948 13-JUL-1948 July 13, 1948; \
+             call 555.123.4567; seen 2023-09-14",
+        )
+        .str((0x0019, 0x0010), "LO", "SIEMENS MR HEADER")
+        .str(SIEMENS_SAFE, "CS", FAMILY)
+        .str((0x0011, 0x0010), "LO", "ECHO TEST")
+        .elem(
+            UN_PRIVATE,
+            "UN",
+            Value::Bytes(format!("\u{1}name={FAMILY};id={MRN}\0\0").into_bytes()),
+        )
+}
+
+/// The policy with the UN private element kept by an override (how an option or a user keeps
+/// private data the dictionary does not know).
+fn with_private_kept(mut p: Policy) -> Policy {
+    p.private_overrides.insert(
+        PrivateKey {
+            creator: "ECHO TEST".into(),
+            group: 0x0011,
+            element: 0x01,
+        },
+        Action::Keep,
+    );
+    p
+}
+
+/// basic, research, each option alone, and every option that keeps more at once.
+fn policies() -> Vec<(String, Policy)> {
+    let mut out = vec![
+        ("basic".to_string(), policy::load_builtin("basic").unwrap()),
+        (
+            "research".to_string(),
+            policy::load_builtin("research").unwrap(),
+        ),
+    ];
+    for o in ProfileOption::ALL {
+        let names = [o.name().to_string()];
+        out.push((
+            o.name().to_string(),
+            policy::file::with_options(Policy::bare(), &names).unwrap(),
+        ));
+    }
+    let retain: Vec<String> = ProfileOption::ALL
+        .iter()
+        .map(|o| o.name().to_string())
+        // Full dates keep more than modified dates (the two exclude each other).
+        .filter(|n| n.starts_with("retain-") && n != "retain-longitudinal-modified-dates")
+        .collect();
+    out.push((
+        "every retain option".into(),
+        policy::file::with_options(Policy::bare(), &retain).unwrap(),
+    ));
+    out.into_iter()
+        .map(|(n, p)| (n, with_private_kept(p)))
+        .collect()
+}
+
+fn deidentify(src: &[u8], p: &Policy) -> (Vec<u8>, deidfs::deid::FileInfo) {
+    let src = src.to_vec();
+    let outcome = Engine::new(p, &keys()).plan(&src).expect("served");
+    let bytes = outcome.plan.to_vec(&src).unwrap();
+    assert_eq!(bytes.len() as u64, outcome.plan.len(), "exact size");
+    (bytes, outcome.info)
+}
+
+fn parse(dir: &Path, bytes: &[u8]) -> DefaultDicomObject {
+    let p = dir.join("parse.dcm");
+    std::fs::write(&p, bytes).unwrap();
+    dicom_object::open_file(&p).expect("output parses with dicom-object")
+}
+
+fn text_of(obj: &dicom_object::InMemDicomObject, tag: (u16, u16)) -> String {
+    obj.element(Tag(tag.0, tag.1))
+        .unwrap_or_else(|_| panic!("({:04X},{:04X}) present", tag.0, tag.1))
+        .to_str()
+        .unwrap()
+        .trim_end_matches(['\0', ' '])
+        .to_string()
+}
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let (hay, needle) = (hay.to_ascii_lowercase(), needle.to_ascii_lowercase());
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The oracle's failures of the PHI search (and of dciodvfy when asked), for one pair.
+fn oracle(src: &Path, out: &Path, retained: &[&str], dciodvfy: bool) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/oracle.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script)
+        .arg(src)
+        .arg(out)
+        .args(["--profile", "none", "--json", "--retained"])
+        .arg(retained.join(","));
+    if dciodvfy {
+        cmd.arg("--compare-dciodvfy");
+    }
+    let o = cmd.output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("oracle output: {e}: {}", String::from_utf8_lossy(&o.stderr)));
+    json["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .filter(|f| f.starts_with("phi_leak") || f.starts_with("dciodvfy"))
+        .collect()
+}
+
+/// The fixture's public attributes a policy keeps on purpose: their own values are not PHI
+/// to the oracle (Station Name under retain-device-identity, Study Date under full dates).
+fn kept_keywords(b: &FileBuilder, p: &Policy) -> Vec<&'static str> {
+    let mut kept: Vec<&str> = b
+        .elems()
+        .iter()
+        .map(|e| deidfs::dicom::Tag(e.tag.0, e.tag.1))
+        .filter(|t| !t.is_private() && p.public_rule(*t).action == Action::Keep)
+        .filter_map(deidfs::dicom::vr::keyword)
+        .collect();
+    if kept.contains(&"SOPInstanceUID") {
+        // The meta follows the data set's SOP Instance UID.
+        kept.push("MediaStorageSOPInstanceUID");
+    }
+    kept
+}
+
+#[test]
+fn no_identifier_survives_in_any_kept_value_under_basic_research_and_every_option() {
+    common::require_pydicom();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = echo_ct();
+    let src = fixture.build();
+    let src_path = dir.path().join("src.dcm");
+    std::fs::write(&src_path, &src).unwrap();
+    for (name, p) in policies() {
+        let (out, info) = deidentify(&src, &p);
+        let out_path = dir.path().join("out.dcm");
+        std::fs::write(&out_path, &out).unwrap();
+        let dciodvfy = (name == "basic" || name == "research") && which("dciodvfy");
+        let failures = oracle(&src_path, &out_path, &kept_keywords(&fixture, &p), dciodvfy);
+        assert!(failures.is_empty(), "{name}: {failures:#?}");
+        // What the oracle's byte search cannot see: identifiers in other cases and forms.
+        let obj = parse(dir.path(), &out);
+        for id in [FAMILY, GIVEN, MRN, OTHER_ID, ACCESSION, "1948", "4567"] {
+            assert!(!contains_ci(&out, id), "{name}: {id} survives");
+        }
+        // The values stay, valid, with the echo masked in place.
+        assert_eq!(
+            text_of(&obj, IMAGE_TYPE),
+            "ORIGINAL\\PRIMARY\\AXIAL\\XXXXXXXX",
+            "{name}"
+        );
+        assert_eq!(text_of(&obj, BODY_PART), "XXXXXXXX", "{name}");
+        assert!(
+            info.echoes.contains(&"BodyPartExamined".to_string()),
+            "{name}: {:?}",
+            info.echoes
+        );
+        let region = &obj.element(Tag(0x0008, 0x2218)).unwrap().items().unwrap()[0];
+        assert_eq!(text_of(region, CODE_MEANING), "Chest of XXXXXXXX", "{name}");
+        let modifier = &region
+            .element(Tag(0x0008, 0x2220))
+            .unwrap()
+            .items()
+            .unwrap()[0];
+        assert_eq!(
+            text_of(modifier, CODE_MEANING),
+            "left, XXXXXXXXXX",
+            "{name}"
+        );
+        assert_eq!(
+            text_of(&obj, ACQUISITION_NUMBER),
+            "0",
+            "{name}: IS gets its dummy"
+        );
+    }
+}
+
+#[test]
+fn a_shifted_date_is_shifted_in_kept_text_in_the_form_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = with_private_kept(policy::load_builtin("research").unwrap());
+    let (out, _) = deidentify(&echo_ct().build(), &p);
+    let obj = parse(dir.path(), &out);
+    let study = text_of(&obj, (0x0008, 0x0020));
+    assert_ne!(study, STUDY_DATE, "research shifts the study date");
+    let dashed = format!("{}-{}-{}", &study[..4], &study[4..6], &study[6..8]);
+    let text = text_of(&obj, TEXT_VALUE);
+    assert!(text.ends_with(&format!("seen {dashed}")), "{text}");
+    // The birth date is removed, not shifted: every form of it is masked.
+    assert!(
+        text.starts_with("dob XXXXXXXXXX XXXXXXXXXX XXXXXXXXXX XXXXXXXXXXX XXXXXXXXXXXXX;"),
+        "{text}"
+    );
+}
+
+#[test]
+fn research_removes_the_echoes_its_options_keep_in_device_and_safe_private_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = with_private_kept(policy::load_builtin("research").unwrap());
+    let (out, info) = deidentify(&echo_ct().build(), &p);
+    let obj = parse(dir.path(), &out);
+    assert_eq!(text_of(&obj, DETECTOR_ID), "XXXXXXXXXX");
+    assert_eq!(text_of(&obj, SIEMENS_SAFE), "XXXXXXXX");
+    let un = obj
+        .element(Tag(UN_PRIVATE.0, UN_PRIVATE.1))
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    assert_eq!(
+        &un[..],
+        b"\x01name=XXXXXXXX;id=XXXXXXXXXX\0\0",
+        "same length"
+    );
+    for e in ["DetectorID", "(0019,xx0D) private", "(0011,xx01) private"] {
+        assert!(
+            info.echoes.contains(&e.to_string()),
+            "{e}: {:?}",
+            info.echoes
+        );
+    }
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_oracle_finds_an_echo_left_in_place() {
+    // The PHI search must be able to fail: the de-identified file with one echo put back.
+    common::require_pydicom();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = echo_ct();
+    let src = fixture.build();
+    let p = with_private_kept(policy::load_builtin("basic").unwrap());
+    let (mut out, _) = deidentify(&src, &p);
+    let masked = b"ORIGINAL\\PRIMARY\\AXIAL\\XXXXXXXX";
+    let at = out.windows(masked.len()).position(|w| w == masked).unwrap();
+    out[at + masked.len() - 8..at + masked.len()].copy_from_slice(b"Kowalski");
+    let (s, o) = (dir.path().join("s.dcm"), dir.path().join("o.dcm"));
+    std::fs::write(&s, &src).unwrap();
+    std::fs::write(&o, &out).unwrap();
+    let failures = oracle(&s, &o, &kept_keywords(&fixture, &p), false);
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("KOWALSKI") && f.contains("(0008,0008)")),
+        "{failures:#?}"
+    );
+}
+
+fn encoded_name_file(charset: &str, name: &[u8], echo: &[u8]) -> Vec<u8> {
+    let even = |mut v: Vec<u8>| {
+        if v.len() % 2 == 1 {
+            v.push(b' ');
+        }
+        v
+    };
+    plain_ct("PLACEHOLDER^NAME", MRN)
+        .str((0x0008, 0x0005), "CS", charset)
+        .elem((0x0010, 0x0010), "PN", Value::Bytes(even(name.to_vec())))
+        .elem(WINDOW_EXPLANATION, "LO", Value::Bytes(even(echo.to_vec())))
+        .build()
+}
+
+#[test]
+fn names_are_found_in_any_case_in_the_files_character_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let basic = policy::load_builtin("basic").unwrap();
+    for (charset, name, echo, gone) in [
+        (
+            "ISO_IR 100",
+            &b"M\xdcLLER^J\xd6RG"[..],
+            &b"j\xf6rg m\xfcller"[..],
+            [&b"m\xfcller"[..], b"j\xf6rg"],
+        ),
+        (
+            "ISO_IR 192",
+            "Zoë^Núñez".as_bytes(),
+            "NÚÑEZ ZOË".as_bytes(),
+            ["NÚÑEZ".as_bytes(), "ZOË".as_bytes()],
+        ),
+    ] {
+        let (out, info) = deidentify(&encoded_name_file(charset, name, echo), &basic);
+        for g in gone {
+            assert!(
+                !out.windows(g.len()).any(|w| w == g),
+                "{charset}: {g:?} survives"
+            );
+        }
+        assert_eq!(info.echoes, ["WindowCenterWidthExplanation"], "{charset}");
+        let obj = parse(dir.path(), &out);
+        let explanation = obj
+            .element(Tag(0x0028, 0x1055))
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        assert!(
+            explanation.iter().all(|b| *b == b'X' || *b == b' '),
+            "{charset}: {explanation:?}"
+        );
+    }
+}
+
+// Regressions: values that must stay (found on the shared corpus, or chosen).
+
+/// The fixture CT without its one echo: the shared fixtures name the patient's other name
+/// "ROE^JANE^FIXTURE" and the software "FIXTURE-SW 1.0".
+fn plain_ct(name: &str, id: &str) -> FileBuilder {
+    fx::ct_like(name, id, 8, 8).str((0x0010, 0x1001), "PN", "ROE^JANE")
+}
+
+fn basic_out(b: FileBuilder) -> (DefaultDicomObject, Vec<String>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, info) = deidentify(&b.build(), &policy::load_builtin("basic").unwrap());
+    (parse(dir.path(), &out), info.echoes, dir)
+}
+
+#[test]
+fn a_patient_named_like_a_body_part_keeps_the_body_part_and_loses_the_rest_of_the_name() {
+    let (obj, _, _d) = basic_out(plain_ct("HEAD^JOHN", MRN).str(BODY_PART, "CS", "HEAD").str(
+        WINDOW_EXPLANATION,
+        "LO",
+        "JOHN HEAD",
+    ));
+    assert_eq!(
+        text_of(&obj, BODY_PART),
+        "HEAD",
+        "a stop word is not hunted"
+    );
+    assert_eq!(text_of(&obj, WINDOW_EXPLANATION), "XXXX HEAD");
+}
+
+#[test]
+fn placeholder_person_names_in_a_report_do_not_wipe_its_value_types() {
+    // pydicom's reportsi.dcm: Person Name "Enter text", Patient Name "Last Name^First Name".
+    let content = vec![
+        Elem::str((0x0040, 0xA010), "CS", "HAS OBS CONTEXT"),
+        Elem::str((0x0040, 0xA040), "CS", "TEXT"),
+        Elem::seq((0x0040, 0xA043), vec![code("121106", "Report Text")]),
+    ];
+    let (obj, echoes, _d) = basic_out(
+        plain_ct("Last Name^First Name", MRN)
+            .str((0x0040, 0xA123), "PN", "Enter text")
+            .push(Elem::seq((0x0040, 0xA730), vec![content])),
+    );
+    let item = &obj.element(Tag(0x0040, 0xA730)).unwrap().items().unwrap()[0];
+    assert_eq!(text_of(item, (0x0040, 0xA040)), "TEXT");
+    let concept = &item.element(Tag(0x0040, 0xA043)).unwrap().items().unwrap()[0];
+    assert_eq!(text_of(concept, CODE_MEANING), "Report Text");
+    assert!(echoes.is_empty(), "{echoes:?}");
+}
+
+#[test]
+fn a_content_creator_or_institution_named_like_the_manufacturer_keeps_the_manufacturer() {
+    // pydicom's Issue168.dcm (Content Creator's Name LUNIT, Manufacturer "Lunit Inc.") and
+    // mf.dcm (Institution Name and Manufacturer PixelMed).
+    let (obj, echoes, _d) = basic_out(
+        plain_ct("KOWALSKI^MARTA", MRN)
+            .str((0x0070, 0x0084), "PN", "LUNIT")
+            .str((0x0008, 0x0080), "LO", "PixelMed")
+            .str((0x0008, 0x0070), "LO", "Lunit Inc.")
+            .str((0x0008, 0x1090), "LO", "com.pixelmed.Factory"),
+    );
+    assert_eq!(text_of(&obj, (0x0008, 0x0070)), "Lunit Inc.");
+    assert_eq!(text_of(&obj, (0x0008, 0x1090)), "com.pixelmed.Factory");
+    assert!(echoes.is_empty(), "{echoes:?}");
+}
+
+#[test]
+fn short_ids_do_not_wipe_numbers_and_measurements_keep_their_values() {
+    let (obj, echoes, _d) = basic_out(
+        plain_ct("KOWALSKI^MARTA", "1")
+            .str((0x0020, 0x0010), "SH", "1234")
+            .str((0x0020, 0x0013), "IS", "1")
+            .str((0x0028, 0x1051), "DS", "1234")
+            .str((0x0018, 0x0050), "DS", "1234.5"),
+    );
+    assert_eq!(text_of(&obj, (0x0020, 0x0013)), "1");
+    assert_eq!(
+        text_of(&obj, (0x0028, 0x1051)),
+        "1234",
+        "numbers need 6 digits"
+    );
+    assert_eq!(text_of(&obj, (0x0018, 0x0050)), "1234.5");
+    assert!(echoes.is_empty(), "{echoes:?}");
+}
+
+#[test]
+fn a_kept_number_equal_to_a_long_patient_id_is_replaced() {
+    // pydicom's mf.dcm: Series Number 123456 and Patient ID 123456. Six digits equal to the
+    // patient's ID are treated as the ID: the series number becomes 0.
+    let (obj, echoes, _d) =
+        basic_out(plain_ct("KOWALSKI^MARTA", "123456").str((0x0020, 0x0011), "IS", "123456"));
+    assert_eq!(text_of(&obj, (0x0020, 0x0011)), "0");
+    assert_eq!(echoes, ["SeriesNumber"]);
+}
+
+#[test]
+fn a_kept_date_equal_to_a_date_the_policy_changes_follows_that_date() {
+    // The corpus's Date of Last Calibration equal to the Study Date, kept by
+    // retain-device-identity: dummied where the study date is removed, shifted with it
+    // where it is shifted (research).
+    let b = plain_ct("KOWALSKI^MARTA", MRN)
+        .str((0x0008, 0x0020), "DA", STUDY_DATE)
+        .str((0x0018, 0x1200), "DA", &format!("{STUDY_DATE}\\20200101"));
+    let dir = tempfile::tempdir().unwrap();
+    let device =
+        policy::file::with_options(Policy::bare(), &["retain-device-identity".into()]).unwrap();
+    let (out, _) = deidentify(&b.build(), &device);
+    let obj = parse(dir.path(), &out);
+    assert_eq!(text_of(&obj, (0x0018, 0x1200)), "19000101\\20200101");
+    let (out, _) = deidentify(&b.build(), &policy::load_builtin("research").unwrap());
+    let obj = parse(dir.path(), &out);
+    let study = text_of(&obj, (0x0008, 0x0020));
+    assert_eq!(
+        text_of(&obj, (0x0018, 0x1200)),
+        format!("{study}\\20200101")
+    );
+}
+
+#[test]
+fn inspect_shows_each_echo_and_scan_counts_them_without_the_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("a.dcm"), echo_ct().build()).unwrap();
+    let key = dir.path().join("k.key");
+    let bin = env!("CARGO_BIN_EXE_deidfs");
+    let run = |args: &[&str]| {
+        let o = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    run(&["keygen", key.to_str().unwrap()]);
+    let file = src.join("a.dcm");
+    let inspect = run(&[
+        "inspect",
+        "--key-file",
+        key.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    for (path, kind) in [
+        ("(0008,0008) ", "echo of patient name (PatientName)"),
+        ("(0018,0015) ", "echo of patient name (PatientName)"),
+        ("(0028,1055) ", "birth date (PatientBirthDate)"),
+        ("(0008,2218)[1]/(0008,0104) ", "patient name"),
+        (
+            "(0008,2218)[1]/(0008,2220)[1]/(0008,0104) ",
+            "patient ID (PatientID)",
+        ),
+        ("(0018,0024) ", "patient ID"),
+        ("(0018,9004) ", "ID or number (AccessionNumber)"),
+        ("(0020,0012) ", "patient ID (OtherPatientIDs)"),
+        ("(0040,A160) ", "phone number (PatientTelephoneNumbers)"),
+    ] {
+        let line = inspect
+            .lines()
+            .find(|l| l.starts_with(path))
+            .unwrap_or_else(|| panic!("{path}: no line\n{inspect}"));
+        assert!(line.contains(" echo ") && line.contains(kind), "{line}");
+    }
+    let scan = run(&["scan", "--policy", "basic", src.to_str().unwrap()]);
+    assert!(scan.contains("files with echoes: 1"), "{scan}");
+    for element in ["BodyPartExamined", "ImageType", "CodeMeaning", "TextValue"] {
+        assert!(
+            scan.lines()
+                .any(|l| l.trim_start().starts_with(element) && l.trim_end().ends_with(" 1")),
+            "{element}: {scan}"
+        );
+    }
+    for id in [FAMILY, GIVEN, MRN, ACCESSION, BIRTH] {
+        assert!(!contains_ci(scan.as_bytes(), id), "scan shows {id}");
+    }
+}
