@@ -316,11 +316,22 @@ impl<'a, 's> Rewriter<'a, 's> {
 
     /// A kept value without the file's identifiers, or `None` when it holds none.
     fn echo(&mut self, el: &Element, vr: Vr) -> io::Result<Option<Removed>> {
-        if self.facts.echoes.is_empty() {
+        let echoes = &self.facts.echoes;
+        if echoes.is_empty() {
             return Ok(None);
         }
-        let v = self.value(el)?;
-        Ok(self.scrub(el, vr, &v))
+        // Searched in place: a value is copied only when it changes.
+        let Some(v) = self.win.get(el.value_start, el.value_len() as usize)? else {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "source changed while planning",
+            ));
+        };
+        let r = echo::scrub(echoes, vr, v);
+        if r.is_some() {
+            self.echoes.push(element_name(el.tag));
+        }
+        Ok(r)
     }
 
     fn scrub(&mut self, el: &Element, vr: Vr, v: &[u8]) -> Option<Removed> {

@@ -1,26 +1,35 @@
 //! The stop list (`policies/echo-stop-words.txt`): values that are never hunted as echoes,
 //! because they are also the ordinary vocabulary of a data set. Compared without case.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// The table as built in (part of the policy id).
 pub const TABLE: &str = include_str!("../../policies/echo-stop-words.txt");
 
-fn words() -> &'static HashSet<String> {
-    static WORDS: OnceLock<HashSet<String>> = OnceLock::new();
+/// The words, lowercased and sorted (looked up without copying the value).
+fn words() -> &'static [Vec<u8>] {
+    static WORDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     WORDS.get_or_init(|| {
-        TABLE
+        let mut w: Vec<Vec<u8>> = TABLE
             .lines()
             .map(|l| l.split('#').next().unwrap_or(""))
             .flat_map(str::split_whitespace)
-            .map(str::to_ascii_lowercase)
-            .collect()
+            .map(|w| w.to_ascii_lowercase().into_bytes())
+            .collect();
+        w.sort();
+        w.dedup();
+        w
     })
 }
 
 pub fn is_stop_word(part: &[u8]) -> bool {
-    std::str::from_utf8(part).is_ok_and(|s| words().contains(&s.to_ascii_lowercase()))
+    words()
+        .binary_search_by(|w| {
+            w.iter()
+                .copied()
+                .cmp(part.iter().map(u8::to_ascii_lowercase))
+        })
+        .is_ok()
 }
 
 #[cfg(test)]

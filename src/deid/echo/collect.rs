@@ -129,7 +129,9 @@ fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]
                 }
             }
             _ => {
-                for part in sources::parts(kind, component) {
+                let mut parts = Vec::new();
+                sources::parts(kind, component, &mut parts);
+                for part in parts {
                     if matches!(kind, Kind::Phone | Kind::PatientId | Kind::OtherId)
                         && sources::digit_count(&part) >= MIN_PHONE_DIGITS
                     {
@@ -146,11 +148,10 @@ fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]
 
 /// Whether `part` is a whole word of `lowercase` (no letter or digit continues it).
 fn has_word(lowercase: &[u8], part: &[u8]) -> bool {
-    let part = part.to_ascii_lowercase();
     let n = part.len();
     let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b >= 0x80);
     (0..(lowercase.len() + 1).saturating_sub(n)).any(|i| {
-        lowercase[i..i + n] == part[..]
+        lowercase[i..i + n].eq_ignore_ascii_case(part)
             && !word(i.checked_sub(1).and_then(|j| lowercase.get(j)))
             && !word(lowercase.get(i + n))
     })

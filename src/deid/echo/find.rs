@@ -4,8 +4,8 @@
 use super::dates;
 use super::sources::Kind;
 use crate::dicom::Tag;
-use aho_corasick::{AhoCorasick, MatchKind};
 use chrono::{Datelike, NaiveDate};
+use std::cmp::Ordering;
 
 /// One identifier found in a value: `value[start..end]`, and what to write instead when the
 /// policy shifts it (a date); otherwise it is masked.
@@ -39,12 +39,34 @@ fn class(b: u8) -> Class {
 
 #[derive(Debug)]
 struct Pattern {
+    bytes: Vec<u8>,
     first: Class,
     last: Class,
     digits_only: bool,
     len: usize,
     kind: Kind,
     source: Tag,
+}
+
+/// `key` (lowercase) against `token` lowercased, without copying it.
+fn cmp_lowercase(key: &[u8], token: &[u8]) -> Ordering {
+    key.iter()
+        .copied()
+        .cmp(token.iter().map(u8::to_ascii_lowercase))
+}
+
+/// The run of one class a value or pattern starts with at `i` (one byte for punctuation):
+/// every match begins at such a run, so patterns are looked up by their first one.
+fn first_token(v: &[u8], i: usize) -> &[u8] {
+    let c = class(v[i]);
+    if c == Class::Other {
+        return &v[i..=i];
+    }
+    let end = v[i..]
+        .iter()
+        .position(|b| class(*b) != c)
+        .map_or(v.len(), |p| i + p);
+    &v[i..end]
 }
 
 #[derive(Debug, Clone)]
@@ -66,8 +88,14 @@ struct DigitId {
 /// A file's identifiers, compiled for searching. Empty when the file has none.
 #[derive(Debug, Default)]
 pub struct Echoes {
-    text: Option<AhoCorasick>,
     patterns: Vec<Pattern>,
+    /// (first run of a pattern, lowercased; pattern index), sorted: a lookup per run of the
+    /// value is all a search costs, and building it is a sort (planning stays cheap).
+    index: Vec<(Vec<u8>, usize)>,
+    /// Some pattern starts with punctuation (then every punctuation byte is a start).
+    punctuation_starts: bool,
+    /// The lowercased first bytes of the patterns: other bytes start no match.
+    first_bytes: [u64; 4],
     dates: Vec<DateId>,
     digits: Vec<DigitId>,
     day_shift: i64,
@@ -86,28 +114,37 @@ impl Echoes {
         day_shift: i64,
     ) -> Echoes {
         let patterns: Vec<Pattern> = texts
-            .iter()
+            .into_iter()
             .map(|(p, kind, source)| Pattern {
                 first: class(p[0]),
                 last: class(p[p.len() - 1]),
                 digits_only: p.iter().all(u8::is_ascii_digit),
                 len: p.len(),
-                kind: *kind,
-                source: *source,
+                bytes: p,
+                kind,
+                source,
             })
             .collect();
-        let text = (!texts.is_empty())
-            .then(|| {
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(texts.iter().map(|(p, _, _)| p))
-                    .ok()
+        let mut index: Vec<(Vec<u8>, usize)> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut key = first_token(&p.bytes, 0).to_vec();
+                key.make_ascii_lowercase();
+                (key, i)
             })
-            .flatten();
+            .collect();
+        index.sort();
+        let punctuation_starts = patterns.iter().any(|p| p.first == Class::Other);
+        let mut first_bytes = [0u64; 4];
+        for (k, _) in &index {
+            first_bytes[usize::from(k[0] >> 6)] |= 1 << (k[0] & 63);
+        }
         Echoes {
-            text,
             patterns,
+            index,
+            punctuation_starts,
+            first_bytes,
             dates,
             digits: digits
                 .into_iter()
@@ -122,7 +159,7 @@ impl Echoes {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.text.is_none() && self.dates.is_empty() && self.digits.is_empty()
+        self.patterns.is_empty() && self.dates.is_empty() && self.digits.is_empty()
     }
 
     /// How many identifiers (parts, dates, digit strings) are hunted.
@@ -134,16 +171,58 @@ impl Echoes {
     /// a number (DS, IS), where only long digit IDs and dates count.
     pub fn find(&self, v: &[u8], numeric: bool) -> Vec<Hit> {
         let mut hits = Vec::new();
-        if let Some(ac) = &self.text {
-            for m in ac.find_overlapping_iter(v) {
-                let p = &self.patterns[m.pattern().as_usize()];
+        if !self.patterns.is_empty() {
+            self.find_text(v, numeric, &mut hits);
+        }
+        // Numbers hold a date only as a run of 8 digits (or more: DT); text may hold any form.
+        let may_hold_date = if numeric {
+            v.split(|b| !b.is_ascii_digit()).any(|run| run.len() >= 8)
+        } else {
+            v.iter().any(u8::is_ascii_digit)
+        };
+        if !self.dates.is_empty() && may_hold_date {
+            self.find_dates(v, &mut hits);
+        }
+        if !self.digits.is_empty() && !numeric {
+            self.find_digits(v, &mut hits);
+        }
+        hits
+    }
+
+    fn find_text(&self, v: &[u8], numeric: bool, hits: &mut Vec<Hit>) {
+        for i in 0..v.len() {
+            let b = v[i].to_ascii_lowercase();
+            if self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+                continue;
+            }
+            let c = class(v[i]);
+            let starts = match c {
+                Class::Other => self.punctuation_starts,
+                _ => i == 0 || class(v[i - 1]) != c,
+            };
+            if !starts {
+                continue;
+            }
+            let token = first_token(v, i);
+            let from = self
+                .index
+                .partition_point(|(k, _)| cmp_lowercase(k, token) == Ordering::Less);
+            for (k, p) in &self.index[from..] {
+                if cmp_lowercase(k, token) != Ordering::Equal {
+                    break;
+                }
+                let p = &self.patterns[*p];
+                let end = i + p.len;
                 if numeric && !(p.digits_only && p.len >= MIN_NUMERIC_ID) {
                     continue;
                 }
-                if at_edges(v, m.start(), m.end(), p) {
+                if end <= v.len()
+                    && v[i..end].eq_ignore_ascii_case(&p.bytes)
+                    && at_edges(v, i, end, p)
+                {
                     hits.push(Hit {
-                        start: m.start(),
-                        end: m.end(),
+                        start: i,
+                        end,
                         kind: p.kind,
                         source: p.source,
                         replacement: None,
@@ -151,13 +230,6 @@ impl Echoes {
                 }
             }
         }
-        if !self.dates.is_empty() {
-            self.find_dates(v, &mut hits);
-        }
-        if !self.digits.is_empty() && !numeric {
-            self.find_digits(v, &mut hits);
-        }
-        hits
     }
 
     fn find_dates(&self, v: &[u8], hits: &mut Vec<Hit>) {

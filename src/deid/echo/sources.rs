@@ -171,43 +171,47 @@ pub const MIN_PLACE: usize = 4;
 /// (`(555) 123-4567` for `5551234567`) when it has at least this many.
 pub const MIN_PHONE_DIGITS: usize = 7;
 
-/// The parts of one value component (between backslashes) to look for, before the stop
-/// list: the whole value and the pieces people copy on their own.
-pub fn parts(kind: Kind, component: &[u8]) -> Vec<Vec<u8>> {
+/// The parts of one value component (between backslashes) to look for, each once: the whole
+/// value and the pieces people copy on their own, without those too short or too common.
+pub fn parts(kind: Kind, component: &[u8], out: &mut Vec<Vec<u8>>) {
     let whole = trim(component);
     if whole.is_empty() {
-        return Vec::new();
+        return;
     }
-    let mut out = vec![whole.to_vec()];
-    let split = |seps: &[u8]| -> Vec<Vec<u8>> {
+    let mut add = |p: &[u8]| {
+        if !p.is_empty() && !out.iter().any(|o| o[..] == p[..]) && worth_hunting(kind, p) {
+            out.push(p.to_vec());
+        }
+    };
+    add(whole);
+    let has = |seps: &[u8]| whole.iter().any(|b| seps.contains(b));
+    let mut split = |seps: &[u8]| {
         whole
             .split(|b| seps.contains(b))
             .map(trim)
-            .filter(|p| !p.is_empty() && p.len() < whole.len())
-            .map(<[u8]>::to_vec)
-            .collect()
+            .for_each(&mut add)
     };
     match kind {
-        // Components and the words of each (a double given name, "VAN DER BERG").
+        // Components, and the words of each (a double given name, "VAN DER BERG").
         Kind::PatientName | Kind::PersonName => {
-            out.extend(split(b"^="));
-            out.extend(split(b"^= ,."));
+            if has(b"^=") {
+                split(b"^=");
+            }
+            if has(b" ,.") {
+                split(b"^= ,.");
+            }
         }
-        Kind::Institution | Kind::Address => out.extend(split(b"^,;\r\n")),
+        Kind::Institution | Kind::Address if has(b"^,;\r\n") => split(b"^,;\r\n"),
+        Kind::Institution | Kind::Address => {}
         Kind::PatientId | Kind::OtherId => {
             // An ID with leading zeros is also copied without them.
-            let digits = whole.iter().all(u8::is_ascii_digit);
-            let stripped: &[u8] = &whole[whole.iter().take_while(|b| **b == b'0').count()..];
-            if digits && stripped.len() >= MIN_DIGITS && stripped.len() < whole.len() {
-                out.push(stripped.to_vec());
+            let zeros = whole.iter().take_while(|b| **b == b'0').count();
+            if zeros > 0 && whole.iter().all(u8::is_ascii_digit) {
+                add(&whole[zeros..]);
             }
         }
         Kind::Phone | Kind::BirthDate | Kind::Date => {}
     }
-    out.sort();
-    out.dedup();
-    out.retain(|p| worth_hunting(kind, p));
-    out
 }
 
 /// Long enough, not a stop word, and made of more than one repeated character.
@@ -260,9 +264,15 @@ mod tests {
         }
     }
 
+    fn parts_of(kind: Kind, v: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        parts(kind, v, &mut out);
+        out
+    }
+
     #[test]
     fn a_name_is_hunted_whole_and_by_component_but_not_by_its_short_or_common_parts() {
-        let p = parts(Kind::PatientName, b"VAN DER BERG^JOHN PAUL^^DR^JR ");
+        let p = parts_of(Kind::PatientName, b"VAN DER BERG^JOHN PAUL^^DR^JR ");
         let p: Vec<String> = p
             .iter()
             .map(|p| String::from_utf8_lossy(p).into())
@@ -274,8 +284,11 @@ mod tests {
         for dropped in ["VAN", "DER", "DR", "JR"] {
             assert!(!p.contains(&dropped.to_string()), "{dropped}: {p:?}");
         }
-        assert!(parts(Kind::PatientName, b"MR").is_empty());
-        assert!(parts(Kind::PatientName, b"Head").is_empty(), "a stop word");
+        assert!(parts_of(Kind::PatientName, b"MR").is_empty());
+        assert!(
+            parts_of(Kind::PatientName, b"Head").is_empty(),
+            "a stop word"
+        );
     }
 
     #[test]
@@ -290,15 +303,15 @@ mod tests {
             b"   ",
         ] {
             assert!(
-                parts(Kind::PatientId, id).is_empty(),
+                parts_of(Kind::PatientId, id).is_empty(),
                 "{:?}",
                 String::from_utf8_lossy(id)
             );
         }
-        assert_eq!(parts(Kind::PatientId, b"1234"), vec![b"1234".to_vec()]);
-        assert_eq!(parts(Kind::PatientId, b"AB1"), vec![b"AB1".to_vec()]);
+        assert_eq!(parts_of(Kind::PatientId, b"1234"), vec![b"1234".to_vec()]);
+        assert_eq!(parts_of(Kind::PatientId, b"AB1"), vec![b"AB1".to_vec()]);
         assert_eq!(
-            parts(Kind::PatientId, b"00012345"),
+            parts_of(Kind::PatientId, b"00012345"),
             vec![b"00012345".to_vec(), b"12345".to_vec()]
         );
     }
