@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod burned;
+pub mod echo;
 pub mod fixtures;
 
 use std::path::{Path, PathBuf};
