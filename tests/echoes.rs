@@ -318,10 +318,12 @@ fn names_are_found_in_any_case_in_the_files_character_set() {
 
 // Regressions: values that must stay (found on the shared corpus, or chosen).
 
-/// The fixture CT without its one echo: the shared fixtures name the patient's other name
-/// "ROE^JANE^FIXTURE" and the software "FIXTURE-SW 1.0".
+/// The fixture CT without its echoes: the shared fixtures name the patient's other name and
+/// the physicians "...^FIXTURE", and the software "FIXTURE-SW 1.0".
 fn plain_ct(name: &str, id: &str) -> FileBuilder {
-    fx::ct_like(name, id, 8, 8).str((0x0010, 0x1001), "PN", "ROE^JANE")
+    fx::ct_like(name, id, 8, 8)
+        .str((0x0010, 0x1001), "PN", "ROE^JANE")
+        .str((0x0018, 0x1020), "LO", "SW 1.0")
 }
 
 fn basic_out(b: FileBuilder) -> (DefaultDicomObject, Vec<String>, tempfile::TempDir) {
@@ -335,14 +337,18 @@ fn a_patient_named_like_a_body_part_keeps_the_body_part_and_loses_the_rest_of_th
     let (obj, _, _d) = basic_out(plain_ct("HEAD^JOHN", MRN).str(BODY_PART, "CS", "HEAD").str(
         WINDOW_EXPLANATION,
         "LO",
-        "JOHN HEAD",
+        "head of JOHN, JOHN HEAD",
     ));
     assert_eq!(
         text_of(&obj, BODY_PART),
         "HEAD",
         "a stop word is not hunted"
     );
-    assert_eq!(text_of(&obj, WINDOW_EXPLANATION), "XXXX HEAD");
+    assert_eq!(
+        text_of(&obj, WINDOW_EXPLANATION),
+        "head of XXXX, XXXXXXXXX",
+        "the given name alone, and the whole name written together"
+    );
 }
 
 #[test]
@@ -374,6 +380,7 @@ fn a_content_creator_or_institution_named_like_the_manufacturer_keeps_the_manufa
             .str((0x0070, 0x0084), "PN", "LUNIT")
             .str((0x0008, 0x0080), "LO", "PixelMed")
             .str((0x0008, 0x0070), "LO", "Lunit Inc.")
+            .str((0x0018, 0x1016), "LO", "PixelMed")
             .str((0x0008, 0x1090), "LO", "com.pixelmed.Factory"),
     );
     assert_eq!(text_of(&obj, (0x0008, 0x0070)), "Lunit Inc.");
@@ -490,4 +497,138 @@ fn inspect_shows_each_echo_and_scan_counts_them_without_the_values() {
     for id in [FAMILY, GIVEN, MRN, ACCESSION, BIRTH] {
         assert!(!contains_ci(scan.as_bytes(), id), "scan shows {id}");
     }
+}
+
+// Regressions from a review of the first version (each a way an identifier survived, or a
+// value was damaged).
+
+fn explanation_after(b: FileBuilder, p: &Policy) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = deidentify(&b.build(), p);
+    text_of(&parse(dir.path(), &out), WINDOW_EXPLANATION)
+}
+
+#[test]
+fn hyphenated_and_short_names_are_found_by_part_and_written_together() {
+    let basic = policy::load_builtin("basic").unwrap();
+    let b = plain_ct("SMITH-JONES^MARY", MRN).str(WINDOW_EXPLANATION, "LO", "Jones, Mary");
+    assert_eq!(explanation_after(b, &basic), "XXXXX, XXXX");
+    let b = plain_ct("LI^XU", MRN).str(WINDOW_EXPLANATION, "LO", "XU LI w1");
+    assert_eq!(explanation_after(b, &basic), "XXXXX w1");
+}
+
+#[test]
+fn more_date_forms_an_old_style_birth_date_and_a_prefixed_id_are_found() {
+    let basic = policy::load_builtin("basic").unwrap();
+    let plain_ct = |name, id| plain_ct(name, id).str((0x0010, 0x0030), "DA", BIRTH);
+    for (written, expected) in [
+        ("d 13071948", "d XXXXXXXX"),
+        ("d 07131948", "d XXXXXXXX"),
+        ("Jul. 13, 1948", "XXXXXXXXXXXXX"),
+        ("1948-JUL-13", "XXXXXXXXXXX"),
+    ] {
+        let b = plain_ct("KOWALSKI^MARTA", MRN).str(WINDOW_EXPLANATION, "LO", written);
+        assert_eq!(explanation_after(b, &basic), expected, "{written}");
+    }
+    let b = plain_ct("KOWALSKI^MARTA", MRN)
+        .str((0x0010, 0x0030), "DA", "1948.07.13")
+        .str(WINDOW_EXPLANATION, "LO", "b 19480713");
+    assert_eq!(
+        explanation_after(b, &basic),
+        "b XXXXXXXX",
+        "ACR-NEMA birth date"
+    );
+    let b = plain_ct("KOWALSKI^MARTA", MRN).str(WINDOW_EXPLANATION, "LO", "MRN 48213");
+    assert_eq!(
+        explanation_after(b, &basic),
+        "MRN XXXXX",
+        "the number of a prefixed ID"
+    );
+}
+
+#[test]
+fn the_makers_name_excuses_people_and_institutions_only_and_a_model_name_excuses_nothing() {
+    let basic = policy::load_builtin("basic").unwrap();
+    // An institution in the model name is an echo there, not the maker.
+    let b = plain_ct("KOWALSKI^MARTA", MRN)
+        .str((0x0008, 0x0080), "LO", "MERCY HOSPITAL")
+        .str((0x0008, 0x1090), "LO", "MERCY HOSPITAL CT1")
+        .str(WINDOW_EXPLANATION, "LO", "MERCY HOSPITAL");
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = deidentify(&b.build(), &basic);
+    let obj = parse(dir.path(), &out);
+    assert_eq!(text_of(&obj, WINDOW_EXPLANATION), "XXXXXXXXXXXXXX");
+    assert_eq!(text_of(&obj, (0x0008, 0x1090)), "XXXXXXXXXXXXXX CT1");
+    // An accession number that happens to be a word of the software version is still an ID.
+    let b = plain_ct("KOWALSKI^MARTA", MRN)
+        .str((0x0008, 0x0050), "SH", "AX20240")
+        .str((0x0018, 0x1020), "LO", "VX AX20240")
+        .str(WINDOW_EXPLANATION, "LO", "acc AX20240");
+    assert_eq!(explanation_after(b, &basic), "acc XXXXXXX");
+}
+
+#[test]
+fn a_station_name_and_a_location_are_removed_from_cleaned_descriptions() {
+    let p = policy::file::with_options(Policy::bare(), &["clean-descriptors".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let b = plain_ct("KOWALSKI^MARTA", MRN)
+        .str((0x0008, 0x1010), "SH", "MERCYCT1")
+        .str((0x0040, 0x0243), "SH", "Mercy Trust")
+        .str((0x0008, 0x1030), "LO", "CT head MERCYCT1 Mercy Trust");
+    let (out, _) = deidentify(&b.build(), &p);
+    assert_eq!(
+        text_of(&parse(dir.path(), &out), (0x0008, 0x1030)),
+        "CT head XXXXXXXX XXXXXXXXXXX"
+    );
+}
+
+#[test]
+fn values_cleaned_or_written_with_another_vr_are_searched_too() {
+    // A `clean` override on a CS, and Body Part Examined written with a binary VR.
+    let p = policy::file::parse(
+        "extends = \"basic\"\n[[override]]\nkeyword = \"BodyPartExamined\"\naction = \"clean\"\n",
+        "t.toml",
+        None,
+        0,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = deidentify(
+        &plain_ct("KOWALSKI^MARTA", MRN)
+            .str(BODY_PART, "CS", FAMILY)
+            .build(),
+        &p,
+    );
+    assert_eq!(text_of(&parse(dir.path(), &out), BODY_PART), "XXXXXXXX");
+    let basic = policy::load_builtin("basic").unwrap();
+    let b = plain_ct("KOWALSKI^MARTA", MRN).elem(
+        BODY_PART,
+        "OB",
+        Value::Bytes(FAMILY.as_bytes().to_vec()),
+    );
+    let (out, info) = deidentify(&b.build(), &basic);
+    assert!(!contains_ci(&out, FAMILY), "{:?}", info.echoes);
+}
+
+#[test]
+fn codes_and_short_numbers_stay_when_a_study_id_is_a_short_number() {
+    let basic = policy::load_builtin("basic").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let b = plain_ct("KOWALSKI^MARTA", MRN)
+        .str((0x0020, 0x0010), "SH", "2024")
+        .str((0x0008, 0x1040), "LO", "Radiology")
+        .str(WINDOW_EXPLANATION, "LO", "Series 2024 Radiology window")
+        .push(Elem::seq(
+            ANATOMIC_REGION,
+            vec![code("2024", "Radiology region")],
+        ));
+    let (out, echoes) = deidentify(&b.build(), &basic);
+    let obj = parse(dir.path(), &out);
+    assert_eq!(
+        text_of(&obj, WINDOW_EXPLANATION),
+        "Series 2024 Radiology window"
+    );
+    let region = &obj.element(Tag(0x0008, 0x2218)).unwrap().items().unwrap()[0];
+    assert_eq!(text_of(region, (0x0008, 0x0100)), "2024");
+    assert!(echoes.echoes.is_empty(), "{:?}", echoes.echoes);
 }

@@ -154,12 +154,10 @@ impl<'a, 's> Rewriter<'a, 's> {
         let vr = el.value_vr();
         let mut echo_why = None;
         let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {
-            (Action::Keep, Body::Primitive) if echo::searched(tag, vr) => {
-                self.echo(el, vr)?.map(|r| {
-                    echo_why = Some(echo_reason(&r));
-                    r.value
-                })
-            }
+            (Action::Keep, Body::Primitive) => self.echo(el)?.map(|r| {
+                echo_why = Some(echo_reason(&r));
+                r.value
+            }),
             (Action::Keep, _) => None,
             (_, Body::Fragments(_)) => Some(Vec::new()),
             (Action::Empty, _) => Some(Vec::new()),
@@ -287,57 +285,44 @@ impl<'a, 's> Rewriter<'a, 's> {
                 self.dates_shifted = true;
                 values::shift_dates(vr, &v, self.facts.day_shift)
             }
-            // Whole-day shifts keep the time of day.
-            Vr::TM => v,
-            // The file's identifiers first (a shifted date stays a date), then long numbers.
+            // The file's identifiers first, then every long number (a shifted date too: cleaned
+            // text keeps no number of four digits or more).
             _ if vr.free_text() => {
-                let text = match self.scrub(el, vr, trim(&v)) {
+                let text = match self.echo(el)? {
                     Some(r) => r.value,
-                    None => trim(&v).to_vec(),
+                    None => v,
                 };
                 values::pad(vr, values::mask_numbers(trim(&text)))
             }
-            Vr::US
-            | Vr::SS
-            | Vr::UL
-            | Vr::SL
-            | Vr::FL
-            | Vr::FD
-            | Vr::SV
-            | Vr::UV
-            | Vr::AT
-            | Vr::DS
-            | Vr::IS
-            | Vr::AS
-            | Vr::CS => v,
+            // Values C leaves as they are (whole-day shifts keep the time of day) are searched
+            // like kept ones.
+            Vr::TM | Vr::DS | Vr::IS | Vr::AS | Vr::CS => self.echo(el)?.map_or(v, |r| r.value),
+            Vr::US | Vr::SS | Vr::UL | Vr::SL | Vr::FL | Vr::FD | Vr::SV | Vr::UV | Vr::AT => v,
             _ => values::pad(vr, values::dummy(vr, v.len())),
         })
     }
 
-    /// A kept value without the file's identifiers, or `None` when it holds none.
-    fn echo(&mut self, el: &Element, vr: Vr) -> io::Result<Option<Removed>> {
+    /// A kept value without the file's identifiers, or `None` when it holds none (or is not
+    /// text). Searched in place: a value is copied only when it changes.
+    fn echo(&mut self, el: &Element) -> io::Result<Option<Removed>> {
         let echoes = &self.facts.echoes;
+        let Some(vr) = echo::search_vr(el.tag, el.value_vr()) else {
+            return Ok(None);
+        };
         if echoes.is_empty() {
             return Ok(None);
         }
-        // Searched in place: a value is copied only when it changes.
         let Some(v) = self.win.get(el.value_start, el.value_len() as usize)? else {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "source changed while planning",
             ));
         };
-        let r = echo::scrub(echoes, vr, v);
+        let r = echo::scrub(echoes, el.tag, vr, v);
         if r.is_some() {
             self.echoes.push(element_name(el.tag));
         }
         Ok(r)
-    }
-
-    fn scrub(&mut self, el: &Element, vr: Vr, v: &[u8]) -> Option<Removed> {
-        let r = echo::scrub(&self.facts.echoes, vr, v)?;
-        self.echoes.push(element_name(el.tag));
-        Some(r)
     }
 
     fn sequence(

@@ -20,20 +20,14 @@ struct Found {
     texts: Vec<(Vec<u8>, Kind, Tag)>,
     dates: Vec<DateId>,
     digits: Vec<(Vec<u8>, Kind, Tag)>,
-    /// Kept values naming the equipment's maker and model, lowercased.
-    device: Vec<Vec<u8>>,
+    /// Kept values naming the equipment's maker.
+    makers: Vec<Vec<u8>>,
 }
 
-/// Manufacturer, model and software names: kept by every policy, they name a company or a
-/// product, and a content creator or institution that repeats them is that company.
-const DEVICE: [Tag; 5] = [
-    Tag(0x0008, 0x0070),
-    Tag(0x0008, 0x1090),
-    Tag(0x0018, 0x1020),
-    Tag(0x0018, 0x1016),
-    Tag(0x0018, 0x1018),
-];
-
+/// Manufacturer and Secondary Capture Device Manufacturer: kept by every policy, they name a
+/// company, and a content creator or institution that repeats the name is that company (a
+/// model name or software version is not the maker: a site's name in one is an echo).
+const MAKER: [Tag; 2] = [Tag(0x0008, 0x0070), Tag(0x0018, 0x1016)];
 /// The identifiers of the data set `elements` under `policy`; `day_shift` is how the policy
 /// moves the patient's dates (for dates it shifts rather than removes).
 pub(in crate::deid) fn collect(
@@ -45,12 +39,12 @@ pub(in crate::deid) fn collect(
     let charset = charset(win, elements)?;
     let mut found = Found::default();
     dataset(win, policy, elements, &mut found)?;
-    let device = std::mem::take(&mut found.device);
-    // Other people's and places' names that name the device's maker are that company; the
-    // patient's own identifiers are hunted whatever the device says.
+    let makers = std::mem::take(&mut found.makers);
+    // A person's or institution's name that names the maker is that company; every other
+    // identifier is hunted whatever the device fields say.
     found.texts.retain(|(part, kind, _)| {
-        matches!(kind, Kind::PatientName | Kind::PatientId)
-            || !device.iter().any(|d| has_word(d, part))
+        !matches!(kind, Kind::PersonName | Kind::Institution)
+            || !makers.iter().any(|m| has_word(m, part))
     });
     let mut texts = Vec::new();
     for (part, kind, source) in found.texts {
@@ -59,11 +53,20 @@ pub(in crate::deid) fn collect(
         }
         texts.push((part, kind, source));
     }
-    // One pattern per text: the first source named (by kind order) reports it.
-    texts.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    // One pattern per text whatever its case (the search ignores ASCII case): the first kind
+    // (in `Kind` order) and source report it.
+    texts.sort_by(|a, b| {
+        (a.0.to_ascii_lowercase(), a.1, a.2).cmp(&(b.0.to_ascii_lowercase(), b.1, b.2))
+    });
     texts.dedup_by(|a, b| a.0.eq_ignore_ascii_case(&b.0));
     found.digits.sort();
     found.digits.dedup_by(|a, b| a.0 == b.0);
+    // One entry per date and treatment (an enhanced multi-frame file repeats its dates per
+    // frame); a removed one sorts first, so it is the one reported and masked.
+    found
+        .dates
+        .sort_by_key(|d| (d.date, d.shifted, d.kind, d.source));
+    found.dates.dedup_by_key(|d| (d.date, d.shifted));
     Ok(Echoes::build(texts, found.dates, found.digits, day_shift))
 }
 
@@ -82,9 +85,10 @@ fn dataset(
             }
             Body::Primitive => {
                 let vr = el.value_vr();
-                if DEVICE.contains(&el.tag) && policy.public_rule(el.tag).action == Action::Keep {
-                    let v = win.exact(el.value_start, el.value_len() as usize)?;
-                    found.device.push(v.to_ascii_lowercase());
+                if MAKER.contains(&el.tag) && policy.public_rule(el.tag).action == Action::Keep {
+                    found
+                        .makers
+                        .push(win.exact(el.value_start, el.value_len() as usize)?);
                 }
                 let Some(kind) = sources::kind_of(el.tag, vr) else {
                     continue;
@@ -114,6 +118,13 @@ fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]
                 // A date, a date range's ends, or a DT's date.
                 for side in component.split(|b| *b == b'-') {
                     let side = trim(side);
+                    // ACR-NEMA dates (YYYY.MM.DD) are still written by old devices.
+                    let side: Vec<u8> = match side {
+                        [y @ .., b'.', m1, m2, b'.', d1, d2] if y.len() == 4 => {
+                            [y, &[*m1, *m2, *d1, *d2]].concat()
+                        }
+                        _ => side.to_vec(),
+                    };
                     if let Some(date) = side.get(..8).and_then(date_of) {
                         found.dates.push(DateId {
                             date,
@@ -146,14 +157,14 @@ fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]
     }
 }
 
-/// Whether `part` is a whole word of `lowercase` (no letter or digit continues it).
-fn has_word(lowercase: &[u8], part: &[u8]) -> bool {
+/// Whether `part` is a whole word of `text`, in any case (no letter or digit continues it).
+fn has_word(text: &[u8], part: &[u8]) -> bool {
     let n = part.len();
     let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b >= 0x80);
-    (0..(lowercase.len() + 1).saturating_sub(n)).any(|i| {
-        lowercase[i..i + n].eq_ignore_ascii_case(part)
-            && !word(i.checked_sub(1).and_then(|j| lowercase.get(j)))
-            && !word(lowercase.get(i + n))
+    (0..(text.len() + 1).saturating_sub(n)).any(|i| {
+        text[i..i + n].eq_ignore_ascii_case(part)
+            && !word(i.checked_sub(1).and_then(|j| text.get(j)))
+            && !word(text.get(i + n))
     })
 }
 

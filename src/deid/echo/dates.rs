@@ -2,13 +2,15 @@
 //! the file (a birth date, a study date the policy removes or shifts) is recognised in these
 //! forms, with `-`, `/`, `.` or a space between the parts:
 //!
-//! - `YYYYMMDD` (a run of exactly 8 digits, or 12/14 when a time `HHMM[SS]` follows);
+//! - `YYYYMMDD` (a run of exactly 8 digits, or 12/14 when a time `HHMM[SS]` follows), and
+//!   `DDMMYYYY` / `MMDDYYYY` for a run of 8;
 //! - `YYYY-MM-DD`, and `DD-MM-YYYY` / `MM-DD-YYYY` (both readings are tried), days and months
 //!   with or without a leading zero;
 //! - the same with a 2-digit year (`13/07/48`, `07/13/48`), only between separators: a bare
 //!   `YYMMDD` is not recognised, six digits are too often something else;
-//! - English month names, abbreviated or full, in any case: `13 JUL 1948`, `13-Jul-48`,
-//!   `13JUL1948`, `July 13, 1948`, `Jul 13 1948`.
+//! - English month names, abbreviated (with or without a dot) or full, in any case:
+//!   `13 JUL 1948`, `13-Jul-48`, `13JUL1948`, `13 Jul. 1948`, `1948-JUL-13`, `July 13, 1948`,
+//!   `Jul. 13, 1948`, `Jul 13 1948`.
 //!
 //! A date the policy shifts is rewritten in the form it was found in (same order, separators,
 //! widths, year digits and month-name style), shifted by the patient's days; any other is
@@ -35,7 +37,8 @@ const MONTHS: [&str; 12] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Form {
     order: Order,
-    sep: Sep,
+    /// What was written between the first and second, and the second and third parts.
+    gaps: (String, String),
     /// Day and month numbers written with two digits ("05", not "5").
     padded: bool,
     /// 2 or 4.
@@ -51,15 +54,6 @@ enum Order {
     Ymd,
     Dmy,
     Mdy,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Sep {
-    None,
-    /// The same separator between every part.
-    Same(char),
-    /// `July 13, 1948`: a space, then a comma and a space.
-    MonthDayComma,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +142,7 @@ fn month_of(word: &[u8]) -> Option<(u32, MonthName)> {
     })
 }
 
-/// Every date expression of `v` whose date `wanted` accepts. `wanted(date, two_digit_year)`
+/// Every date expression of `v` whose date `wanted` accepts. `wanted(y, m, d, two_digit_year)`
 /// is asked for each reading; with a 2-digit year the century is the caller's to match.
 pub(super) fn find(
     v: &[u8],
@@ -156,140 +150,12 @@ pub(super) fn find(
 ) -> Vec<Found> {
     let toks = tokens(v);
     let mut out: Vec<Found> = Vec::new();
-    let gap = |a: usize, b: usize| &v[toks[a].2..toks[b].1];
     let mut i = 0;
     while i < toks.len() {
-        let mut best: Option<(Found, usize)> = None;
-        // Three-token forms.
-        if i + 2 < toks.len() {
-            let (g1, g2) = (gap(i, i + 1), gap(i + 1, i + 2));
-            let (t0, t1, t2) = (toks[i], toks[i + 1], toks[i + 2]);
-            let len = |t: (Tok, usize, usize)| t.2 - t.1;
-            let sep = match (g1, g2) {
-                (a, b) if a == b && a.len() == 1 && b"-/. ".contains(&a[0]) => {
-                    Some(Sep::Same(a[0] as char))
-                }
-                (b"", b"") => Some(Sep::None),
-                (b" ", b", ") => Some(Sep::MonthDayComma),
-                _ => None,
-            };
-            let outside_ok = continues(v, toks[i].1, t2.2, &sep);
-            if let (Some(sep), true) = (sep, outside_ok) {
-                let numeric = |t: (Tok, usize, usize)| t.0 == Tok::Digits;
-                // Numbers padded unless one was written with one digit ("13/7/1948"); a day before
-                // a month name when written with two digits ("13-JUL-1948"), after one only when
-                // it shows its leading zero ("July 5, 1948").
-                let two_digits =
-                    |a: (Tok, usize, usize), b: (Tok, usize, usize)| len(a) == 2 && len(b) == 2;
-                let candidates: Vec<Reading> = match (t0.0, t1.0, t2.0) {
-                    (Tok::Digits, Tok::Digits, Tok::Digits)
-                        if !matches!(sep, Sep::None | Sep::MonthDayComma) =>
-                    {
-                        let (a, b, c) = (
-                            number(v, (t0.1, t0.2)),
-                            number(v, (t1.1, t1.2)),
-                            number(v, (t2.1, t2.2)),
-                        );
-                        match (a, b, c, len(t0), len(t1), len(t2)) {
-                            (Some(y), Some(m), Some(d), 4, 1..=2, 1..=2) => {
-                                vec![(Order::Ymd, y, m, d, 4, two_digits(t1, t2), None)]
-                            }
-                            (Some(p), Some(q), Some(y), 1..=2, 1..=2, 2 | 4) => vec![
-                                (Order::Dmy, y, q, p, len(t2), two_digits(t0, t1), None),
-                                (Order::Mdy, y, p, q, len(t2), two_digits(t0, t1), None),
-                            ],
-                            _ => vec![],
-                        }
-                    }
-                    (Tok::Digits, Tok::Letters, Tok::Digits)
-                        if numeric(t0) && !matches!(sep, Sep::MonthDayComma) =>
-                    {
-                        match (
-                            number(v, (t0.1, t0.2)),
-                            month_of(&v[t1.1..t1.2]),
-                            number(v, (t2.1, t2.2)),
-                        ) {
-                            (Some(d), Some((m, name)), Some(y))
-                                if matches!(len(t0), 1..=2) && matches!(len(t2), 2 | 4) =>
-                            {
-                                vec![(Order::Dmy, y, m, d, len(t2), len(t0) == 2, Some(name))]
-                            }
-                            _ => vec![],
-                        }
-                    }
-                    (Tok::Letters, Tok::Digits, Tok::Digits)
-                        if matches!(sep, Sep::Same(' ') | Sep::MonthDayComma) =>
-                    {
-                        match (
-                            month_of(&v[t0.1..t0.2]),
-                            number(v, (t1.1, t1.2)),
-                            number(v, (t2.1, t2.2)),
-                        ) {
-                            (Some((m, name)), Some(d), Some(y))
-                                if matches!(len(t1), 1..=2) && len(t2) == 4 =>
-                            {
-                                vec![(Order::Mdy, y, m, d, 4, v[t1.1] == b'0', Some(name))]
-                            }
-                            _ => vec![],
-                        }
-                    }
-                    _ => vec![],
-                };
-                for (order, y, m, d, yw, padded, name) in candidates {
-                    if let Some(date) = wanted(y, m, d, yw == 2) {
-                        let form = Form {
-                            order,
-                            sep: sep.clone(),
-                            padded,
-                            year_width: yw,
-                            month_name: name,
-                            tail: String::new(),
-                        };
-                        best = Some((
-                            Found {
-                                start: t0.1,
-                                end: t2.2,
-                                date,
-                                form,
-                            },
-                            3,
-                        ));
-                        break;
-                    }
-                }
-            }
-        }
-        // One run of 8 digits (or 12/14: a date and a time).
-        let t = toks[i];
-        if best.is_none()
-            && t.0 == Tok::Digits
-            && matches!(t.2 - t.1, 8 | 12 | 14)
-            && !dotted(v, t.1, t.2)
-        {
-            let d = |a: usize, b: usize| number(v, (t.1 + a, t.1 + b));
-            if let (Some(y), Some(m), Some(dd)) = (d(0, 4), d(4, 6), d(6, 8))
-                && let Some(date) = wanted(y, m, dd, false)
-            {
-                let tail = String::from_utf8_lossy(&v[t.1 + 8..t.2]).into_owned();
-                best = Some((
-                    Found {
-                        start: t.1,
-                        end: t.2,
-                        date,
-                        form: Form {
-                            order: Order::Ymd,
-                            sep: Sep::None,
-                            padded: true,
-                            year_width: 4,
-                            month_name: None,
-                            tail,
-                        },
-                    },
-                    1,
-                ));
-            }
-        }
-        match best {
+        let found = three_tokens(v, &toks, i, wanted)
+            .map(|f| (f, 3))
+            .or_else(|| one_run(v, toks[i], wanted).map(|f| (f, 1)));
+        match found {
             Some((f, n)) => {
                 out.push(f);
                 i += n;
@@ -300,15 +166,124 @@ pub(super) fn find(
     out
 }
 
-/// Whether the expression `v[start..end]` stands alone: not continued by the same
-/// separator and another number on either side (a UID, a version, a longer number).
-fn continues(v: &[u8], start: usize, end: usize, sep: &Option<Sep>) -> bool {
-    let Some(Sep::Same(c)) = sep else {
-        return true;
+type Token = (Tok, usize, usize);
+
+/// `D-M-Y`, `M-D-Y`, `Y-M-D`, `D MON Y`, `Y-MON-D`, `MON D, Y` starting at token `i`.
+fn three_tokens(
+    v: &[u8],
+    toks: &[Token],
+    i: usize,
+    wanted: &dyn Fn(u32, u32, u32, bool) -> Option<NaiveDate>,
+) -> Option<Found> {
+    let (t0, t1, t2) = (*toks.get(i)?, *toks.get(i + 1)?, *toks.get(i + 2)?);
+    let (g1, g2) = (&v[t0.2..t1.1], &v[t1.2..t2.1]);
+    let len = |t: Token| t.2 - t.1;
+    let num = |t: Token| number(v, (t.1, t.2));
+    let one_sep = |g: &[u8]| g.len() == 1 && b"-/. ".contains(&g[0]);
+    let readings: Vec<Reading> = match (t0.0, t1.0, t2.0) {
+        (Tok::Digits, Tok::Digits, Tok::Digits) if g1 == g2 && one_sep(g1) => {
+            if !stands_alone(v, t0.1, t2.2, g1[0]) {
+                return None;
+            }
+            // Numbers padded unless one was written with one digit ("13/7/1948").
+            let padded = |a: Token, b: Token| len(a) == 2 && len(b) == 2;
+            match (num(t0)?, num(t1)?, num(t2)?, len(t0), len(t1), len(t2)) {
+                (y, m, d, 4, 1..=2, 1..=2) => vec![(Order::Ymd, y, m, d, 4, padded(t1, t2), None)],
+                (p, q, y, 1..=2, 1..=2, yw @ (2 | 4)) => vec![
+                    (Order::Dmy, y, q, p, yw, padded(t0, t1), None),
+                    (Order::Mdy, y, p, q, yw, padded(t0, t1), None),
+                ],
+                _ => vec![],
+            }
+        }
+        // 13 JUL 1948, 13-Jul-48, 13JUL1948, 13 Jul. 1948; a day before a month name is
+        // padded when written with two digits ("13-JUL-1948").
+        (Tok::Digits, Tok::Letters, Tok::Digits)
+            if matches!(g1, b"" | b"-" | b"/" | b" " | b".")
+                && (g1 == g2 || (g1 == b" " && g2 == b". ")) =>
+        {
+            let (m, name) = month_of(&v[t1.1..t1.2])?;
+            match (num(t0)?, num(t2)?, len(t0), len(t2)) {
+                (d, y, 1..=2, yw @ (2 | 4)) => {
+                    vec![(Order::Dmy, y, m, d, yw, len(t0) == 2, Some(name))]
+                }
+                (y, d, 4, 1..=2) => vec![(Order::Ymd, y, m, d, 4, len(t2) == 2, Some(name))],
+                _ => vec![],
+            }
+        }
+        // July 13, 1948; Jul. 13 1948: the day padded only when it shows its leading zero.
+        (Tok::Letters, Tok::Digits, Tok::Digits)
+            if matches!(g1, b" " | b". ") && matches!(g2, b" " | b", ") =>
+        {
+            let (m, name) = month_of(&v[t0.1..t0.2])?;
+            match (num(t1)?, num(t2)?, len(t1), len(t2)) {
+                (d, y, 1..=2, 4) => vec![(Order::Mdy, y, m, d, 4, v[t1.1] == b'0', Some(name))],
+                _ => vec![],
+            }
+        }
+        _ => vec![],
     };
-    let c = *c as u8;
-    let before = start >= 2 && v[start - 1] == c && v[start - 2].is_ascii_digit();
-    let after = end + 1 < v.len() && v[end] == c && v[end + 1].is_ascii_digit();
+    let gaps = (
+        String::from_utf8_lossy(g1).into_owned(),
+        String::from_utf8_lossy(g2).into_owned(),
+    );
+    readings
+        .into_iter()
+        .find_map(|(order, y, m, d, year_width, padded, month_name)| {
+            Some(Found {
+                start: t0.1,
+                end: t2.2,
+                date: wanted(y, m, d, year_width == 2)?,
+                form: Form {
+                    order,
+                    gaps: gaps.clone(),
+                    padded,
+                    year_width,
+                    month_name,
+                    tail: String::new(),
+                },
+            })
+        })
+}
+
+/// One run of 8 digits (`YYYYMMDD`, `DDMMYYYY`, `MMDDYYYY`), or 12/14 (`YYYYMMDD` and a time).
+fn one_run(
+    v: &[u8],
+    t: Token,
+    wanted: &dyn Fn(u32, u32, u32, bool) -> Option<NaiveDate>,
+) -> Option<Found> {
+    let n = t.2 - t.1;
+    if t.0 != Tok::Digits || !matches!(n, 8 | 12 | 14) || dotted(v, t.1, t.2) {
+        return None;
+    }
+    let d = |a: usize, b: usize| number(v, (t.1 + a, t.1 + b));
+    let mut readings = vec![(Order::Ymd, d(0, 4)?, d(4, 6)?, d(6, 8)?)];
+    if n == 8 {
+        readings.push((Order::Dmy, d(4, 8)?, d(2, 4)?, d(0, 2)?));
+        readings.push((Order::Mdy, d(4, 8)?, d(0, 2)?, d(2, 4)?));
+    }
+    readings.into_iter().find_map(|(order, y, m, dd)| {
+        Some(Found {
+            start: t.1,
+            end: t.2,
+            date: wanted(y, m, dd, false)?,
+            form: Form {
+                order,
+                gaps: (String::new(), String::new()),
+                padded: true,
+                year_width: 4,
+                month_name: None,
+                tail: String::from_utf8_lossy(&v[t.1 + 8..t.2]).into_owned(),
+            },
+        })
+    })
+}
+
+/// Whether the expression `v[start..end]` stands alone: not continued by its separator and
+/// another number on either side (a UID, a version, a longer number).
+fn stands_alone(v: &[u8], start: usize, end: usize, sep: u8) -> bool {
+    let before = start >= 2 && v[start - 1] == sep && v[start - 2].is_ascii_digit();
+    let after = end + 1 < v.len() && v[end] == sep && v[end + 1].is_ascii_digit();
     !(before || after)
 }
 
@@ -369,11 +344,10 @@ impl Form {
             Order::Dmy => [day, month, year],
             Order::Mdy => [month, day, year],
         };
-        let body = match &self.sep {
-            Sep::None => parts.concat(),
-            Sep::Same(c) => parts.join(&c.to_string()),
-            Sep::MonthDayComma => format!("{} {}, {}", parts[0], parts[1], parts[2]),
-        };
+        let body = format!(
+            "{}{}{}{}{}",
+            parts[0], self.gaps.0, parts[1], self.gaps.1, parts[2]
+        );
         body + &self.tail
     }
 }
@@ -438,6 +412,11 @@ mod tests {
             "Jul 13 1948",
             "194807131200",
             "19480713120000",
+            "13071948",
+            "07131948",
+            "13 Jul. 1948",
+            "Jul. 13, 1948",
+            "1948-JUL-13",
         ] {
             let text = format!("born {form}, seen");
             assert_eq!(found(&text), vec![form.to_string()], "{text}");
@@ -472,6 +451,9 @@ mod tests {
             ("13 Jul 1948", "05 Dec 1947"),
             ("July 13, 1948", "December 5, 1947"),
             ("19480713101500", "19471205101500"),
+            ("13071948", "05121947"),
+            ("Jul. 13, 1948", "Dec. 5, 1947"),
+            ("1948-JUL-13", "1947-DEC-05"),
         ] {
             let f = find(text.as_bytes(), &only_birth);
             assert_eq!(f.len(), 1, "{text}");

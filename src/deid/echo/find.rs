@@ -43,7 +43,6 @@ struct Pattern {
     first: Class,
     last: Class,
     digits_only: bool,
-    len: usize,
     kind: Kind,
     source: Tag,
 }
@@ -101,8 +100,8 @@ pub struct Echoes {
     day_shift: i64,
 }
 
-/// In numeric values (DS, IS) only IDs of digits this long count: shorter numbers are too
-/// often a measurement that happens to be equal.
+/// In numbers (DS, IS) and codes (Code Value...) an ID of digits counts only this long:
+/// shorter numbers there are too often a measurement or a code that happens to be equal.
 pub const MIN_NUMERIC_ID: usize = 6;
 
 impl Echoes {
@@ -115,14 +114,15 @@ impl Echoes {
     ) -> Echoes {
         let patterns: Vec<Pattern> = texts
             .into_iter()
-            .map(|(p, kind, source)| Pattern {
-                first: class(p[0]),
-                last: class(p[p.len() - 1]),
-                digits_only: p.iter().all(u8::is_ascii_digit),
-                len: p.len(),
-                bytes: p,
-                kind,
-                source,
+            .filter_map(|(p, kind, source)| {
+                Some(Pattern {
+                    first: class(*p.first()?),
+                    last: class(*p.last()?),
+                    digits_only: p.iter().all(u8::is_ascii_digit),
+                    bytes: p,
+                    kind,
+                    source,
+                })
             })
             .collect();
         let mut index: Vec<(Vec<u8>, usize)> = patterns
@@ -162,13 +162,9 @@ impl Echoes {
         self.patterns.is_empty() && self.dates.is_empty() && self.digits.is_empty()
     }
 
-    /// How many identifiers (parts, dates, digit strings) are hunted.
-    pub fn len(&self) -> usize {
-        self.patterns.len() + self.dates.len() + self.digits.len()
-    }
-
     /// Every identifier in `v`, in no particular order (hits may overlap). `numeric`: `v` is
-    /// a number (DS, IS), where only long digit IDs and dates count.
+    /// a number or a code, where digit IDs count only from [`MIN_NUMERIC_ID`] digits, dates
+    /// only as 8-digit runs, and digits across separators not at all.
     pub fn find(&self, v: &[u8], numeric: bool) -> Vec<Hit> {
         let mut hits = Vec::new();
         if !self.patterns.is_empty() {
@@ -212,8 +208,8 @@ impl Echoes {
                     break;
                 }
                 let p = &self.patterns[*p];
-                let end = i + p.len;
-                if numeric && !(p.digits_only && p.len >= MIN_NUMERIC_ID) {
+                let end = i + p.bytes.len();
+                if numeric && p.digits_only && p.bytes.len() < MIN_NUMERIC_ID {
                     continue;
                 }
                 if end <= v.len()
@@ -285,6 +281,7 @@ impl Echoes {
     /// them: within a run of digits and `-./()+ `, the ID's digits from one group edge to
     /// another.
     fn find_digits(&self, v: &[u8], hits: &mut Vec<Hit>) {
+        const SEPARATORS: &[u8] = b"-./()+ ";
         let mut i = 0;
         while i < v.len() {
             if !v[i].is_ascii_digit() {
@@ -298,13 +295,11 @@ impl Echoes {
                 if v[j].is_ascii_digit() {
                     positions.push(j);
                     j += 1;
-                } else if b"-./()+ ".contains(&v[j])
-                    && v[j..]
-                        .iter()
-                        .find(|b| !b"-./()+ ".contains(b))
-                        .is_some_and(u8::is_ascii_digit)
-                {
-                    j += 1;
+                    continue;
+                }
+                let seps = v[j..].iter().take_while(|b| SEPARATORS.contains(b)).count();
+                if seps > 0 && v.get(j + seps).is_some_and(u8::is_ascii_digit) {
+                    j += seps;
                 } else {
                     break;
                 }

@@ -17,5 +17,5 @@ pub mod sources;
 
 pub(super) use collect::collect;
 pub use find::Echoes;
-pub use scrub::{Removed, scrub, searched};
+pub use scrub::{Removed, scrub, search_vr};
 pub use sources::Kind;

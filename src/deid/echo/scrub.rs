@@ -6,9 +6,12 @@
 //! | AS, DA, DT, DS, IS, TM | the value (of a multi-valued element: the component) becomes the VR's dummy (`000Y`, `19000101`, `19000101000000`, `0`, `000000`), or, for a date the policy shifts, the shifted date |
 //! | UN, OB, OW | the found bytes masked with `X` (length kept) |
 //!
-//! UI values are not searched (UIDs are remapped or well known); binary numbers, sequences
-//! (their items are searched element by element) and sample data (pixels, overlays,
-//! waveforms, spectra) are not text.
+//! A value whose VR as written is not searched but whose dictionary VR is (a Body Part
+//! Examined written as OF), and a kept UI (under `retain-uids`, which no device should have
+//! written a name into), are searched as bytes. Binary numbers, sequences (their items are
+//! searched element by element) and sample data (pixels, overlays, waveforms, spectra) are
+//! not text. In numbers (DS, IS) and codes (Code Value, Coding Scheme Designator and Version)
+//! IDs of digits count only from 6 digits (`find::MIN_NUMERIC_ID`).
 
 use super::find::{Echoes, Hit};
 use super::sources::Kind;
@@ -35,9 +38,17 @@ fn checked(vr: Vr) -> Option<Checked> {
     match vr {
         AE | CS | LO | LT | PN | SH | ST | UC | UR | UT => Some(Checked::Text),
         AS | DA | DT | DS | IS | TM => Some(Checked::Formatted),
-        UN | OB | OW => Some(Checked::Bytes),
+        UN | OB | OW | UI => Some(Checked::Bytes),
         _ => None,
     }
+}
+
+/// Codes from a coding scheme: a short number there is the code, not an ID.
+fn is_code(tag: Tag) -> bool {
+    matches!(
+        tag,
+        Tag(0x0008, 0x0100) | Tag(0x0008, 0x0102) | Tag(0x0008, 0x0103) | Tag(0x0008, 0x0119)
+    )
 }
 
 /// Sample data: never text, and large.
@@ -53,22 +64,28 @@ fn is_samples(tag: Tag) -> bool {
         || tag.0 == 0x5600
 }
 
-/// Whether a kept value of this tag and VR is searched at all.
-pub fn searched(tag: Tag, vr: Vr) -> bool {
+/// How a kept value of this tag, written with this VR, is searched: as that VR, as bytes
+/// (a public element written with a VR that is not its dictionary's), or not at all.
+pub fn search_vr(tag: Tag, written: Vr) -> Option<Vr> {
     // The character set and private creators say how to read the rest: they are structure.
-    checked(vr).is_some()
-        && !is_samples(tag)
-        && tag != Tag(0x0008, 0x0005)
-        && !tag.is_private_creator()
+    if is_samples(tag) || tag == Tag(0x0008, 0x0005) || tag.is_private_creator() {
+        return None;
+    }
+    if checked(written).is_some() {
+        return Some(written);
+    }
+    let dictionary = crate::dicom::vr::dictionary_vr(tag);
+    (!tag.is_private() && checked(dictionary).is_some()).then_some(Vr::UN)
 }
 
-/// `value` with every identifier of `echoes` removed, or `None` when it holds none.
-pub fn scrub(echoes: &Echoes, vr: Vr, value: &[u8]) -> Option<Removed> {
+/// `value` (of element `tag`, searched as `vr`) with every identifier of `echoes` removed,
+/// or `None` when it holds none.
+pub fn scrub(echoes: &Echoes, tag: Tag, vr: Vr, value: &[u8]) -> Option<Removed> {
     let how = checked(vr)?;
     if echoes.is_empty() {
         return None;
     }
-    let hits = echoes.find(value, matches!(vr, Vr::DS | Vr::IS));
+    let hits = echoes.find(value, matches!(vr, Vr::DS | Vr::IS) || is_code(tag));
     if hits.is_empty() {
         return None;
     }
@@ -78,7 +95,7 @@ pub fn scrub(echoes: &Echoes, vr: Vr, value: &[u8]) -> Option<Removed> {
     let out = match how {
         Checked::Text => text(vr, value, hits),
         Checked::Bytes => spans(value, &clusters(hits), false),
-        Checked::Formatted => formatted(vr, value, &hits),
+        Checked::Formatted => formatted(vr, value, hits),
     };
     Some(Removed { value: out, found })
 }
@@ -129,47 +146,66 @@ fn max_len(vr: Vr) -> usize {
     }
 }
 
-fn text(vr: Vr, value: &[u8], hits: Vec<Hit>) -> Vec<u8> {
-    let c = clusters(hits);
-    let trimmed_len = value
+/// The value without its trailing padding (spaces, NULs).
+fn unpadded(value: &[u8]) -> &[u8] {
+    let end = value
         .iter()
         .rposition(|b| *b != b' ' && *b != 0)
         .map_or(0, |p| p + 1);
-    let replaced = spans(&value[..trimmed_len], &c, true);
-    let out = if replaced.len() == trimmed_len || replaced.len() <= max_len(vr) {
+    &value[..end]
+}
+
+fn text(vr: Vr, value: &[u8], hits: Vec<Hit>) -> Vec<u8> {
+    let value = unpadded(value);
+    // No pattern ends in padding; clamped all the same, so a span never leaves the value.
+    let c: Vec<_> = clusters(hits)
+        .into_iter()
+        .filter(|(s, _, _)| *s < value.len())
+        .map(|(s, e, r)| (s, e.min(value.len()), r))
+        .collect();
+    let replaced = spans(value, &c, true);
+    let out = if replaced.len() == value.len() || replaced.len() <= max_len(vr) {
         replaced
     } else {
-        spans(&value[..trimmed_len], &c, false)
+        spans(value, &c, false)
     };
     pad(vr, out)
 }
 
-fn formatted(vr: Vr, value: &[u8], hits: &[Hit]) -> Vec<u8> {
+/// Each component (between backslashes) that holds a hit becomes the VR's dummy, or, when
+/// every hit in it is a shifted date, has them replaced. One pass over components and hits.
+fn formatted(vr: Vr, value: &[u8], mut hits: Vec<Hit>) -> Vec<u8> {
+    let value = unpadded(value);
+    hits.sort_by_key(|h| h.start);
     let mut out = Vec::with_capacity(value.len());
+    let mut next = 0;
     let mut start = 0;
-    let trimmed_len = value
-        .iter()
-        .rposition(|b| *b != b' ' && *b != 0)
-        .map_or(0, |p| p + 1);
-    let value = &value[..trimmed_len];
     for (i, component) in value.split(|b| *b == b'\\').enumerate() {
         let end = start + component.len();
-        let inside: Vec<Hit> = hits
-            .iter()
-            .filter(|h| h.start < end && h.end > start)
-            .map(|h| Hit {
-                start: h.start.max(start) - start,
-                end: h.end.min(end) - start,
-                ..h.clone()
-            })
-            .collect();
+        // The hits in this component (none spans a backslash: no pattern, date or digit run
+        // holds one).
+        let mut inside = Vec::new();
+        while next < hits.len() && hits[next].start < end {
+            inside.push(hits[next].clone());
+            next += 1;
+        }
         if i > 0 {
             out.push(b'\\');
         }
+        let shifted_only = inside.iter().all(|h| h.replacement.is_some())
+            && inside.iter().all(|h| h.start >= start && h.end <= end);
         if inside.is_empty() {
             out.extend_from_slice(component);
-        } else if inside.iter().all(|h| h.replacement.is_some()) {
-            let c = clusters(inside);
+        } else if shifted_only {
+            let local: Vec<Hit> = inside
+                .into_iter()
+                .map(|h| Hit {
+                    start: h.start - start,
+                    end: h.end - start,
+                    ..h
+                })
+                .collect();
+            let c = clusters(local);
             if c.iter().all(|(_, _, r)| r.is_some()) {
                 out.extend(spans(component, &c, true));
             } else {
@@ -220,7 +256,8 @@ mod tests {
     }
 
     fn s(vr: Vr, v: &str) -> Option<String> {
-        scrub(&echoes(), vr, v.as_bytes()).map(|r| String::from_utf8(r.value).unwrap())
+        scrub(&echoes(), Tag(0x0028, 0x1055), vr, v.as_bytes())
+            .map(|r| String::from_utf8(r.value).unwrap())
     }
 
     #[test]
@@ -255,7 +292,7 @@ mod tests {
     #[test]
     fn bytes_are_masked_without_changing_their_length() {
         let v = b"\x01\x02DOE\x00 seen 20190305\x00";
-        let r = scrub(&echoes(), Vr::OB, v).unwrap();
+        let r = scrub(&echoes(), Tag(0x0009, 0x1001), Vr::OB, v).unwrap();
         assert_eq!(r.value.len(), v.len());
         assert_eq!(&r.value[2..5], b"XXX");
         assert_eq!(&r.value[12..20], b"20190223", "same length: shifted");

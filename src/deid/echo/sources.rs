@@ -7,10 +7,11 @@
 //! - the IDs, numbers, institutions, addresses and phone numbers of [`SOURCES`].
 //!
 //! Values the policy keeps are not identifiers (an option that keeps Institution Name keeps
-//! it everywhere). Device identity (serial numbers, station names) is not hunted: it names a
-//! machine, not the patient. Each value is split into the parts people copy (a name's
+//! it everywhere; `retain-device-identity` keeps station names and serial numbers, so they
+//! are not hunted either). Each value is split into the parts people copy (a name's
 //! components, an address's lines) and filtered by the minimum lengths and the stop list.
 
+use crate::deid::values::trim;
 use crate::dicom::{Tag, Vr};
 use crate::policy::stop_words as stop;
 
@@ -26,6 +27,7 @@ pub enum Kind {
     Institution,
     Address,
     Phone,
+    Device,
 }
 
 impl Kind {
@@ -40,6 +42,7 @@ impl Kind {
             Kind::Institution => "institution",
             Kind::Address => "address",
             Kind::Phone => "phone number",
+            Kind::Device => "device identity",
         }
     }
 }
@@ -84,6 +87,7 @@ pub const SOURCES: &[(Tag, &str, Kind)] = &[
     ),
     (Tag(0x0038, 0x0010), "AdmissionID", Kind::OtherId),
     (Tag(0x0038, 0x0060), "ServiceEpisodeID", Kind::OtherId),
+    (Tag(0x0012, 0x0030), "ClinicalTrialSiteID", Kind::OtherId),
     (Tag(0x0010, 0x0021), "IssuerOfPatientID", Kind::Institution),
     (Tag(0x0008, 0x0080), "InstitutionName", Kind::Institution),
     (
@@ -103,6 +107,18 @@ pub const SOURCES: &[(Tag, &str, Kind)] = &[
         Kind::Address,
     ),
     (Tag(0x0040, 0x2009), "OrderEntererLocation", Kind::Address),
+    (Tag(0x0040, 0x0243), "PerformedLocation", Kind::Address),
+    (
+        Tag(0x0040, 0x0011),
+        "ScheduledProcedureStepLocation",
+        Kind::Address,
+    ),
+    (
+        Tag(0x0040, 0x1005),
+        "RequestedProcedureLocation",
+        Kind::Address,
+    ),
+    (Tag(0x0032, 0x1020), "ScheduledStudyLocation", Kind::Address),
     (Tag(0x0008, 0x0081), "InstitutionAddress", Kind::Address),
     (
         Tag(0x0008, 0x0092),
@@ -132,6 +148,27 @@ pub const SOURCES: &[(Tag, &str, Kind)] = &[
         "OrderCallbackTelecomInformation",
         Kind::Phone,
     ),
+    (Tag(0x0008, 0x1010), "StationName", Kind::Device),
+    (Tag(0x0040, 0x0242), "PerformedStationName", Kind::Device),
+    (Tag(0x0040, 0x0010), "ScheduledStationName", Kind::Device),
+    (Tag(0x0018, 0x1000), "DeviceSerialNumber", Kind::Device),
+    (Tag(0x0018, 0x700A), "DetectorID", Kind::Device),
+    (
+        Tag(0x0010, 0x2299),
+        "ResponsibleOrganization",
+        Kind::Institution,
+    ),
+    (
+        Tag(0x0012, 0x0031),
+        "ClinicalTrialSiteName",
+        Kind::Institution,
+    ),
+    (
+        Tag(0x0012, 0x0060),
+        "ClinicalTrialCoordinatingCenterName",
+        Kind::Institution,
+    ),
+    (Tag(0x0032, 0x1033), "RequestingService", Kind::Institution),
 ];
 
 pub const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
@@ -162,10 +199,13 @@ pub fn kind_of(tag: Tag, vr: Vr) -> Option<Kind> {
 }
 
 /// Minimum lengths: a part shorter than this is not hunted (a patient ID "1", a name "MR").
-/// IDs of digits only need [`MIN_DIGITS`] digits.
+/// A patient ID of digits only needs [`MIN_DIGITS`] of them; other IDs of digits only (a
+/// Study ID "2024", an order "0001") [`MIN_OTHER_DIGITS`], as numbers of four or five digits
+/// are everywhere in a header.
 pub const MIN_NAME: usize = 3;
 pub const MIN_ID: usize = 3;
 pub const MIN_DIGITS: usize = 4;
+pub const MIN_OTHER_DIGITS: usize = 6;
 pub const MIN_PLACE: usize = 4;
 /// A phone number, or an ID written with separators, is also matched by its digits alone
 /// (`(555) 123-4567` for `5551234567`) when it has at least this many.
@@ -178,39 +218,54 @@ pub fn parts(kind: Kind, component: &[u8], out: &mut Vec<Vec<u8>>) {
     if whole.is_empty() {
         return;
     }
-    let mut add = |p: &[u8]| {
-        if !p.is_empty() && !out.iter().any(|o| o[..] == p[..]) && worth_hunting(kind, p) {
-            out.push(p.to_vec());
-        }
-    };
-    add(whole);
+    let mut candidates: Vec<Vec<u8>> = vec![whole.to_vec()];
     let has = |seps: &[u8]| whole.iter().any(|b| seps.contains(b));
-    let mut split = |seps: &[u8]| {
+    let pieces = |seps: &[u8]| -> Vec<Vec<u8>> {
         whole
             .split(|b| seps.contains(b))
-            .map(trim)
-            .for_each(&mut add)
+            .map(|p| trim(p).to_vec())
+            .collect()
     };
     match kind {
-        // Components, and the words of each (a double given name, "VAN DER BERG").
+        // Components; the words of each (a double given name, "VAN DER BERG", "SMITH-JONES");
+        // family and given name the ways people write them together ("XU LI", "Li, Xu").
         Kind::PatientName | Kind::PersonName => {
             if has(b"^=") {
-                split(b"^=");
+                candidates.extend(pieces(b"^="));
+                let mut c = whole.split(|b| *b == b'^').map(trim);
+                if let (Some(family), Some(given)) = (c.next(), c.next())
+                    && !family.is_empty()
+                    && !given.is_empty()
+                {
+                    candidates.push([given, b" ", family].concat());
+                    candidates.push([family, b" ", given].concat());
+                    candidates.push([family, b", ", given].concat());
+                }
             }
-            if has(b" ,.") {
-                split(b"^= ,.");
+            if has(b" ,.-") {
+                candidates.extend(pieces(b"^= ,.-"));
             }
         }
-        Kind::Institution | Kind::Address if has(b"^,;\r\n") => split(b"^,;\r\n"),
-        Kind::Institution | Kind::Address => {}
+        Kind::Institution | Kind::Address if has(b"^,;\r\n") => {
+            candidates.extend(pieces(b"^,;\r\n"))
+        }
         Kind::PatientId | Kind::OtherId => {
-            // An ID with leading zeros is also copied without them.
-            let zeros = whole.iter().take_while(|b| **b == b'0').count();
-            if zeros > 0 && whole.iter().all(u8::is_ascii_digit) {
-                add(&whole[zeros..]);
-            }
+            // An ID with leading zeros is also copied without them, and the number of an ID
+            // with a prefix on its own ("MRN 48213" for MRN0048213).
+            let digits_from = whole
+                .iter()
+                .rposition(|b| !b.is_ascii_digit())
+                .map_or(0, |p| p + 1);
+            let number = &whole[digits_from..];
+            let zeros = number.iter().take_while(|b| **b == b'0').count();
+            candidates.push(number[zeros..].to_vec());
         }
-        Kind::Phone | Kind::BirthDate | Kind::Date => {}
+        _ => {}
+    }
+    for p in candidates {
+        if !p.is_empty() && !out.contains(&p) && worth_hunting(kind, &p) {
+            out.push(p);
+        }
     }
 }
 
@@ -222,10 +277,13 @@ pub fn worth_hunting(kind: Kind, part: &[u8]) -> bool {
         .count();
     let digits_only = part.iter().all(u8::is_ascii_digit);
     let long_enough = match kind {
+        // A name part of digits only (a subject number in a name field) is an ID.
+        Kind::PatientName | Kind::PersonName if digits_only => part.len() >= MIN_DIGITS,
         Kind::PatientName | Kind::PersonName => alnum >= MIN_NAME,
-        Kind::PatientId | Kind::OtherId if digits_only => part.len() >= MIN_DIGITS,
+        Kind::PatientId if digits_only => part.len() >= MIN_DIGITS,
+        Kind::OtherId if digits_only => part.len() >= MIN_OTHER_DIGITS,
         Kind::PatientId | Kind::OtherId => alnum >= MIN_ID,
-        Kind::Institution | Kind::Address => alnum >= MIN_PLACE,
+        Kind::Institution | Kind::Address | Kind::Device => alnum >= MIN_PLACE,
         Kind::Phone => digit_count(part) >= MIN_PHONE_DIGITS,
         Kind::BirthDate | Kind::Date => false,
     };
@@ -236,18 +294,6 @@ pub fn worth_hunting(kind: Kind, part: &[u8]) -> bool {
 
 pub fn digit_count(v: &[u8]) -> usize {
     v.iter().filter(|b| b.is_ascii_digit()).count()
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|b| !matches!(b, b' ' | 0))
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | 0))
-        .map_or(start, |p| p + 1);
-    &v[start..end.max(start)]
 }
 
 #[cfg(test)]
