@@ -306,12 +306,13 @@ impl<'a, 's> Rewriter<'a, 's> {
     /// text). Searched in place: a value is copied only when it changes.
     fn echo(&mut self, el: &Element) -> io::Result<Option<Removed>> {
         let echoes = &self.facts.echoes;
+        // No identifier is shorter than 3 bytes.
+        if echoes.is_empty() || el.value_len() < 3 {
+            return Ok(None);
+        }
         let Some(vr) = echo::search_vr(el.tag, el.value_vr()) else {
             return Ok(None);
         };
-        if echoes.is_empty() {
-            return Ok(None);
-        }
         let Some(v) = self.win.get(el.value_start, el.value_len() as usize)? else {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -48,17 +48,16 @@ pub(in crate::deid) fn collect(
     });
     let mut texts = Vec::new();
     for (part, kind, source) in found.texts {
-        for variant in case_variants(&part, charset.as_ref()) {
+        for mut variant in case_variants(&part, charset.as_ref()) {
+            variant.make_ascii_lowercase();
             texts.push((variant, kind, source));
         }
         texts.push((part, kind, source));
     }
-    // One pattern per text whatever its case (the search ignores ASCII case): the first kind
-    // (in `Kind` order) and source report it.
-    texts.sort_by(|a, b| {
-        (a.0.to_ascii_lowercase(), a.1, a.2).cmp(&(b.0.to_ascii_lowercase(), b.1, b.2))
-    });
-    texts.dedup_by(|a, b| a.0.eq_ignore_ascii_case(&b.0));
+    // One pattern per text (parts are lowercase already): the first kind (in `Kind` order)
+    // and source report it.
+    texts.sort();
+    texts.dedup_by(|a, b| a.0 == b.0);
     found.digits.sort();
     found.digits.dedup_by(|a, b| a.0 == b.0);
     // One entry per date and treatment (an enhanced multi-frame file repeats its dates per

@@ -39,12 +39,21 @@ fn class(b: u8) -> Class {
 
 #[derive(Debug)]
 struct Pattern {
+    /// ASCII lower case.
     bytes: Vec<u8>,
+    /// The length of its first run (what the index sorts by).
+    first_len: usize,
     first: Class,
     last: Class,
     digits_only: bool,
     kind: Kind,
     source: Tag,
+}
+
+impl Pattern {
+    fn key(&self) -> &[u8] {
+        &self.bytes[..self.first_len]
+    }
 }
 
 /// `key` (lowercase) against `token` lowercased, without copying it.
@@ -88,9 +97,9 @@ struct DigitId {
 #[derive(Debug, Default)]
 pub struct Echoes {
     patterns: Vec<Pattern>,
-    /// (first run of a pattern, lowercased; pattern index), sorted: a lookup per run of the
-    /// value is all a search costs, and building it is a sort (planning stays cheap).
-    index: Vec<(Vec<u8>, usize)>,
+    /// Pattern indexes sorted by their first run: a lookup per run of the value is all a
+    /// search costs, and building it is a sort (planning stays cheap).
+    index: Vec<usize>,
     /// Some pattern starts with punctuation (then every punctuation byte is a start).
     punctuation_starts: bool,
     /// The lowercased first bytes of the patterns: other bytes start no match.
@@ -114,8 +123,10 @@ impl Echoes {
     ) -> Echoes {
         let patterns: Vec<Pattern> = texts
             .into_iter()
-            .filter_map(|(p, kind, source)| {
+            .filter_map(|(mut p, kind, source)| {
+                p.make_ascii_lowercase();
                 Some(Pattern {
+                    first_len: first_token(&p, 0).len(),
                     first: class(*p.first()?),
                     last: class(*p.last()?),
                     digits_only: p.iter().all(u8::is_ascii_digit),
@@ -125,20 +136,13 @@ impl Echoes {
                 })
             })
             .collect();
-        let mut index: Vec<(Vec<u8>, usize)> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut key = first_token(&p.bytes, 0).to_vec();
-                key.make_ascii_lowercase();
-                (key, i)
-            })
-            .collect();
-        index.sort();
+        let mut index: Vec<usize> = (0..patterns.len()).collect();
+        index.sort_by(|a, b| patterns[*a].key().cmp(patterns[*b].key()));
         let punctuation_starts = patterns.iter().any(|p| p.first == Class::Other);
         let mut first_bytes = [0u64; 4];
-        for (k, _) in &index {
-            first_bytes[usize::from(k[0] >> 6)] |= 1 << (k[0] & 63);
+        for p in &patterns {
+            let b = p.bytes[0];
+            first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
         }
         Echoes {
             patterns,
@@ -174,7 +178,8 @@ impl Echoes {
         let may_hold_date = if numeric {
             v.split(|b| !b.is_ascii_digit()).any(|run| run.len() >= 8)
         } else {
-            v.iter().any(u8::is_ascii_digit)
+            // Every written date has at least four digits ("1/7/48").
+            v.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some()
         };
         if !self.dates.is_empty() && may_hold_date {
             self.find_dates(v, &mut hits);
@@ -200,14 +205,15 @@ impl Echoes {
                 continue;
             }
             let token = first_token(v, i);
+            let key = |n: &usize| self.patterns[*n].key();
             let from = self
                 .index
-                .partition_point(|(k, _)| cmp_lowercase(k, token) == Ordering::Less);
-            for (k, p) in &self.index[from..] {
-                if cmp_lowercase(k, token) != Ordering::Equal {
+                .partition_point(|n| cmp_lowercase(key(n), token) == Ordering::Less);
+            for n in &self.index[from..] {
+                if cmp_lowercase(key(n), token) != Ordering::Equal {
                     break;
                 }
-                let p = &self.patterns[*p];
+                let p = &self.patterns[*n];
                 let end = i + p.bytes.len();
                 if numeric && p.digits_only && p.bytes.len() < MIN_NUMERIC_ID {
                     continue;

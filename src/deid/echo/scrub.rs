@@ -6,9 +6,9 @@
 //! | AS, DA, DT, DS, IS, TM | the value (of a multi-valued element: the component) becomes the VR's dummy (`000Y`, `19000101`, `19000101000000`, `0`, `000000`), or, for a date the policy shifts, the shifted date |
 //! | UN, OB, OW | the found bytes masked with `X` (length kept) |
 //!
-//! A value whose VR as written is not searched but whose dictionary VR is (a Body Part
-//! Examined written as OF), and a kept UI (under `retain-uids`, which no device should have
-//! written a name into), are searched as bytes. Binary numbers, sequences (their items are
+//! A value written with a bulk binary VR (OF, OD, OL, OV) whose dictionary VR is text (a Body
+//! Part Examined written as OF) is searched as bytes. UI values are not searched: they are
+//! digits and dots, remapped or well known, and a digit ID is never found across a dot. Binary numbers, sequences (their items are
 //! searched element by element) and sample data (pixels, overlays, waveforms, spectra) are
 //! not text. In numbers (DS, IS) and codes (Code Value, Coding Scheme Designator and Version)
 //! IDs of digits count only from 6 digits (`find::MIN_NUMERIC_ID`).
@@ -38,7 +38,7 @@ fn checked(vr: Vr) -> Option<Checked> {
     match vr {
         AE | CS | LO | LT | PN | SH | ST | UC | UR | UT => Some(Checked::Text),
         AS | DA | DT | DS | IS | TM => Some(Checked::Formatted),
-        UN | OB | OW | UI => Some(Checked::Bytes),
+        UN | OB | OW => Some(Checked::Bytes),
         _ => None,
     }
 }
@@ -74,8 +74,13 @@ pub fn search_vr(tag: Tag, written: Vr) -> Option<Vr> {
     if checked(written).is_some() {
         return Some(written);
     }
+    // Binary numbers are not text; a bulk binary VR (OF, OD, OL, OV) written for a public
+    // text element is searched as bytes.
+    if !matches!(written, Vr::OF | Vr::OD | Vr::OL | Vr::OV) || tag.is_private() {
+        return None;
+    }
     let dictionary = crate::dicom::vr::dictionary_vr(tag);
-    (!tag.is_private() && checked(dictionary).is_some()).then_some(Vr::UN)
+    checked(dictionary).is_some().then_some(Vr::UN)
 }
 
 /// `value` (of element `tag`, searched as `vr`) with every identifier of `echoes` removed,

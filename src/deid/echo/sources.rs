@@ -190,12 +190,27 @@ pub fn kind_of(tag: Tag, vr: Vr) -> Option<Kind> {
         Vr::PN => Some(Kind::PersonName),
         Vr::DA | Vr::DT if tag == BIRTH_DATE => Some(Kind::BirthDate),
         Vr::DA | Vr::DT => Some(Kind::Date),
-        _ if tag.is_private() => None,
-        _ => SOURCES
-            .iter()
-            .find(|(t, _, _)| *t == tag)
-            .map(|(_, _, k)| *k),
+        // Every listed source is free text (the quick way past numbers, codes and sequences).
+        _ if tag.is_private()
+            || !matches!(vr, Vr::LO | Vr::SH | Vr::ST | Vr::LT | Vr::UC | Vr::UT) =>
+        {
+            None
+        }
+        _ => sorted_sources()
+            .binary_search_by_key(&tag, |(t, _)| *t)
+            .ok()
+            .map(|i| sorted_sources()[i].1),
     }
+}
+
+/// [`SOURCES`] by tag, for lookups.
+fn sorted_sources() -> &'static [(Tag, Kind)] {
+    static SORTED: std::sync::OnceLock<Vec<(Tag, Kind)>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut v: Vec<(Tag, Kind)> = SOURCES.iter().map(|(t, _, k)| (*t, *k)).collect();
+        v.sort();
+        v
+    })
 }
 
 /// Minimum lengths: a part shorter than this is not hunted (a patient ID "1", a name "MR").
@@ -211,44 +226,51 @@ pub const MIN_PLACE: usize = 4;
 /// (`(555) 123-4567` for `5551234567`) when it has at least this many.
 pub const MIN_PHONE_DIGITS: usize = 7;
 
-/// The parts of one value component (between backslashes) to look for, each once: the whole
-/// value and the pieces people copy on their own, without those too short or too common.
+/// The parts of one value component (between backslashes) to look for, each once and in ASCII
+/// lower case (the search ignores ASCII case): the whole value and the pieces people copy on
+/// their own, without those too short or too common.
 pub fn parts(kind: Kind, component: &[u8], out: &mut Vec<Vec<u8>>) {
     let whole = trim(component);
     if whole.is_empty() {
         return;
     }
-    let mut candidates: Vec<Vec<u8>> = vec![whole.to_vec()];
-    let has = |seps: &[u8]| whole.iter().any(|b| seps.contains(b));
-    let pieces = |seps: &[u8]| -> Vec<Vec<u8>> {
-        whole
-            .split(|b| seps.contains(b))
-            .map(|p| trim(p).to_vec())
-            .collect()
+    let mut consider = |p: &[u8]| {
+        let p = trim(p);
+        if !p.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(p)) && worth_hunting(kind, p)
+        {
+            out.push(p.to_ascii_lowercase());
+        }
     };
+    consider(whole);
+    let has = |seps: &[u8]| whole.iter().any(|b| seps.contains(b));
     match kind {
         // Components; the words of each (a double given name, "VAN DER BERG", "SMITH-JONES");
         // family and given name the ways people write them together ("XU LI", "Li, Xu").
         Kind::PatientName | Kind::PersonName => {
             if has(b"^=") {
-                candidates.extend(pieces(b"^="));
+                whole
+                    .split(|b| matches!(b, b'^' | b'='))
+                    .for_each(&mut consider);
                 let mut c = whole.split(|b| *b == b'^').map(trim);
                 if let (Some(family), Some(given)) = (c.next(), c.next())
                     && !family.is_empty()
                     && !given.is_empty()
                 {
-                    candidates.push([given, b" ", family].concat());
-                    candidates.push([family, b" ", given].concat());
-                    candidates.push([family, b", ", given].concat());
+                    consider(&[given, b" ", family].concat());
+                    consider(&[family, b" ", given].concat());
+                    consider(&[family, b", ", given].concat());
                 }
             }
             if has(b" ,.-") {
-                candidates.extend(pieces(b"^= ,.-"));
+                whole
+                    .split(|b| b"^= ,.-".contains(b))
+                    .for_each(&mut consider);
             }
         }
-        Kind::Institution | Kind::Address if has(b"^,;\r\n") => {
-            candidates.extend(pieces(b"^,;\r\n"))
-        }
+        // Without a separator the one piece is the whole value, already considered.
+        Kind::Institution | Kind::Address => whole
+            .split(|b| b"^,;\r\n".contains(b))
+            .for_each(&mut consider),
         Kind::PatientId | Kind::OtherId => {
             // An ID with leading zeros is also copied without them, and the number of an ID
             // with a prefix on its own ("MRN 48213" for MRN0048213).
@@ -258,14 +280,9 @@ pub fn parts(kind: Kind, component: &[u8], out: &mut Vec<Vec<u8>>) {
                 .map_or(0, |p| p + 1);
             let number = &whole[digits_from..];
             let zeros = number.iter().take_while(|b| **b == b'0').count();
-            candidates.push(number[zeros..].to_vec());
+            consider(&number[zeros..]);
         }
         _ => {}
-    }
-    for p in candidates {
-        if !p.is_empty() && !out.contains(&p) && worth_hunting(kind, &p) {
-            out.push(p);
-        }
     }
 }
 
@@ -287,9 +304,12 @@ pub fn worth_hunting(kind: Kind, part: &[u8]) -> bool {
         Kind::Phone => digit_count(part) >= MIN_PHONE_DIGITS,
         Kind::BirthDate | Kind::Date => false,
     };
+    if !long_enough {
+        return false;
+    }
     let first = part.first().copied().unwrap_or(0).to_ascii_lowercase();
     let one_char = part.iter().all(|b| b.to_ascii_lowercase() == first);
-    long_enough && !one_char && !stop::is_stop_word(part)
+    !one_char && !stop::is_stop_word(part)
 }
 
 pub fn digit_count(v: &[u8]) -> usize {
@@ -304,8 +324,14 @@ mod tests {
     #[test]
     fn every_listed_source_is_in_table_e1_1_and_removed_by_the_basic_profile() {
         let basic = Policy::bare();
-        for (tag, keyword, _) in SOURCES {
+        for (tag, keyword, kind) in SOURCES {
             assert_eq!(crate::dicom::vr::keyword(*tag), Some(*keyword), "{tag}");
+            let vr = crate::dicom::vr::dictionary_vr(*tag);
+            assert_eq!(
+                kind_of(*tag, vr),
+                Some(*kind),
+                "{keyword} ({vr:?}) is found by kind_of"
+            );
             assert_ne!(basic.public_rule(*tag).action, Action::Keep, "{keyword}");
         }
     }
@@ -323,11 +349,11 @@ mod tests {
             .iter()
             .map(|p| String::from_utf8_lossy(p).into())
             .collect();
-        assert!(p.contains(&"VAN DER BERG^JOHN PAUL^^DR^JR".into()), "{p:?}");
-        for kept in ["BERG", "JOHN", "PAUL", "VAN DER BERG", "JOHN PAUL"] {
+        assert!(p.contains(&"van der berg^john paul^^dr^jr".into()), "{p:?}");
+        for kept in ["berg", "john", "paul", "van der berg", "john paul"] {
             assert!(p.contains(&kept.to_string()), "{kept}: {p:?}");
         }
-        for dropped in ["VAN", "DER", "DR", "JR"] {
+        for dropped in ["van", "der", "dr", "jr"] {
             assert!(!p.contains(&dropped.to_string()), "{dropped}: {p:?}");
         }
         assert!(parts_of(Kind::PatientName, b"MR").is_empty());
@@ -355,7 +381,7 @@ mod tests {
             );
         }
         assert_eq!(parts_of(Kind::PatientId, b"1234"), vec![b"1234".to_vec()]);
-        assert_eq!(parts_of(Kind::PatientId, b"AB1"), vec![b"AB1".to_vec()]);
+        assert_eq!(parts_of(Kind::PatientId, b"AB1"), vec![b"ab1".to_vec()]);
         assert_eq!(
             parts_of(Kind::PatientId, b"00012345"),
             vec![b"00012345".to_vec(), b"12345".to_vec()]
