@@ -632,3 +632,18 @@ fn codes_and_short_numbers_stay_when_a_study_id_is_a_short_number() {
     assert_eq!(text_of(region, (0x0008, 0x0100)), "2024");
     assert!(echoes.echoes.is_empty(), "{:?}", echoes.echoes);
 }
+
+#[test]
+fn a_short_number_in_a_name_does_not_wipe_a_software_version() {
+    // The corpus's RT.dcm: a subject number in the patient's name, and a version string.
+    let (obj, echoes, _d) = basic_out(plain_ct("SUBJECT^101", MRN).str(
+        (0x0018, 0x1020),
+        "LO",
+        "1.6.5 (v1.6.5-101-g477f95b)",
+    ));
+    assert_eq!(
+        text_of(&obj, (0x0018, 0x1020)),
+        "1.6.5 (v1.6.5-101-g477f95b)"
+    );
+    assert!(echoes.is_empty(), "{echoes:?}");
+}

@@ -104,6 +104,8 @@ pub struct Echoes {
     punctuation_starts: bool,
     /// The lowercased first bytes of the patterns: other bytes start no match.
     first_bytes: [u64; 4],
+    /// Some pattern is an ID of digits long enough to count in a number.
+    numeric_patterns: bool,
     dates: Vec<DateId>,
     digits: Vec<DigitId>,
     day_shift: i64,
@@ -139,6 +141,9 @@ impl Echoes {
         let mut index: Vec<usize> = (0..patterns.len()).collect();
         index.sort_by(|a, b| patterns[*a].key().cmp(patterns[*b].key()));
         let punctuation_starts = patterns.iter().any(|p| p.first == Class::Other);
+        let numeric_patterns = patterns
+            .iter()
+            .any(|p| p.digits_only && p.bytes.len() >= MIN_NUMERIC_ID);
         let mut first_bytes = [0u64; 4];
         for p in &patterns {
             let b = p.bytes[0];
@@ -149,6 +154,7 @@ impl Echoes {
             index,
             punctuation_starts,
             first_bytes,
+            numeric_patterns,
             dates,
             digits: digits
                 .into_iter()
@@ -171,7 +177,11 @@ impl Echoes {
     /// only as 8-digit runs, and digits across separators not at all.
     pub fn find(&self, v: &[u8], numeric: bool) -> Vec<Hit> {
         let mut hits = Vec::new();
-        if !self.patterns.is_empty() {
+        // A number holds a name only if it is not a number; an ID only if one is long enough.
+        let text_possible = !numeric
+            || self.numeric_patterns
+            || v.iter().any(|b| b.is_ascii_alphabetic() || *b >= 0x80);
+        if !self.patterns.is_empty() && text_possible {
             self.find_text(v, numeric, &mut hits);
         }
         // Numbers hold a date only as a run of 8 digits (or more: DT); text may hold any form.
