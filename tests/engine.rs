@@ -281,6 +281,43 @@ fn truncation_never_serves_a_partial_image() {
     }
 }
 
+/// Regression (issue 13): a slice of a real MR series was followed by 2.5 MB of zeros and
+/// refused as `unknown-vr "\0\0"`, so the view had one slice fewer than the source.
+#[test]
+fn a_tail_of_zeros_after_the_data_set_is_left_out_and_anything_else_still_fails() {
+    let (policy, k) = (basic(), keys(1));
+    for (name, b) in [
+        ("explicit", fx::ct_like("A^B", "X1", 16, 16)),
+        ("implicit", fx::ct_implicit_undefined_lengths()),
+    ] {
+        let src = b.build();
+        let expected = run(&src, &policy, &k).unwrap();
+        for zeros in [1, 5, 8, 9, 4096, 3 << 20] {
+            let padded = [src.clone(), vec![0u8; zeros]].concat();
+            let got = run(&padded, &policy, &k).unwrap_or_else(|e| panic!("{name} +{zeros}: {e}"));
+            assert!(
+                got == expected,
+                "{name} +{zeros} zeros: served as the unpadded file"
+            );
+        }
+        for tail in [
+            vec![0xFFu8; 16],
+            [vec![0u8; 4096], vec![1]].concat(),
+            vec![7u8; 5],
+        ] {
+            let bad = [src.clone(), tail.clone()].concat();
+            match run(&bad, &policy, &k) {
+                Err(DeidError::Refused(Refusal::Malformed(_))) => {}
+                other => panic!(
+                    "{name}: a tail of {} bytes that are not all zeros: {:?}",
+                    tail.len(),
+                    other.map(|o| o.len())
+                ),
+            }
+        }
+    }
+}
+
 #[test]
 fn research_policy_shifts_dates_per_patient_and_cleans_text() {
     let research = policy::load_builtin("research").unwrap();

@@ -188,7 +188,7 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
     if meta.is_none() && w.file_len > dataset_start {
         w.check_plausible_start(dataset_start, enc)?;
     }
-    let elements = w.dataset(dataset_start, w.file_len, enc, 0)?;
+    let elements = w.top_level(dataset_start, enc)?;
     // A bare data set must hold at least one real attribute (not just group lengths or
     // command elements): a run of zeros is not a DICOM file.
     if meta.is_none() && !elements.iter().any(|e| e.tag.0 >= 0x0008) {

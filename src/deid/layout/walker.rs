@@ -149,6 +149,45 @@ impl<'a> Walker<'a> {
         Ok(out)
     }
 
+    /// The top-level data set, to the end of the file or to a tail of zero bytes after its
+    /// last element (some writers pad files with zeros; dcmtk and pydicom read them). Zeros
+    /// are not an element a writer puts at the top level (tag (0000,0000), no VR), so an
+    /// element position whose first 8 bytes are zero is checked for an all-zero rest of the file;
+    /// the tail is then left out (neither walked nor served). Anything else after the data
+    /// set fails as before.
+    pub(super) fn top_level(
+        &mut self,
+        start: u64,
+        enc: Encoding,
+    ) -> Result<Vec<Element>, LayoutError> {
+        let mut pos = start;
+        let mut out = Vec::new();
+        while pos < self.file_len && !self.zeros_to_end(pos)? {
+            let el = self.element(pos, self.file_len, enc, 0)?;
+            pos = el.end;
+            out.push(el);
+        }
+        Ok(out)
+    }
+
+    /// Whether every byte from `pos` to the end of the file is zero.
+    fn zeros_to_end(&mut self, pos: u64) -> Result<bool, LayoutError> {
+        const CHUNK: u64 = 64 * 1024;
+        let first = (self.file_len - pos).min(8) as usize;
+        if self.win.get(pos, first)? != Some(&[0u8; 8][..first]) {
+            return Ok(false);
+        }
+        let mut at = pos;
+        while at < self.file_len {
+            let n = (self.file_len - at).min(CHUNK) as usize;
+            match self.win.get(at, n)? {
+                Some(b) if b.iter().all(|x| *x == 0) => at += n as u64,
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     /// Elements of an undefined-length item, up to and including its delimiter.
     fn dataset_until_item_end(
         &mut self,
