@@ -673,3 +673,79 @@ fn the_fixture_writer_shares_no_code_with_deidfs_or_a_dicom_library() {
     }
     assert!(files >= 10, "{} holds {files} files", dir.display());
 }
+
+fn patient_id_out(src: &[u8], p: &Policy) -> String {
+    text(&parse(&run(src, p, &keys(3)).unwrap()), (0x0010, 0x0020)).unwrap()
+}
+
+fn with_identity(list: &str) -> Policy {
+    policy::file::parse(
+        &format!("extends = \"basic\"\npatient_identity = {list}\n"),
+        "t.toml",
+        None,
+        0,
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_default_patient_identity_keeps_the_pseudonyms_of_earlier_versions() {
+    let src = fx::ct_like("DOE^JANE", "PID-7", 8, 8)
+        .str((0x0010, 0x0021), "LO", "HOSP-A")
+        .build();
+    let expected = keys(3).patient_token(b"id\0HOSP-A\0PID-7");
+    assert_eq!(patient_id_out(&src, &basic()), expected);
+}
+
+#[test]
+fn patient_identity_is_configurable_issuer_and_id_by_default() {
+    let file = |issuer: &str, id: &str, name: &str, birth: &str| {
+        fx::ct_like(name, id, 8, 8)
+            .str((0x0010, 0x0021), "LO", issuer)
+            .str((0x0010, 0x0030), "DA", birth)
+            .build()
+    };
+    let (a, b) = (
+        file("HOSP-A", "PID-7", "DOE^JANE", "19450317"),
+        file("HOSP-B", "PID-7", "DOE^JANE", "19450317"),
+    );
+    // By default the issuer separates two patients with the same ID...
+    assert_ne!(patient_id_out(&a, &basic()), patient_id_out(&b, &basic()));
+    // ...after a merger the ID alone may be the patient.
+    let by_id = with_identity("[\"PatientID\"]");
+    assert_eq!(patient_id_out(&a, &by_id), patient_id_out(&b, &by_id));
+    // Archives without IDs: the name (in any case, trailing components aside) and birth date.
+    let by_name = with_identity("[\"PatientName\", \"PatientBirthDate\"]");
+    let c = file("", "", "Doe^Jane^", "19450317");
+    let d = file("", "", "DOE^JANE", "19450317");
+    let e = file("", "", "DOE^JANE", "19450318");
+    let token = |f: &[u8]| {
+        let o = Engine::new(&by_name, &keys(3)).plan(&f.to_vec()).unwrap();
+        o.info.patient_token
+    };
+    assert_eq!(token(&c), token(&d));
+    assert_ne!(token(&d), token(&e));
+    assert_ne!(
+        by_name.id(),
+        basic().id(),
+        "the setting is part of the policy id"
+    );
+}
+
+#[test]
+fn a_bad_patient_identity_names_the_problem() {
+    for (list, says) in [
+        ("[]", "at least one keyword"),
+        ("[\"PatientIdd\"]", "unknown keyword \"PatientIdd\""),
+        ("[\"OtherPatientIDsSequence\"]", "is a sequence"),
+    ] {
+        let e = policy::file::parse(
+            &format!("extends = \"basic\"\npatient_identity = {list}\n"),
+            "t.toml",
+            None,
+            0,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains(says), "{list}: {e}");
+    }
+}

@@ -111,7 +111,7 @@ pub(super) fn screen(
         return Err(Refusal::Document(sop_class).into());
     }
 
-    let identity = patient_identity(&mut top)?;
+    let identity = patient_identity(&mut top, &policy.patient_identity)?;
     let sop_instance = top(SOP_INSTANCE_UID)?
         .filter(|v| !v.is_empty())
         .or(meta.instance);
@@ -128,20 +128,49 @@ pub(super) fn screen(
     })
 }
 
-/// The patient: issuer + ID when there is an ID, else the name, else the study.
+/// The patient: the values of the policy's `patient_identity` attributes when each has one
+/// (Issuer of Patient ID may be empty: it qualifies an ID that many devices send alone), else
+/// the name, else the study. The default (issuer and ID) keeps the encoding of earlier
+/// versions, so existing pseudonyms stay. Values are trimmed; person names are compared in
+/// ASCII upper case without trailing empty components (`Doe^John^` is `DOE^JOHN`).
 fn patient_identity(
     top: &mut impl FnMut(Tag) -> io::Result<Option<Vec<u8>>>,
+    attributes: &[Tag],
 ) -> io::Result<Vec<u8>> {
-    let id = top(PATIENT_ID)?.unwrap_or_default();
-    Ok(if !id.is_empty() {
+    let fallback =
+        |top: &mut dyn FnMut(Tag) -> io::Result<Option<Vec<u8>>>| -> io::Result<Vec<u8>> {
+            Ok(match top(PATIENT_NAME)?.filter(|n| !n.is_empty()) {
+                Some(name) => [b"name\0".as_slice(), &name].concat(),
+                None => {
+                    let study = top(STUDY_INSTANCE_UID)?.unwrap_or_default();
+                    [b"study\0".as_slice(), &study].concat()
+                }
+            })
+        };
+    if attributes == crate::policy::DEFAULT_PATIENT_IDENTITY {
+        let id = top(PATIENT_ID)?.unwrap_or_default();
+        if id.is_empty() {
+            return fallback(top);
+        }
         let issuer = top(ISSUER_OF_PATIENT_ID)?.unwrap_or_default();
-        [b"id\0".as_slice(), &issuer, b"\0", &id].concat()
-    } else if let Some(name) = top(PATIENT_NAME)?.filter(|n| !n.is_empty()) {
-        [b"name\0".as_slice(), &name].concat()
-    } else {
-        let study = top(STUDY_INSTANCE_UID)?.unwrap_or_default();
-        [b"study\0".as_slice(), &study].concat()
-    })
+        return Ok([b"id\0".as_slice(), &issuer, b"\0", &id].concat());
+    }
+    let mut identity = b"attributes".to_vec();
+    for &tag in attributes {
+        let mut v = top(tag)?.unwrap_or_default();
+        if crate::dicom::vr::dictionary_vr(tag) == crate::dicom::Vr::PN {
+            v.make_ascii_uppercase();
+            while v.last() == Some(&b'^') {
+                v.pop();
+            }
+        }
+        if v.is_empty() && tag != ISSUER_OF_PATIENT_ID {
+            return fallback(top);
+        }
+        identity.extend_from_slice(format!("\0{tag}=").as_bytes());
+        identity.extend_from_slice(&v);
+    }
+    Ok(identity)
 }
 
 /// A top-level primitive value, trimmed; `None` when absent.

@@ -52,6 +52,7 @@ struct RawPolicy {
     refuse_modalities: Option<Vec<String>>,
     refuse_sop_classes: Option<Vec<String>>,
     screen_pixels: Option<bool>,
+    patient_identity: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     allow: Vec<RawAllow>,
     #[serde(default, rename = "override")]
@@ -202,6 +203,28 @@ pub fn parse(
     }
     if let Some(s) = raw.screen_pixels {
         policy.screen_pixels = s;
+    }
+    if let Some(ids) = &raw.patient_identity {
+        let at = ids.span().start;
+        if ids.get_ref().is_empty() {
+            return Err(err(at, "`patient_identity` needs at least one keyword, e.g. [\"IssuerOfPatientID\", \"PatientID\"] (the default)".into()));
+        }
+        let mut tags = Vec::new();
+        for kw in ids.get_ref() {
+            let tag = tag_of_keyword(kw).ok_or_else(|| {
+                err(at, format!("patient_identity: unknown keyword {kw:?} (keywords are as in PS3.6, e.g. \"PatientID\")"))
+            })?;
+            if crate::dicom::vr::dictionary_vr(tag) == crate::dicom::Vr::SQ {
+                return Err(err(
+                    at,
+                    format!(
+                        "patient_identity: {kw} is a sequence; name attributes with a value, e.g. \"PatientID\""
+                    ),
+                ));
+            }
+            tags.push(tag);
+        }
+        policy.patient_identity = tags;
     }
     if let Some(c) = raw.refuse_sop_classes {
         policy.refuse_sop_classes = c.into_iter().map(|s| s.trim().to_string()).collect();

@@ -24,6 +24,9 @@ use table_types::TagPattern;
 pub use file::{PolicyError, builtin_names, load as load_policy, load_builtin};
 pub use vocabulary::{Action, Allow, PrivateKey, ProfileOption, Rule, Source};
 
+/// Who the patient is unless a policy says otherwise: the ID and who issued it.
+pub const DEFAULT_PATIENT_IDENTITY: [Tag; 2] = [Tag(0x0010, 0x0021), Tag(0x0010, 0x0020)];
+
 /// A fully resolved policy. Built from a file by [`file::load`], or [`Policy::basic`].
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -45,6 +48,9 @@ pub struct Policy {
     /// Search the frames of images nobody marked at risk for burned-in text when they are
     /// first read (on unless a policy says `screen_pixels = false`).
     pub screen_pixels: bool,
+    /// The top-level attributes whose values together are the patient (one keyed token and
+    /// date shift per distinct combination). Default: Issuer of Patient ID, Patient ID.
+    pub patient_identity: Vec<Tag>,
     exact: HashMap<Tag, Rule>,
     /// Rules of the pattern rows (50xx, 60xx), in table order.
     repeating: Vec<(TagPattern, Rule)>,
@@ -84,6 +90,7 @@ impl Policy {
             pixel_rules: Arc::new(RuleSet::new(builtin_pixel_rules().to_vec())),
             custom_pixel_rules: Vec::new(),
             screen_pixels: true,
+            patient_identity: DEFAULT_PATIENT_IDENTITY.to_vec(),
             exact: HashMap::new(),
             repeating: Vec::new(),
             private_default: Rule {
@@ -268,6 +275,14 @@ impl Policy {
                 .map(|c| format!("refuse-sop-class {}", q(c))),
         );
         lines.push(format!("screen-pixels {}", self.screen_pixels));
+        lines.push(format!(
+            "patient-identity {}",
+            self.patient_identity
+                .iter()
+                .map(Tag::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         lines.extend(self.custom_pixel_rules.iter().map(|r| {
             format!(
                 "pixel-rule {}",
