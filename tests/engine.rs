@@ -749,3 +749,40 @@ fn a_bad_patient_identity_names_the_problem() {
         assert!(e.to_string().contains(says), "{list}: {e}");
     }
 }
+
+/// Issue 13: Table E.1-1 removes these four; only the IODs that require them keep them, as
+/// dummies or empty values.
+#[test]
+fn presentation_creation_and_responsible_person_are_removed_unless_the_iod_requires_them() {
+    let with_all = |b: FileBuilder| {
+        b.str((0x0070, 0x0082), "DA", "20200205")
+            .str((0x0070, 0x0083), "TM", "161959")
+            .str((0x0010, 0x2297), "PN", "OWNER^OLGA")
+            .str((0x0010, 0x2299), "LO", "FARM CLINIC")
+            .build()
+    };
+    let out = |src: &[u8]| parse(&run(src, &basic(), &keys(1)).unwrap());
+    let ct = out(&with_all(fx::ct_default()));
+    for tag in [
+        (0x0070, 0x0082),
+        (0x0070, 0x0083),
+        (0x0010, 0x2297),
+        (0x0010, 0x2299),
+    ] {
+        assert!(text(&ct, tag).is_none(), "{tag:04X?} removed from a CT");
+    }
+    let ps = out(&with_all(
+        fx::ct_default().sop("1.2.840.10008.5.1.4.1.1.11.1", "1.2.3.4.99"),
+    ));
+    assert_eq!(text(&ps, (0x0070, 0x0082)).as_deref(), Some("19000101"));
+    assert_eq!(text(&ps, (0x0070, 0x0083)).as_deref(), Some("000000"));
+    assert!(text(&ps, (0x0010, 0x2297)).is_none());
+    let animal = out(&with_all(fx::ct_default().str(
+        (0x0010, 0x2201),
+        "LO",
+        "Canis lupus familiaris",
+    )));
+    assert_eq!(text(&animal, (0x0010, 0x2297)).as_deref(), Some(""));
+    assert_eq!(text(&animal, (0x0010, 0x2299)).as_deref(), Some(""));
+    assert!(text(&animal, (0x0070, 0x0082)).is_none());
+}

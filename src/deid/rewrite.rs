@@ -81,7 +81,12 @@ impl<'a, 's> Rewriter<'a, 's> {
             let v = self.value(el)?;
             creators.insert((el.tag.0, el.tag.1 as u8), string_of(&v));
         }
-        let rules = rules::rules(elements, &creators, scope, self.policy);
+        let object = if self.depth == 0 {
+            self.facts.object
+        } else {
+            rules::Object::default()
+        };
+        let rules = rules::rules(elements, &creators, scope, object, self.policy);
         let mut out = Vec::new();
         for (el, rule) in elements.iter().zip(rules) {
             let el_path = if self.trace.is_some() {

@@ -17,6 +17,30 @@ pub(super) enum Scope {
     Clean,
 }
 
+/// What the object is, for the attributes Table E.1-1 removes that some IODs require. Only
+/// the top-level data set has one; items get the default (nothing required).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Object {
+    /// A Presentation State (SOP classes 1.2.840.10008.5.1.4.1.1.11.*).
+    pub presentation_state: bool,
+    /// The patient is an animal (Patient Species Description or Code Sequence present).
+    pub animal: bool,
+}
+
+/// Whether an object's IOD requires an attribute.
+type Requires = fn(Object) -> bool;
+
+/// Attributes the table removes (X) that an IOD requires: Presentation Creation Date and
+/// Time are Type 1 in every Presentation State; Responsible Person and Organization are Type
+/// 2C for animal patients. There they get a dummy, or an empty value where Type 2 allows it,
+/// which keeps no more than removal does. An option's column or an override wins over this.
+const REQUIRED_BY_IOD: [(Tag, Requires, Action); 4] = [
+    (Tag(0x0070, 0x0082), |o| o.presentation_state, Action::Dummy),
+    (Tag(0x0070, 0x0083), |o| o.presentation_state, Action::Dummy),
+    (Tag(0x0010, 0x2297), |o| o.animal, Action::Empty),
+    (Tag(0x0010, 0x2299), |o| o.animal, Action::Empty),
+];
+
 /// The private creators of a data set: block (group, xx) -> creator string.
 pub(super) type Creators = HashMap<(u16, u8), String>;
 
@@ -35,13 +59,14 @@ pub(super) fn rules(
     elements: &[Element],
     creators: &Creators,
     scope: Scope,
+    object: Object,
     policy: &Policy,
 ) -> Vec<Rule> {
     let mut kept_blocks = BTreeSet::new();
     let mut rules: Vec<Rule> = elements
         .iter()
         .map(|el| {
-            let rule = rule_for(el, creators, scope, policy);
+            let rule = rule_for(el, creators, scope, object, policy);
             if el.tag.is_private() && !el.tag.is_private_creator() && rule.action != Action::Remove
             {
                 kept_blocks.insert((el.tag.0, (el.tag.1 >> 8) as u8));
@@ -58,7 +83,13 @@ pub(super) fn rules(
 }
 
 /// The rule of one element, before private creators are settled (they are kept here).
-fn rule_for(el: &Element, creators: &Creators, scope: Scope, policy: &Policy) -> Rule {
+fn rule_for(
+    el: &Element,
+    creators: &Creators,
+    scope: Scope,
+    object: Object,
+    policy: &Policy,
+) -> Rule {
     let tag = el.tag;
     if tag.1 == 0x0000 || tag.0 == 0x0002 || tag == TRAILING_PADDING || tag == DIGITAL_SIGNATURES {
         // Group lengths are retired and stale after edits; file meta elements in a data set
@@ -81,6 +112,16 @@ fn rule_for(el: &Element, creators: &Creators, scope: Scope, policy: &Policy) ->
         return REMOVE;
     }
     let mut r = policy.public_rule(tag);
+    if r.source == Source::Basic("X")
+        && let Some((_, _, action)) = REQUIRED_BY_IOD
+            .iter()
+            .find(|(t, required, _)| *t == tag && required(object))
+    {
+        return Rule {
+            action: *action,
+            source: Source::Basic("X, required by the IOD"),
+        };
+    }
     if r.source == Source::NotListed && matches!(el.value_vr(), Vr::ST | Vr::LT | Vr::UT) {
         r.action = match scope {
             Scope::Plain => Action::Keep,
@@ -122,7 +163,13 @@ mod tests {
     fn a_private_creator_goes_when_its_whole_block_goes() {
         let elements = [el(0x0009, 0x0010, Vr::LO), el(0x0009, 0x1001, Vr::LO)];
         let creators = Creators::from([((0x0009, 0x10), "ACME PRIVATE".to_string())]);
-        let r = rules(&elements, &creators, Scope::Plain, &basic());
+        let r = rules(
+            &elements,
+            &creators,
+            Scope::Plain,
+            Object::default(),
+            &basic(),
+        );
         assert_eq!(r[0].action, Action::Remove);
         assert_eq!(r[1].action, Action::Remove);
     }
@@ -140,7 +187,7 @@ mod tests {
         );
         let elements = [el(0x0009, 0x0010, Vr::LO), el(0x0009, 0x1001, Vr::LO)];
         let creators = Creators::from([((0x0009, 0x10), "ACME PRIVATE".to_string())]);
-        let r = rules(&elements, &creators, Scope::Plain, &p);
+        let r = rules(&elements, &creators, Scope::Plain, Object::default(), &p);
         assert_eq!(r[0].action, Action::Keep);
         assert_eq!(r[1].action, Action::Keep);
     }
@@ -148,7 +195,13 @@ mod tests {
     #[test]
     fn an_overlay_goes_whole_when_its_data_goes() {
         let elements = [el(0x6000, 0x0010, Vr::US), el(0x6002, 0x0022, Vr::LO)];
-        let r = rules(&elements, &Creators::new(), Scope::Plain, &basic());
+        let r = rules(
+            &elements,
+            &Creators::new(),
+            Scope::Plain,
+            Object::default(),
+            &basic(),
+        );
         assert!(r.iter().all(|r| r.action == Action::Remove), "{r:?}");
     }
 
@@ -156,7 +209,8 @@ mod tests {
     fn unlisted_free_text_follows_the_scope_of_its_sequence() {
         // Text Value (0040,A160), UT, is not in Table E.1-1.
         let text = [el(0x0040, 0xA160, Vr::UT)];
-        let action = |scope| rules(&text, &Creators::new(), scope, &basic())[0].action;
+        let action =
+            |scope| rules(&text, &Creators::new(), scope, Object::default(), &basic())[0].action;
         assert_eq!(action(Scope::Plain), Action::Keep);
         assert_eq!(action(Scope::Dummy), Action::Dummy);
         assert_eq!(action(Scope::Clean), Action::Clean);
@@ -174,9 +228,47 @@ mod tests {
                 &[el(g, e, Vr::UN)],
                 &Creators::new(),
                 Scope::Plain,
+                Object::default(),
                 &basic(),
             );
             assert_eq!(r[0].action, Action::Remove, "({g:04X},{e:04X})");
+        }
+    }
+
+    #[test]
+    fn attributes_an_iod_requires_stay_there_as_dummies_and_go_everywhere_else() {
+        let elements = [
+            el(0x0070, 0x0082, Vr::DA),
+            el(0x0070, 0x0083, Vr::TM),
+            el(0x0010, 0x2297, Vr::PN),
+            el(0x0010, 0x2299, Vr::LO),
+        ];
+        let actions = |o: Object, p: &Policy| -> Vec<Action> {
+            rules(&elements, &Creators::new(), Scope::Plain, o, p)
+                .iter()
+                .map(|r| r.action)
+                .collect()
+        };
+        use Action::*;
+        let p = basic();
+        assert_eq!(actions(Object::default(), &p), [Remove; 4]);
+        let ps = Object {
+            presentation_state: true,
+            animal: false,
+        };
+        assert_eq!(actions(ps, &p), [Dummy, Dummy, Remove, Remove]);
+        let animal = Object {
+            presentation_state: false,
+            animal: true,
+        };
+        assert_eq!(actions(animal, &p), [Remove, Remove, Empty, Empty]);
+        // The option's column wins: full dates keep the date, modified dates shift it.
+        for (option, date) in [
+            ("retain-longitudinal-full-dates", Keep),
+            ("retain-longitudinal-modified-dates", Clean),
+        ] {
+            let p = crate::policy::file::with_options(basic(), &[option.into()]).unwrap();
+            assert_eq!(actions(ps, &p)[0], date, "{option}");
         }
     }
 }

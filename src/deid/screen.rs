@@ -8,6 +8,7 @@ use super::echo::{self, Echoes};
 use super::layout::{Body, Element, Layout};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
+use super::rules::Object;
 use super::values::{string_of, trim};
 use crate::dicom::Tag;
 use crate::dicom::VrExt;
@@ -26,6 +27,10 @@ const DOCUMENT_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.1.1.104.5",
 ];
 const ENCAPSULATED_DOCUMENT: Tag = Tag(0x0042, 0x0011);
+/// Every Presentation State Storage SOP class is numbered under this root.
+const PRESENTATION_STATES: &str = "1.2.840.10008.5.1.4.1.1.11.";
+/// Patient Species Description and Patient Species Code Sequence: the patient is an animal.
+const SPECIES: [Tag; 2] = [Tag(0x0010, 0x2201), Tag(0x0010, 0x2202)];
 
 /// Source file meta values the output needs.
 pub(super) struct MetaFacts {
@@ -77,6 +82,8 @@ pub(super) struct Facts {
     pub day_shift: i64,
     /// The file's identifiers, which no kept or cleaned value may repeat.
     pub echoes: Echoes,
+    /// What the object is, for attributes its IOD requires.
+    pub object: Object,
     pub meta_version: Option<Vec<u8>>,
     /// The source meta's values as text (for device rules; never written out).
     pub meta_texts: Vec<(Tag, String)>,
@@ -116,6 +123,10 @@ pub(super) fn screen(
         .filter(|v| !v.is_empty())
         .or(meta.instance);
     let day_shift = keys.day_shift(&identity);
+    let object = Object {
+        presentation_state: sop_class.starts_with(PRESENTATION_STATES),
+        animal: elements.iter().any(|e| SPECIES.contains(&e.tag)),
+    };
     Ok(Facts {
         sop_class,
         sop_instance,
@@ -123,6 +134,7 @@ pub(super) fn screen(
         patient_token: keys.patient_token(&identity),
         day_shift,
         echoes: echo::collect(win, policy, elements, day_shift)?,
+        object,
         meta_version: meta.version,
         meta_texts: meta.texts,
     })
