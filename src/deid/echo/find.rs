@@ -245,30 +245,19 @@ impl Echoes {
     }
 
     fn find_dates(&self, v: &[u8], hits: &mut Vec<Hit>) {
-        // A date both removed and shifted (a birth date equal to a study date) is masked.
-        let lookup = |y: u32, m: u32, d: u32, two: bool| -> Option<&DateId> {
-            let same = |id: &&DateId| {
-                let year = id.date.year();
-                let y_ok = if two {
-                    i64::from(y) == i64::from(year.rem_euclid(100))
-                } else {
-                    i64::from(y) == i64::from(year)
-                };
-                y_ok && id.date.month() == m && id.date.day() == d
+        // A date both removed and shifted (a birth date equal to a study date) is masked: of
+        // the identifiers a reading matches, a removed one is taken first.
+        let wanted = |y: u32, m: u32, d: u32, two: bool| {
+            let year_ok = |year: i32| {
+                let year = if two { year.rem_euclid(100) } else { year };
+                i64::from(y) == i64::from(year)
             };
-            let mut found = self.dates.iter().filter(same);
-            let first = found.next()?;
-            Some(if first.shifted {
-                self.dates
-                    .iter()
-                    .filter(same)
-                    .find(|d| !d.shifted)
-                    .unwrap_or(first)
-            } else {
-                first
-            })
+            self.dates
+                .iter()
+                .filter(|id| year_ok(id.date.year()) && id.date.month() == m && id.date.day() == d)
+                .min_by_key(|id| id.shifted)
+                .map(|id| id.date)
         };
-        let wanted = |y, m, d, two| lookup(y, m, d, two).map(|id| id.date);
         for f in dates::find(v, &wanted) {
             let Some(id) = self
                 .dates
