@@ -258,26 +258,53 @@ fn an_allowed_modality_is_processed() {
     assert!(run(&src, &basic(), &keys(1)).is_err());
 }
 
+/// Issue 13: a file cut exactly between two elements walks as a well-formed data set. Cut
+/// there, or at any byte, before the part that tells a cut from a whole object (the pixels,
+/// a report's content, the series), it is refused; it never reaches a reader as complete.
 #[test]
-fn truncation_never_serves_a_partial_image() {
-    let (policy, k) = (basic(), keys(1));
-    let src = fx::ct_like("A^B", "X1", 16, 16).build();
-    let px_start = src.len() - 16 * 16 * 2;
-    for cut in (0..src.len()).step_by(3) {
-        let r = Engine::new(&policy, &k).plan(&src[..cut].to_vec());
-        if cut > px_start - 12 {
-            match r {
-                Err(DeidError::Refused(Refusal::Malformed(_))) => {}
-                other => panic!(
-                    "cut at {cut} inside Pixel Data: {:?}",
-                    other.map(|o| o.plan.len())
-                ),
+fn a_file_cut_at_any_element_boundary_or_byte_is_not_served() {
+    use common::cuts::{boundaries, must_refuse, outcome};
+    let (mut policy, k) = (basic(), keys(1));
+    policy.refuse_modalities.clear();
+    policy.refuse_sop_classes.clear();
+    for (name, src) in [
+        ("ct", fx::ct_like("A^B", "X1", 16, 16).build()),
+        ("mr", fx::mr_like("A^B", "X1", 8, 8).build()),
+        (
+            "implicit, undefined lengths",
+            fx::ct_implicit_undefined_lengths().build(),
+        ),
+        ("explicit big endian", fx::ct_explicit_be().build()),
+        (
+            "jpeg, two frames",
+            fx::jpeg_baseline_two_frames()
+                .str((0x0028, 0x0301), "CS", "NO")
+                .build(),
+        ),
+        ("report", fx::nested(8).build()),
+    ] {
+        outcome(&policy, &k, &src).unwrap_or_else(|r| panic!("{name}: whole file refused: {r}"));
+        let [(0, end)] = must_refuse(&src).expect("not deflated")[..] else {
+            panic!("{name}: a standard class tells a cut up to one end");
+        };
+        let at_boundaries = boundaries(&src).into_iter().filter(|&b| b < end);
+        let at_bytes = (1..end).step_by(7);
+        let mut cuts = 0;
+        for cut in at_boundaries.chain(at_bytes) {
+            cuts += 1;
+            if outcome(&policy, &k, &src[..cut as usize]).is_ok() {
+                panic!("{name}: cut at byte {cut} of {} is served", src.len());
             }
-        } else if let Ok(o) = r {
-            // A cut exactly between elements is a shorter valid file; it must still be clean.
-            let out = o.plan.to_vec(&src[..cut].to_vec()).unwrap();
-            assert!(find(&out, b"A^B").is_none());
         }
+        assert!(cuts > 20, "{name}: {cuts} cuts");
+    }
+    // A deflated data set cut anywhere fails to inflate.
+    let src = fx::ct_deflated().build();
+    for cut in (200..src.len()).step_by(5) {
+        assert!(
+            outcome(&policy, &k, &src[..cut]).is_err(),
+            "deflated cut at {cut} served"
+        );
     }
 }
 
@@ -536,6 +563,13 @@ fn every_attribute_of_table_e1_1_under_basic_and_each_option_at_two_depths() {
         b = b.push(el.clone());
     }
     b = b.push(Elem::seq((0x0028, 0x3010), vec![nested]));
+    // An image needs its pixels to be served.
+    b = b
+        .push(Elem::us((0x0028, 0x0010), 2))
+        .push(Elem::us((0x0028, 0x0011), 2))
+        .push(Elem::us((0x0028, 0x0100), 16))
+        .str((0x0028, 0x0004), "CS", "MONOCHROME2")
+        .elem((0x7FE0, 0x0010), "OW", Value::Bytes(vec![0; 8]));
     let src = b.build();
     let mut sets: Vec<Vec<ProfileOption>> = vec![vec![]];
     sets.extend(ProfileOption::ALL.iter().map(|o| vec![*o]));

@@ -25,8 +25,9 @@ fn synthetic_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-/// A few real files from the shared corpus: private, UN and nested sequences, JPEG 2000, big
-/// endian.
+/// A few real files from the shared corpus: private, UN and nested sequences (fragments
+/// without SOP UIDs, refused whole as incomplete: they exercise the walker), JPEG 2000, big
+/// endian, and CT and MR slices the view serves.
 fn corpus_seeds() -> Vec<Vec<u8>> {
     let dir = common::corpus().join("pydicom_test_files");
     [
@@ -35,6 +36,8 @@ fn corpus_seeds() -> Vec<Vec<u8>> {
         "nested_priv_SQ.dcm",
         "JPEG2000.dcm",
         "MR_small_bigendian.dcm",
+        "CT_small.dcm",
+        "MR_small.dcm",
     ]
     .iter()
     .map(|name| {

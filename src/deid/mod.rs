@@ -2,16 +2,20 @@
 //! No FUSE, no cache, no globals.
 //!
 //! `engine` composes the steps: `read` (how the source is read), `layout` (the validating
-//! walker), `screen` (refusals, the patient), `burned_in` (text in the pixels of images at risk),
+//! walker), `screen` (refusals, the patient), `complete` (what every object of its kind
+//! holds, `iod` saying what each SOP class requires), `header` (the values pixel work reads), `burned_in` (text in the pixels of images at risk),
 //! `pixel_screen` (the frames of every other image, searched for text when read), `rules`
 //! (which rule for which element), `echo` (the file's identifiers, hunted in every value it
 //! keeps), `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
 //! meta), `deflate`, `trace` (what happened, for the key holder) and `plan` (the result).
 
 mod burned_in;
+mod complete;
 mod deflate;
 pub mod echo;
 pub mod engine;
+mod header;
+pub mod iod;
 pub mod layout;
 mod meta;
 pub mod peek;

@@ -7,7 +7,8 @@
 //! a layout whose frames cannot be told apart, deflated data sets) are planned as before:
 //! the header did not mark them at risk, and screening is a second line, not the first.
 
-use super::burned_in::{Encoded, frames_of, pixel_header, top_level};
+use super::burned_in::{Encoded, frames_of};
+use super::header::{pixel_header, top_level};
 use super::layout::{Body, Element};
 use super::plan::{Out, Segment};
 use super::read::Window;

@@ -41,6 +41,8 @@ pub enum Refusal {
     PixelLayout(String),
     #[error("deflated data set: {0}")]
     Deflate(String),
+    #[error("incomplete: {0}")]
+    Incomplete(String),
     #[error("{tag}: the new value does not fit its VR's length field")]
     ValueTooLong { tag: Tag },
 }
@@ -61,6 +63,7 @@ impl Refusal {
             Refusal::PixelLayout(_) => "pixels-layout",
             Refusal::TextRemains => "pixels-text-remains",
             Refusal::Deflate(_) => "deflate",
+            Refusal::Incomplete(_) => "incomplete",
             Refusal::ValueTooLong { .. } => "value-too-long",
         }
     }

@@ -21,7 +21,7 @@ pub(super) enum Scope {
 /// the top-level data set has one; items get the default (nothing required).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Object {
-    /// A Presentation State (SOP classes 1.2.840.10008.5.1.4.1.1.11.*).
+    /// A Presentation State (its IOD has a Presentation State Identification module: `iod`).
     pub presentation_state: bool,
     /// The patient is an animal (Patient Species Description or Code Sequence present).
     pub animal: bool,

@@ -4,7 +4,9 @@
 //! Reads a handful of top-level values; refuses with a reason that carries no value from the
 //! file.
 
+use super::complete;
 use super::echo::{self, Echoes};
+use super::iod::Requires;
 use super::layout::{Body, Element, Layout};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
@@ -27,8 +29,6 @@ const DOCUMENT_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.1.1.104.5",
 ];
 const ENCAPSULATED_DOCUMENT: Tag = Tag(0x0042, 0x0011);
-/// Every Presentation State Storage SOP class is numbered under this root.
-const PRESENTATION_STATES: &str = "1.2.840.10008.5.1.4.1.1.11.";
 /// Patient Species Description and Patient Species Code Sequence: the patient is an animal.
 const SPECIES: [Tag; 2] = [Tag(0x0010, 0x2201), Tag(0x0010, 0x2202)];
 
@@ -122,9 +122,10 @@ pub(super) fn screen(
     let sop_instance = top(SOP_INSTANCE_UID)?
         .filter(|v| !v.is_empty())
         .or(meta.instance);
+    complete::check(win, elements, &sop_class)?;
     let day_shift = keys.day_shift(&identity);
     let object = Object {
-        presentation_state: sop_class.starts_with(PRESENTATION_STATES),
+        presentation_state: Requires::of(&sop_class).presentation,
         animal: elements.iter().any(|e| SPECIES.contains(&e.tag)),
     };
     Ok(Facts {

@@ -24,6 +24,7 @@ pub const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
 pub const PATIENT_ID: Tag = Tag(0x0010, 0x0020);
 pub const ISSUER_OF_PATIENT_ID: Tag = Tag(0x0010, 0x0021);
 pub const STUDY_INSTANCE_UID: Tag = Tag(0x0020, 0x000D);
+pub const SERIES_INSTANCE_UID: Tag = Tag(0x0020, 0x000E);
 pub const DIRECTORY_RECORDS: Tag = Tag(0x0004, 0x1220);
 pub const PATIENT_IDENTITY_REMOVED: Tag = Tag(0x0012, 0x0062);
 pub const DEID_METHOD: Tag = Tag(0x0012, 0x0063);

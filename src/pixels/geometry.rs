@@ -130,6 +130,30 @@ pub struct PixelHeader {
     pub photometric: Option<String>,
 }
 
+impl PixelHeader {
+    /// Bytes of native pixel data this header describes, for any layout: `bits` per sample
+    /// (1 is packed, eight pixels a byte), two samples per pixel for YBR_FULL_422 and
+    /// YBR_PARTIAL_422, one frame when Number of Frames is absent. `None` when Rows, Columns
+    /// or the bits are missing or zero.
+    pub fn native_len(&self, bits: Option<u16>) -> Option<u64> {
+        let rows = u64::from(self.rows.filter(|r| *r > 0)?);
+        let cols = u64::from(self.cols.filter(|c| *c > 0)?);
+        let bits = u64::from(bits.filter(|b| *b > 0)?);
+        let subsampled = self
+            .photometric
+            .as_deref()
+            .is_some_and(|p| matches!(p.trim(), "YBR_FULL_422" | "YBR_PARTIAL_422"));
+        let samples = if subsampled {
+            2
+        } else {
+            u64::from(self.samples.unwrap_or(1).max(1))
+        };
+        let frames = u64::from(self.frames.unwrap_or(1).max(1));
+        // 16-bit rows, columns, samples and bits and a 32-bit frame count: no overflow.
+        Some((rows * cols * samples * bits * frames).div_ceil(8))
+    }
+}
+
 impl Geometry {
     pub fn new(h: &PixelHeader, big_endian: bool) -> Result<Geometry, GeometryError> {
         let rows = u32::from(

@@ -159,6 +159,16 @@ pub fn image_of(v: &Variant, img: &[f32]) -> FileBuilder {
             "1.2.826.0.1.3680043.10.1047.99.1",
         )
         .str(t::MODALITY, "CS", "US")
+        .str(
+            t::STUDY_INSTANCE_UID,
+            "UI",
+            "1.2.826.0.1.3680043.10.1047.98.1",
+        )
+        .str(
+            t::SERIES_INSTANCE_UID,
+            "UI",
+            "1.2.826.0.1.3680043.10.1047.98.2",
+        )
         .str(t::PATIENT_NAME, "PN", "KOWALSKA^JOSEPHINE")
         .str(t::PATIENT_ID, "LO", "48213977")
         .push(Elem::seq(
