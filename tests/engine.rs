@@ -820,3 +820,66 @@ fn presentation_creation_and_responsible_person_are_removed_unless_the_iod_requi
     assert_eq!(text(&animal, (0x0010, 0x2299)).as_deref(), Some(""));
     assert!(text(&animal, (0x0070, 0x0082)).is_none());
 }
+
+/// Issue 13: the deflated output is one raw DEFLATE stream (RFC 1951, no zlib wrapper, as
+/// PS3.5 A.5 says) that ends where the file ends, but for one pad byte; dicom-object, dcmtk
+/// and pydicom inflate it, and dciodvfy (whose Debian build has no zlib, so it reads no
+/// deflated file from any writer) validates it once dcmtk has inflated it.
+#[test]
+fn a_deflated_file_is_one_raw_deflate_stream_every_reader_inflates() {
+    use std::io::Read;
+    use std::process::Command;
+    common::require_tool("dcmconv", "dcmtk");
+    common::require_tool("dciodvfy", "dicom3tools");
+    common::require_pydicom();
+    let out = run(&fx::ct_deflated().build(), &basic(), &keys(1)).unwrap();
+    let group_length = u32::from_le_bytes(out[140..144].try_into().unwrap()) as usize;
+    let compressed = &out[144 + group_length..];
+    let mut inflater = flate2::read::DeflateDecoder::new(compressed);
+    let mut dataset = Vec::new();
+    inflater.read_to_end(&mut dataset).unwrap();
+    let rest = inflater.into_inner();
+    assert!(
+        rest.is_empty() || rest == [0],
+        "{} bytes after the stream",
+        rest.len()
+    );
+    assert!(find(&dataset, b"DOE").is_none() && !dataset.is_empty());
+    assert_eq!(text(&parse(&out), (0x0012, 0x0062)).as_deref(), Some("YES"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (deflated, inflated) = (dir.path().join("d.dcm"), dir.path().join("i.dcm"));
+    std::fs::write(&deflated, &out).unwrap();
+    let dcmconv = Command::new("dcmconv")
+        .args(["+te"])
+        .arg(&deflated)
+        .arg(&inflated)
+        .output()
+        .unwrap();
+    assert!(
+        dcmconv.status.success(),
+        "dcmconv: {}",
+        String::from_utf8_lossy(&dcmconv.stderr)
+    );
+    let pydicom = Command::new("python3")
+        .args([
+            "-c",
+            "import pydicom,sys; print(pydicom.dcmread(sys.argv[1]).PatientIdentityRemoved)",
+        ])
+        .arg(&deflated)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&pydicom.stdout).trim(),
+        "YES",
+        "{pydicom:?}"
+    );
+    let dciodvfy = Command::new("dciodvfy").arg(&inflated).output().unwrap();
+    let report = String::from_utf8_lossy(&dciodvfy.stderr).to_string()
+        + &String::from_utf8_lossy(&dciodvfy.stdout);
+    assert!(!report.contains("read failed"), "{report}");
+    assert!(
+        report.contains("CTImage") || report.contains("CT Image"),
+        "{report}"
+    );
+}
