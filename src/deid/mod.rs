@@ -6,7 +6,8 @@
 //! holds, `iod` saying what each SOP class requires), `header` (the values pixel work reads), `burned_in` (text in the pixels of images at risk),
 //! `pixel_screen` (the frames of every other image, searched for text when read), `rules`
 //! (which rule for which element), `echo` (the file's identifiers, hunted in every value it
-//! keeps), `rewrite` (carrying the rules out), `values` (replacement values), `meta` (marking and file
+//! keeps), `rewrite` (carrying the rules out), `values` (replacement values), `vendor` (vendor blobs the research-safe
+//! dictionary cleans), `meta` (marking and file
 //! meta), `deflate`, `trace` (what happened, for the key holder) and `plan` (the result).
 
 mod burned_in;
@@ -28,6 +29,7 @@ mod rules;
 mod screen;
 pub mod trace;
 pub mod values;
+mod vendor;
 
 pub use engine::{Engine, FileInfo, Outcome};
 pub use meta::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION};

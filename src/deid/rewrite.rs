@@ -13,10 +13,11 @@ use super::rules::{self, Creators, Scope};
 use super::screen::Facts;
 use super::trace::{self, Trace, Traced};
 use super::values::{self, string_of, trim};
+use super::vendor;
 use crate::dicom::encode::{delimiter, header, item_header};
 use crate::dicom::tag::{ITEM_END, PIXEL_DATA, SEQ_END};
 use crate::dicom::{Encoding, Tag, Vr, VrExt};
-use crate::policy::{Action, Policy, Rule, Source};
+use crate::policy::{Action, Blob, Policy, ProfileOption, Rule, Source};
 use crate::pseudonym::Pseudonyms;
 use std::io;
 
@@ -39,6 +40,8 @@ pub(super) struct Rewriter<'a, 's> {
     depth: usize,
     /// Elements whose kept or cleaned value held an identifier of the file (by name; no value).
     pub echoes: Vec<String>,
+    /// Vendor blobs removed because they do not parse: element and reason (no value).
+    pub blobs_removed: Vec<String>,
     pub trace: Option<Trace>,
 }
 
@@ -61,6 +64,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             dates_shifted: false,
             depth: 0,
             echoes: Vec::new(),
+            blobs_removed: Vec::new(),
             trace: trace.then(Trace::default),
         }
     }
@@ -158,7 +162,30 @@ impl<'a, 's> Rewriter<'a, 's> {
         }
         let vr = el.value_vr();
         let mut echo_why = None;
+        // A vendor blob is cleaned by its structure; one that does not parse is removed.
+        let blob = match (rule.action, &rule.source, &el.body) {
+            (Action::Clean, &Source::Vendor(Some(blob)), Body::Primitive) => {
+                match self.vendor_blob(el, blob)? {
+                    Ok(v) => Some(v),
+                    Err(why) => {
+                        let before = self.before(el)?;
+                        self.record(el, path, rule, "remove", before, Traced::Absent);
+                        if let Some(c) = self.trace.as_mut().and_then(|t| t.changes.last_mut()) {
+                            c.why = format!("{} does not parse: {why}", blob.name());
+                        }
+                        self.blobs_removed.push(format!(
+                            "{} ({}): {why}",
+                            element_name(tag),
+                            blob.name()
+                        ));
+                        return Ok(None);
+                    }
+                }
+            }
+            _ => None,
+        };
         let new_value: Option<Vec<u8>> = match (rule.action, &el.body) {
+            (Action::Clean, _) if blob.is_some() => blob,
             (Action::Keep, Body::Primitive) => self.echo(el)?.map(|r| {
                 echo_why = Some(echo_reason(&r));
                 r.value
@@ -305,6 +332,24 @@ impl<'a, 's> Rewriter<'a, 's> {
             Vr::US | Vr::SS | Vr::UL | Vr::SL | Vr::FL | Vr::FD | Vr::SV | Vr::UV | Vr::AT => v,
             _ => values::pad(vr, values::dummy(vr, v.len())),
         })
+    }
+
+    /// A vendor blob cleaned by its structure (`vendor`), then searched for the file's
+    /// identifiers as bytes; `Err` says why it does not parse.
+    fn vendor_blob(&mut self, el: &Element, blob: Blob) -> io::Result<Result<Vec<u8>, String>> {
+        let v = self.value(el)?;
+        let keep = vendor::Keep {
+            characteristics: self.policy.has(ProfileOption::RetainPatientCharacteristics),
+        };
+        Ok(vendor::clean(blob, &v, keep).map(|cleaned| {
+            match echo::scrub(&self.facts.echoes, el.tag, Vr::UN, &cleaned) {
+                Some(r) => {
+                    self.echoes.push(element_name(el.tag));
+                    r.value
+                }
+                None => cleaned,
+            }
+        }))
     }
 
     /// A kept value without the file's identifiers, or `None` when it holds none (or is not

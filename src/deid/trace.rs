@@ -122,5 +122,7 @@ fn why(source: &Source) -> String {
         Source::NotListed => "not in E.1-1".into(),
         Source::Unknown => "not in PS3.6".into(),
         Source::SafePrivate => "safe private".into(),
+        Source::Vendor(None) => "vendor dictionary".into(),
+        Source::Vendor(Some(b)) => format!("vendor dictionary, {}", b.name()),
     }
 }

@@ -52,6 +52,7 @@ struct RawPolicy {
     refuse_modalities: Option<Vec<String>>,
     refuse_sop_classes: Option<Vec<String>>,
     screen_pixels: Option<bool>,
+    vendor_private: Option<bool>,
     patient_identity: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     allow: Vec<RawAllow>,
@@ -201,6 +202,9 @@ pub fn parse(
             .map(|s| s.trim().to_ascii_uppercase())
             .collect();
     }
+    if let Some(v) = raw.vendor_private {
+        policy.vendor_private = v;
+    }
     if let Some(s) = raw.screen_pixels {
         policy.screen_pixels = s;
     }
@@ -343,7 +347,7 @@ pub fn parse_tag(s: &str) -> Option<Tag> {
     Some(Tag(hex4(g.trim())?, hex4(e.trim())?))
 }
 
-fn parse_private_tag(s: &str) -> Option<(u16, u8)> {
+pub(super) fn parse_private_tag(s: &str) -> Option<(u16, u8)> {
     let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
     let (g, e) = inner.split_once(',')?;
     let group = hex4(g.trim())?;

@@ -6,6 +6,7 @@ pub mod file;
 pub mod generated;
 pub mod stop_words;
 pub mod table_types;
+pub mod vendor;
 mod vocabulary;
 
 use crate::dicom::Tag;
@@ -22,7 +23,7 @@ fn builtin_pixel_rules() -> &'static [DeviceRule] {
 use table_types::TagPattern;
 
 pub use file::{PolicyError, builtin_names, load as load_policy, load_builtin};
-pub use vocabulary::{Action, Allow, PrivateKey, ProfileOption, Rule, Source};
+pub use vocabulary::{Action, Allow, Blob, PrivateKey, ProfileOption, Rule, Source};
 
 /// Who the patient is unless a policy says otherwise: the ID and who issued it.
 pub const DEFAULT_PATIENT_IDENTITY: [Tag; 2] = [Tag(0x0010, 0x0021), Tag(0x0010, 0x0020)];
@@ -51,6 +52,9 @@ pub struct Policy {
     /// The top-level attributes whose values together are the patient (one keyed token and
     /// date shift per distinct combination). Default: Issuer of Patient ID, Patient ID.
     pub patient_identity: Vec<Tag>,
+    /// Keep or clean the private attributes of the research-safe vendor dictionary
+    /// (`policies/vendor-private.toml`) that analysis tools read.
+    pub vendor_private: bool,
     exact: HashMap<Tag, Rule>,
     /// Rules of the pattern rows (50xx, 60xx), in table order.
     repeating: Vec<(TagPattern, Rule)>,
@@ -91,6 +95,7 @@ impl Policy {
             custom_pixel_rules: Vec::new(),
             screen_pixels: true,
             patient_identity: DEFAULT_PATIENT_IDENTITY.to_vec(),
+            vendor_private: false,
             exact: HashMap::new(),
             repeating: Vec::new(),
             private_default: Rule {
@@ -195,7 +200,9 @@ impl Policy {
         }
     }
 
-    /// The rule for a private attribute in the block of `creator` (None: no creator found).
+    /// The rule for a private attribute in the block of `creator` (None: no creator found):
+    /// an override, else the vendor dictionary (with `vendor_private`), else the safe-private
+    /// table (with `retain-safe-private`), else the private row (remove).
     pub fn private_rule(&self, tag: Tag, creator: Option<&str>) -> Rule {
         let element = (tag.1 & 0xFF) as u8;
         if let Some(creator) = creator {
@@ -208,6 +215,14 @@ impl Policy {
                 return Rule {
                     action: *action,
                     source: Source::Override,
+                };
+            }
+            if self.vendor_private
+                && let Some(v) = vendor::dictionary().get(&key)
+            {
+                return Rule {
+                    action: v.action,
+                    source: Source::Vendor(v.blob),
                 };
             }
             if self.has(ProfileOption::RetainSafePrivate)
@@ -249,6 +264,12 @@ impl Policy {
             ),
             format!("name {}", q(&self.name)),
         ];
+        if self.vendor_private {
+            lines.push(format!(
+                "vendor-private {}",
+                blake3::hash(vendor::TABLE.as_bytes()).to_hex()
+            ));
+        }
         lines.extend(self.options.iter().map(|o| format!("option {}", o.name())));
         lines.extend(
             self.overrides

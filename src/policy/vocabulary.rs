@@ -155,6 +155,38 @@ pub enum Source {
     Unknown,
     /// A private attribute in Table E.3.10-1 under retain-safe-private.
     SafePrivate,
+    /// A private attribute of the research-safe vendor dictionary (`vendor_private`); a
+    /// cleaned one says what structure its value is.
+    Vendor(Option<Blob>),
+}
+
+/// A vendor's structured private value, cleaned by parsing it (`deid::vendor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Blob {
+    /// Siemens CSA image or series header (SV10 or the older format).
+    SiemensCsa,
+    /// Siemens protocol text (ASCCONV and XProtocol), as Siemens XA stores it.
+    SiemensProtocol,
+    /// GE's gzip-compressed protocol data block.
+    GeProtocol,
+}
+
+impl Blob {
+    pub fn parse(s: &str) -> Option<Blob> {
+        Some(match s {
+            "siemens-csa" => Blob::SiemensCsa,
+            "siemens-protocol" => Blob::SiemensProtocol,
+            "ge-protocol" => Blob::GeProtocol,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Blob::SiemensCsa => "siemens-csa",
+            Blob::SiemensProtocol => "siemens-protocol",
+            Blob::GeProtocol => "ge-protocol",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
