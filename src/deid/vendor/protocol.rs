@@ -70,12 +70,14 @@ fn clean_at(t: &mut [u8], q: usize) {
         // A string of this level: up to the next quote that is not an escaped one.
         let start = i + q;
         let mut j = start;
-        while j < t.len() && !(t[j..].starts_with(&quote) && !t[j..].starts_with(&escaped)) {
-            j += if t[j..].starts_with(&escaped) {
-                2 * q
+        while j < t.len() {
+            if t[j..].starts_with(&escaped) {
+                j += 2 * q;
+            } else if t[j..].starts_with(&quote) {
+                break;
             } else {
-                1
-            };
+                j += 1;
+            }
         }
         let names = is_name(&t[..i]);
         let stop = j.min(t.len());
