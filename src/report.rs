@@ -74,8 +74,16 @@ pub fn scan(r: &ScanReport) -> String {
         ("visible by transfer syntax", &r.by_transfer_syntax),
         ("pixels cleaned, located by", &r.pixels_cleaned_by),
         ("echoes removed (files), by element", &r.echoes_by_element),
+        (
+            "vendor data removed, does not parse (files), by element",
+            &r.blobs_removed_by_element,
+        ),
     ] {
-        if map.is_empty() && (title.starts_with("pixels") || title.starts_with("echoes")) {
+        if map.is_empty()
+            && (title.starts_with("pixels")
+                || title.starts_with("echoes")
+                || title.starts_with("vendor"))
+        {
             continue;
         }
         if title.starts_with("echoes") {

@@ -37,6 +37,9 @@ pub struct FileInfo {
     /// Elements whose kept or cleaned value held an identifier of the file (echoes), by name:
     /// sorted, each once. Never a value.
     pub echoes: Vec<String>,
+    /// Vendor blobs the research-safe dictionary would clean but that do not parse, removed:
+    /// element and reason, never a value.
+    pub blobs_removed: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -120,7 +123,7 @@ impl<'a> Engine<'a> {
             )?,
             _ => None,
         };
-        let (dataset, trace, echoes) = self.rewrite(
+        let (dataset, trace, echoes, blobs) = self.rewrite(
             &facts,
             pixels.as_ref(),
             screened,
@@ -133,7 +136,7 @@ impl<'a> Engine<'a> {
         out.append(dataset);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), ts, echoes),
+            info: info(&facts, pixels.as_ref(), ts, echoes, blobs),
             trace,
         })
     }
@@ -154,7 +157,7 @@ impl<'a> Engine<'a> {
         };
         let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts, &encoded)?;
         // Not screened: the data set is materialised while planning.
-        let (dataset, trace, echoes) =
+        let (dataset, trace, echoes, blobs) =
             self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
@@ -162,7 +165,7 @@ impl<'a> Engine<'a> {
         out.bytes(&deflate::deflate_after(head, &dataset)?);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), TS_DEFLATED.into(), echoes),
+            info: info(&facts, pixels.as_ref(), TS_DEFLATED.into(), echoes, blobs),
             trace,
         })
     }
@@ -177,7 +180,7 @@ impl<'a> Engine<'a> {
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
-    ) -> Result<(Out, Vec<Change>, Vec<String>), DeidError> {
+    ) -> Result<(Out, Vec<Change>, Vec<String>, Vec<String>), DeidError> {
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         rw.screened = screened;
         let mut parts = rw.dataset(elements, Scope::Plain, "")?;
@@ -193,7 +196,13 @@ impl<'a> Engine<'a> {
         let mut echoes = std::mem::take(&mut rw.echoes);
         echoes.sort();
         echoes.dedup();
-        Ok((out, rw.trace.map(|t| t.changes).unwrap_or_default(), echoes))
+        let blobs = std::mem::take(&mut rw.blobs_removed);
+        Ok((
+            out,
+            rw.trace.map(|t| t.changes).unwrap_or_default(),
+            echoes,
+            blobs,
+        ))
     }
 }
 
@@ -202,9 +211,11 @@ fn info(
     pixels: Option<&PixelWork>,
     transfer_syntax: String,
     echoes: Vec<String>,
+    blobs_removed: Vec<String>,
 ) -> FileInfo {
     FileInfo {
         echoes,
+        blobs_removed,
         pixels: pixels.map(|p| p.settled_by.clone()).unwrap_or_default(),
         sop_class: facts.sop_class.clone(),
         modality: facts.modality.clone(),

@@ -74,11 +74,16 @@ impl DeidFs {
             let state = match entry.kind {
                 Kind::Dir => None,
                 Kind::File => match verdicts.remove(&i) {
-                    Some(Ok((stamp, Verdict::Served(plan, info)))) => Some(FileState {
-                        info,
-                        stamp,
-                        size: plan.len(),
-                    }),
+                    Some(Ok((stamp, Verdict::Served(plan, info)))) => {
+                        if !info.blobs_removed.is_empty() {
+                            tracing::warn!(file = %view_path, removed = ?info.blobs_removed, "vendor data that does not parse removed");
+                        }
+                        Some(FileState {
+                            info,
+                            stamp,
+                            size: plan.len(),
+                        })
+                    }
                     Some(Ok((_, Verdict::Hidden(reason)))) => {
                         tracing::debug!(file = %view_path, reason, "hidden");
                         hidden.push((rel, reason));

@@ -1,5 +1,6 @@
-//! GE's protocol data block ((0025,xx1B), creator "GEMS_SERS_01"): a gzip stream of
-//! `KEY "value"` lines. Inflated (at most 16 MiB), cleaned line by line (the keys dcm2niix
+//! GE's protocol data block ((0025,xx1B), creator "GEMS_SERS_01"): the length of a gzip
+//! stream (four bytes, little endian), the stream, of `KEY "value"` lines, and padding.
+//! Inflated (at most 16 MiB), cleaned line by line (the keys dcm2niix
 //! reads and every numeric value stay, other values are blanked), compressed again with a
 //! fixed header (no name, no time), so the output is the same on every machine. The length
 //! changes; the plan holds the new value, so the size is still known when planning.
@@ -23,8 +24,15 @@ const KEYS: &[&[u8]] = &[
 const MAX_INFLATED: u64 = 16 << 20;
 
 pub(super) fn clean(v: &[u8]) -> Result<Vec<u8>, String> {
+    let declared = v
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or("shorter than its length field")?;
+    let stream = v
+        .get(4..4 + declared)
+        .ok_or_else(|| format!("says {declared} bytes of gzip, holds {}", v.len() - 4))?;
     let mut text = Vec::new();
-    flate2::read::GzDecoder::new(v)
+    flate2::read::GzDecoder::new(stream)
         .take(MAX_INFLATED + 1)
         .read_to_end(&mut text)
         .map_err(|e| format!("not a gzip stream: {e}"))?;
@@ -49,7 +57,9 @@ pub(super) fn clean(v: &[u8]) -> Result<Vec<u8>, String> {
         .mtime(0)
         .write(Vec::new(), flate2::Compression::default());
     gz.write_all(&text).map_err(|e| e.to_string())?;
-    let mut out = gz.finish().map_err(|e| e.to_string())?;
+    let compressed = gz.finish().map_err(|e| e.to_string())?;
+    let mut out = (compressed.len() as u32).to_le_bytes().to_vec();
+    out.extend(compressed);
     if out.len() % 2 == 1 {
         out.push(0);
     }
@@ -60,15 +70,23 @@ pub(super) fn clean(v: &[u8]) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    fn gzip(t: &[u8]) -> Vec<u8> {
-        let mut gz = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::default());
+    /// As GE writes it: the length, a gzip stream with a file name, a pad byte.
+    fn block(t: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::GzBuilder::new()
+            .filename("Exam")
+            .write(Vec::new(), flate2::Compression::default());
         gz.write_all(t).unwrap();
-        gz.finish().unwrap()
+        let z = gz.finish().unwrap();
+        let mut v = (z.len() as u32).to_le_bytes().to_vec();
+        v.extend(z);
+        v.push(0);
+        v
     }
 
     fn gunzip(v: &[u8]) -> String {
+        let n = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
         let mut s = String::new();
-        flate2::read::GzDecoder::new(v)
+        flate2::read::GzDecoder::new(&v[4..4 + n])
             .read_to_string(&mut s)
             .unwrap();
         s
@@ -76,7 +94,7 @@ mod tests {
 
     #[test]
     fn the_keys_dcm2niix_reads_and_numbers_stay_other_values_are_blanked() {
-        let src = gzip(b"ENTRY \"Head First\"\nSLICEORDER \"1\"\nMBACCEL \"3\"\nPSEQ \"EPI\"\nNOTES \"patient DOE anxious\"\nTE \"30.0\"\n");
+        let src = block(b"ENTRY \"Head First\"\nSLICEORDER \"1\"\nMBACCEL \"3\"\nPSEQ \"EPI\"\nNOTES \"patient DOE anxious\"\nTE \"30.0\"\n");
         let out = clean(&src).unwrap();
         let text = gunzip(&out);
         for kept in [
@@ -95,5 +113,6 @@ mod tests {
         );
         assert_eq!(clean(&src).unwrap(), out, "the same bytes every time");
         assert!(clean(b"not gzip").is_err());
+        assert!(clean(&src[..src.len() / 2]).is_err(), "a cut stream");
     }
 }
