@@ -80,11 +80,12 @@ def numbers(path: str) -> list[float]:
 
 
 def convert(files: list[str], work: str, side: str) -> tuple[str, dict[str, str]]:
-    """dcm2niix on a folder holding `files` (as symlinks); its outputs by name."""
+    """dcm2niix on a folder holding `files` as symlinks numbered in the order given (a source
+    file and its view have the same number); its outputs by name."""
     inp, out = os.path.join(work, side, "in"), os.path.join(work, side, "out")
     os.makedirs(inp)
     os.makedirs(out)
-    for i, f in enumerate(sorted(files)):
+    for i, f in enumerate(files):
         os.symlink(os.path.abspath(f), os.path.join(inp, f"{i:05d}.dcm"))
     proc = subprocess.run(["dcm2niix", "-b", "y", "-ba", "n", "-z", "n", "-f", "x", "-o", out, inp],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -169,27 +170,41 @@ def compare_series(src_files: list[str], view_files: list[str], simpleitk: bool)
 
 
 def compare_simpleitk(src_files: list[str], view_files: list[str], work: str) -> list[str]:
+    """SimpleITK's ImageSeriesReader on every GDCM series of the folder, source against view
+    (a series is known by the numbers of its files, the same on both sides)."""
     import SimpleITK as sitk  # noqa: PLC0415 - optional
 
-    def read(side: str):
+    def series(side: str) -> dict:
         folder = os.path.join(work, side, "in")
         reader = sitk.ImageSeriesReader()
-        names = reader.GetGDCMSeriesFileNames(folder)
-        reader.SetFileNames(names)
-        img = reader.Execute()
-        return {
-            "size": img.GetSize(), "spacing": [round(x, 5) for x in img.GetSpacing()],
-            "origin": [round(x, 4) for x in img.GetOrigin()],
-            "direction": [round(x, 5) for x in img.GetDirection()],
-            "voxels": hashlib.blake2b(sitk.GetArrayViewFromImage(img).tobytes(),
-                                      digest_size=16).hexdigest(),
-        }
+        out = {}
+        for sid in reader.GetGDCMSeriesIDs(folder):
+            names = reader.GetGDCMSeriesFileNames(folder, sid)
+            key = tuple(sorted(os.path.basename(n) for n in names))
+            try:
+                reader.SetFileNames(names)
+                img = reader.Execute()
+                out[key] = {
+                    "size": img.GetSize(), "spacing": [round(x, 5) for x in img.GetSpacing()],
+                    "origin": [round(x, 4) for x in img.GetOrigin()],
+                    "direction": [round(x, 5) for x in img.GetDirection()],
+                    "voxels": hashlib.blake2b(sitk.GetArrayViewFromImage(img).tobytes(),
+                                              digest_size=16).hexdigest(),
+                }
+            except RuntimeError as exc:
+                out[key] = {"error": str(exc).strip().splitlines()[-1][:120]}
+        return out
 
-    try:
-        a, b = read("src"), read("view")
-    except RuntimeError as exc:
-        return [f"simpleitk: {str(exc).splitlines()[0][:200]}"]
-    return [f"simpleitk: {k} {a[k]} -> {b[k]}" for k in a if a[k] != b[k]]
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    a, b = series("src"), series("view")
+    diffs = []
+    if sorted(a) != sorted(b):
+        diffs.append(f"simpleitk: series {sorted(a)} -> {sorted(b)}")
+    for key in sorted(set(a) & set(b)):
+        for k in a[key]:
+            if a[key][k] != b[key].get(k):
+                diffs.append(f"simpleitk {','.join(key)}: {k} {a[key][k]} -> {b[key].get(k)}")
+    return diffs
 
 
 def main() -> int:

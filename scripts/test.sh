@@ -104,8 +104,9 @@ install_deps() {
     # tests find them because the venv's bin/ comes first on PATH (see use_venv).
     # pydicom decodes compressed pixel data through the pylibjpeg plugins (libjpeg,
     # OpenJPEG, RLE): the independent decoder the pixel tests compare deidfs's frames with.
-    local py_pkgs=("pydicom>=3,<4" numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle)
-    if ! "$VENV/bin/python3" -c 'import pydicom, numpy, pylibjpeg, libjpeg, openjpeg, rle' >/dev/null 2>&1; then
+    # SimpleITK reads series through the view in the research-fidelity tests.
+    local py_pkgs=("pydicom>=3,<4" numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle SimpleITK)
+    if ! "$VENV/bin/python3" -c 'import pydicom, numpy, pylibjpeg, libjpeg, openjpeg, rle, SimpleITK' >/dev/null 2>&1; then
         if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
             apt_install python3-venv
         fi

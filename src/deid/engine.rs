@@ -50,6 +50,15 @@ pub struct Outcome {
     pub trace: Vec<Change>,
 }
 
+/// The rewritten data set, what was traced, the elements that held echoes and the vendor
+/// blobs removed because they do not parse.
+struct Rewritten {
+    dataset: Out,
+    trace: Vec<Change>,
+    echoes: Vec<String>,
+    blobs_removed: Vec<String>,
+}
+
 /// Everything a plan depends on besides the source bytes.
 pub struct Engine<'a> {
     pub policy: &'a Policy,
@@ -123,7 +132,12 @@ impl<'a> Engine<'a> {
             )?,
             _ => None,
         };
-        let (dataset, trace, echoes, blobs) = self.rewrite(
+        let Rewritten {
+            dataset,
+            trace,
+            echoes,
+            blobs_removed,
+        } = self.rewrite(
             &facts,
             pixels.as_ref(),
             screened,
@@ -136,7 +150,7 @@ impl<'a> Engine<'a> {
         out.append(dataset);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), ts, echoes, blobs),
+            info: info(&facts, pixels.as_ref(), ts, echoes, blobs_removed),
             trace,
         })
     }
@@ -157,21 +171,30 @@ impl<'a> Engine<'a> {
         };
         let pixels = burned_in::decide(&mut win, self.policy, &elements, &facts, &encoded)?;
         // Not screened: the data set is materialised while planning.
-        let (dataset, trace, echoes, blobs) =
-            self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
+        let Rewritten {
+            dataset,
+            trace,
+            echoes,
+            blobs_removed,
+        } = self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
         let mut out = Out::new();
         out.bytes(&deflate::deflate_after(head, &dataset)?);
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), TS_DEFLATED.into(), echoes, blobs),
+            info: info(
+                &facts,
+                pixels.as_ref(),
+                TS_DEFLATED.into(),
+                echoes,
+                blobs_removed,
+            ),
             trace,
         })
     }
 
-    /// The top-level data set rewritten, with the conformance marking in tag order; what was
-    /// traced; the elements that held echoes.
+    /// The top-level data set rewritten, with the conformance marking in tag order.
     fn rewrite(
         &self,
         facts: &Facts,
@@ -180,7 +203,7 @@ impl<'a> Engine<'a> {
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
-    ) -> Result<(Out, Vec<Change>, Vec<String>, Vec<String>), DeidError> {
+    ) -> Result<Rewritten, DeidError> {
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         rw.screened = screened;
         let mut parts = rw.dataset(elements, Scope::Plain, "")?;
@@ -196,13 +219,12 @@ impl<'a> Engine<'a> {
         let mut echoes = std::mem::take(&mut rw.echoes);
         echoes.sort();
         echoes.dedup();
-        let blobs = std::mem::take(&mut rw.blobs_removed);
-        Ok((
-            out,
-            rw.trace.map(|t| t.changes).unwrap_or_default(),
+        Ok(Rewritten {
+            dataset: out,
+            blobs_removed: std::mem::take(&mut rw.blobs_removed),
+            trace: rw.trace.map(|t| t.changes).unwrap_or_default(),
             echoes,
-            blobs,
-        ))
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod burned;
+pub mod csa;
 pub mod cuts;
 pub mod echo;
 pub mod fixtures;

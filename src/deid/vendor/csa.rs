@@ -10,6 +10,7 @@
 //! protocol (MrPhoenixProtocol) is cleaned as protocol text; the patient's weight
 //! (UsedPatientWeight) is kept only with retain-patient-characteristics; every other text is
 //! blanked, and bytes after the last item are zeroed. The names, VRs and counts stay.
+//! Tested through the engine in tests/vendor.rs.
 
 use super::{Keep, blank, numeric, protocol};
 
@@ -121,106 +122,5 @@ fn clean_item(name: &str, item: &mut [u8], keep: Keep) {
         }
     } else if !numeric(value) && !TECHNICAL.contains(&name) {
         blank(value);
-    }
-}
-
-#[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-
-    /// An SV10 header of the given elements, each with its items (as Siemens writes them:
-    /// item words len, len, 77, len; values padded to four bytes).
-    pub fn sv10(elements: &[(&str, &str, &[&str])]) -> Vec<u8> {
-        let mut v = b"SV10\x04\x03\x02\x01".to_vec();
-        v.extend((elements.len() as u32).to_le_bytes());
-        v.extend(77u32.to_le_bytes());
-        for (name, vr, items) in elements {
-            let mut n = [0u8; 64];
-            n[..name.len()].copy_from_slice(name.as_bytes());
-            v.extend(n);
-            v.extend(1i32.to_le_bytes());
-            let mut r = [0u8; 4];
-            r[..vr.len()].copy_from_slice(vr.as_bytes());
-            v.extend(r);
-            v.extend(3i32.to_le_bytes());
-            v.extend((items.len() as i32).to_le_bytes());
-            v.extend(77i32.to_le_bytes());
-            for item in *items {
-                let len = item.len() as i32 + 1;
-                for w in [len, len, 77, len] {
-                    v.extend(w.to_le_bytes());
-                }
-                v.extend(item.as_bytes());
-                v.push(0);
-                while v.len() % 4 != 0 {
-                    v.push(0);
-                }
-            }
-        }
-        v
-    }
-
-    fn items(v: &[u8]) -> Vec<String> {
-        // The test headers' items, read back by the same walk.
-        let mut out = Vec::new();
-        let count = word(v, 8).unwrap();
-        let mut at = 16;
-        for _ in 0..count {
-            let n = word(v, at + 76).unwrap();
-            at += 84;
-            for _ in 0..n {
-                let len = word(v, at + 4).unwrap() as usize;
-                let s = &v[at + 16..at + 16 + len];
-                out.push(
-                    String::from_utf8_lossy(&s[..s.iter().position(|&b| b == 0).unwrap_or(len)])
-                        .trim()
-                        .to_string(),
-                );
-                at += 16 + len.div_ceil(4) * 4;
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn numbers_and_technical_text_stay_and_other_text_is_blanked_in_place() {
-        let src = sv10(&[
-            ("NumberOfImagesInMosaic", "US", &["35"]),
-            ("MosaicRefAcqTimes", "FD", &["0.0", "1032.5", "-12.5e1"]),
-            ("ImaCoilString", "LO", &["T:HEA;HEP"]),
-            ("PatReinPattern", "ST", &["1;HFS;100.70;33.68;DOE^JANE"]),
-            ("UsedPatientWeight", "DS", &["100.7"]),
-            ("SomeNewText", "LO", &["St. Mary Hospital"]),
-        ]);
-        let out = clean(&src, Keep::default()).unwrap();
-        assert_eq!(out.len(), src.len());
-        assert_eq!(
-            items(&out),
-            ["35", "0.0", "1032.5", "-12.5e1", "T:HEA;HEP", "", "", ""]
-        );
-        let kept = clean(
-            &src,
-            Keep {
-                characteristics: true,
-            },
-        )
-        .unwrap();
-        assert_eq!(items(&kept)[6], "100.7");
-    }
-
-    #[test]
-    fn a_header_that_does_not_parse_is_an_error_never_a_partial_clean() {
-        let src = sv10(&[("B_value", "IS", &["1000"])]);
-        for cut in [4, 12, 40, src.len() - 8] {
-            assert!(clean(&src[..cut], Keep::default()).is_err(), "cut at {cut}");
-        }
-        let mut bad_count = src.clone();
-        bad_count[8..12].copy_from_slice(&5000u32.to_le_bytes());
-        assert!(
-            clean(&bad_count, Keep::default())
-                .unwrap_err()
-                .contains("5000 elements")
-        );
-        assert!(clean(b"plain text, not a CSA header", Keep::default()).is_err());
     }
 }
