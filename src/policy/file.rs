@@ -395,6 +395,12 @@ pub fn describe(p: &Policy) -> String {
     for (k, a) in overrides {
         s += &format!("override: {k} -> {a}\n");
     }
+    if p.vendor_private {
+        s += &format!(
+            "vendor private: {} attributes analysis tools read, kept or cleaned (policies/vendor-private.toml)\n",
+            super::vendor::dictionary().len()
+        );
+    }
     s += &format!(
         "refuse modalities: {}\n",
         p.refuse_modalities
