@@ -227,3 +227,23 @@ fn a_name_planted_in_a_real_siemens_protocol_is_gone_and_dcm2niix_still_reads_th
     assert_eq!(dims(&b), dims(&a));
     assert!(a[352..] == b[352..], "the same voxels");
 }
+
+/// A kept vendor value (GE's pulse sequence name) that repeats the patient's name is masked
+/// like any kept value; the rest of the GE block stays.
+#[test]
+fn a_name_planted_in_a_kept_vendor_value_is_masked() {
+    let src = fx::mr_like(NAME, "PID-4821", 8, 8)
+        .str((0x0008, 0x0070), "LO", "GE MEDICAL SYSTEMS")
+        .str((0x0019, 0x0010), "LO", "GEMS_ACQU_01")
+        .str((0x0019, 0x109C), "LO", "epiRT KOWALSKA")
+        .str((0x0019, 0x10BB), "DS", "0.707107")
+        .build();
+    let (out, info) = plan(&src, &research());
+    assert!(!find(&out, b"KOWALSKA"));
+    assert!(find(&out, b"epiRT") && find(&out, b"0.707107"));
+    assert!(
+        info.echoes.contains(&"(0019,xx9C) private".to_string()),
+        "{:?}",
+        info.echoes
+    );
+}
