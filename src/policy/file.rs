@@ -248,7 +248,7 @@ pub fn parse(
         })?;
         match (&o.creator, &o.keyword, &o.tag) {
             (Some(creator), None, Some(tag)) => {
-                let (group, element) = parse_private_tag(tag).ok_or_else(|| {
+                let (group, element) = super::vocabulary::parse_private_tag(tag).ok_or_else(|| {
                     err(at, format!("private tag {tag:?} must look like \"(0029,xx10)\": an odd group and the element's low byte"))
                 })?;
                 policy.private_overrides.insert(
@@ -333,30 +333,13 @@ pub fn with_options(mut policy: Policy, names: &[String]) -> Result<Policy, Poli
     Ok(policy)
 }
 
-fn hex4(s: &str) -> Option<u16> {
-    if s.len() == 4 {
-        u16::from_str_radix(s, 16).ok()
-    } else {
-        None
-    }
-}
-
 pub fn parse_tag(s: &str) -> Option<Tag> {
     let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
     let (g, e) = inner.split_once(',')?;
-    Some(Tag(hex4(g.trim())?, hex4(e.trim())?))
-}
-
-pub(super) fn parse_private_tag(s: &str) -> Option<(u16, u8)> {
-    let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
-    let (g, e) = inner.split_once(',')?;
-    let group = hex4(g.trim())?;
-    let e = e.trim();
-    let low = e.strip_prefix("xx").or_else(|| e.strip_prefix("XX"))?;
-    if group % 2 == 0 || low.len() != 2 {
-        return None;
-    }
-    Some((group, u8::from_str_radix(low, 16).ok()?))
+    Some(Tag(
+        super::vocabulary::hex4(g.trim())?,
+        super::vocabulary::hex4(e.trim())?,
+    ))
 }
 
 /// Used by `policy show`: the options and overrides in effect.

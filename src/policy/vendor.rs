@@ -46,7 +46,7 @@ fn parse(text: &str) -> Result<BTreeMap<PrivateKey, VendorRule>, String> {
     let raw: RawTable = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
     for e in raw.element {
-        let (group, element) = super::file::parse_private_tag(&e.tag)
+        let (group, element) = super::vocabulary::parse_private_tag(&e.tag)
             .ok_or_else(|| format!("{}: tag {:?} is not \"(gggg,xxEE)\"", e.creator, e.tag))?;
         let rule = match (e.action.as_str(), e.format.as_deref()) {
             ("keep", None) => VendorRule {

@@ -210,3 +210,26 @@ pub struct Allow {
     pub manufacturer: Option<String>,
     pub model: Option<String>,
 }
+
+/// Four hexadecimal digits.
+pub(super) fn hex4(s: &str) -> Option<u16> {
+    if s.len() == 4 {
+        u16::from_str_radix(s, 16).ok()
+    } else {
+        None
+    }
+}
+
+/// A private tag as policy files write it, `(gggg,xxEE)`: an odd group and the element's low
+/// byte (its block is wherever the creator is).
+pub(super) fn parse_private_tag(s: &str) -> Option<(u16, u8)> {
+    let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
+    let (g, e) = inner.split_once(',')?;
+    let group = hex4(g.trim())?;
+    let e = e.trim();
+    let low = e.strip_prefix("xx").or_else(|| e.strip_prefix("XX"))?;
+    if group % 2 == 0 || low.len() != 2 {
+        return None;
+    }
+    Some((group, u8::from_str_radix(low, 16).ok()?))
+}
