@@ -156,79 +156,105 @@ impl Filesystem for FuseAdapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.fs.getattr(ino.0) {
-            Ok(a) if a.kind == Kind::Dir => {
-                reply.opened(FileHandle(0), FopenFlags::FOPEN_CACHE_DIR)
-            }
-            Ok(_) => reply.error(Errno::ENOTDIR),
+        match self.fs.opendir(ino.0) {
+            // The kernel caches the entries it reads; it keeps them across opens while they
+            // are the ones the view last gave it.
+            Ok(d) if d.keep_cache => reply.opened(
+                FileHandle(d.fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
+            Ok(d) => reply.opened(FileHandle(d.fh), FopenFlags::FOPEN_CACHE_DIR),
             Err(e) => reply.error(log_error("opendir", &e)),
         }
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.fs.releasedir(fh.0);
+        reply.ok();
     }
 
     fn readdir(
         &self,
         _req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = match self.fs.readdir(ino.0) {
-            Ok(e) => e,
-            Err(e) => return reply.error(log_error("readdir", &e)),
-        };
-        let parent = self.fs.parent(ino.0).unwrap_or(ino.0);
-        let dots = [
-            (ino.0, FileType::Directory, ".".to_string()),
-            (parent, FileType::Directory, "..".to_string()),
-        ];
-        let all = dots.into_iter().chain(entries.iter().map(|e| {
-            let a = file_attr(&e.attr);
-            (e.attr.ino, a.kind, e.name.clone())
-        }));
-        for (i, (child, kind, name)) in all.enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(child), (i + 1) as u64, kind, &name) {
-                break;
+        // Offsets: 1 after ".", 2 after "..", then 3 + the entry's place in the listing.
+        if offset == 0 && reply.add(ino, 1, FileType::Directory, ".") {
+            return reply.ok();
+        }
+        if offset <= 1 {
+            let parent = self.fs.parent(ino.0).unwrap_or(ino.0);
+            if reply.add(INodeNo(parent), 2, FileType::Directory, "..") {
+                return reply.ok();
             }
         }
-        reply.ok();
+        let r = self
+            .fs
+            .readdir_from(fh.0, offset.saturating_sub(2), |next, name, attr| {
+                reply.add(INodeNo(attr.ino), next + 2, file_attr(attr).kind, name)
+            });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(log_error("readdir", &e)),
+        }
     }
 
     fn readdirplus(
         &self,
         _req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let entries = match self.fs.readdir(ino.0) {
-            Ok(e) => e,
-            Err(e) => return reply.error(log_error("readdirplus", &e)),
-        };
         let (Ok(me), Ok(parent)) = (
             self.fs.getattr(ino.0),
             self.fs.parent(ino.0).and_then(|p| self.fs.getattr(p)),
         ) else {
             return reply.error(Errno::ENOENT);
         };
-        let dots = [(".".to_string(), me), ("..".to_string(), parent)];
-        let all = dots
-            .into_iter()
-            .chain(entries.into_iter().map(|e| (e.name, e.attr)));
-        for (i, (name, attr)) in all.enumerate().skip(offset as usize) {
-            if reply.add(
-                INodeNo(attr.ino),
-                (i + 1) as u64,
-                &name,
-                &self.ttl,
-                &file_attr(&attr),
-                Generation(0),
-            ) {
-                break;
-            }
+        let g = Generation(0);
+        if offset == 0 && reply.add(INodeNo(me.ino), 1, ".", &self.ttl, &file_attr(&me), g) {
+            return reply.ok();
         }
-        reply.ok();
+        if offset <= 1
+            && reply.add(
+                INodeNo(parent.ino),
+                2,
+                "..",
+                &self.ttl,
+                &file_attr(&parent),
+                g,
+            )
+        {
+            return reply.ok();
+        }
+        let r = self
+            .fs
+            .readdir_from(fh.0, offset.saturating_sub(2), |next, name, attr| {
+                reply.add(
+                    INodeNo(attr.ino),
+                    next + 2,
+                    name,
+                    &self.ttl,
+                    &file_attr(attr),
+                    g,
+                )
+            });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(log_error("readdirplus", &e)),
+        }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
@@ -236,6 +262,8 @@ impl Filesystem for FuseAdapter {
         reply.statfs(0, 0, 0, self.fs.known_entries(), 0, 4096, 255, 4096);
     }
 
+    // No extended attributes. ENOSYS (not ENODATA) makes the kernel stop asking: otherwise
+    // every `ls -l` costs two more round trips per file (security.selinux, POSIX ACLs).
     fn getxattr(
         &self,
         _req: &Request,
@@ -244,14 +272,10 @@ impl Filesystem for FuseAdapter {
         _size: u32,
         reply: ReplyXattr,
     ) {
-        reply.error(Errno::ENODATA);
+        reply.error(Errno::ENOSYS);
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 {
-            reply.size(0)
-        } else {
-            reply.data(&[])
-        }
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        reply.error(Errno::ENOSYS);
     }
 }

@@ -143,3 +143,88 @@ fn a_file_that_becomes_invalid_disappears() {
     ));
     assert!(fs.readdir(study).unwrap().len() < names_before);
 }
+
+/// The names of an open directory read from `offset` on, `batch` at a time, resuming from the
+/// offset each request returned (as the kernel does).
+fn read_dir(fs: &DeidFs, fh: u64, batch: usize) -> Vec<String> {
+    let (mut names, mut offset) = (Vec::new(), 0);
+    loop {
+        let mut n = 0;
+        fs.readdir_from(fh, offset, |next, name, _| {
+            names.push(name.to_string());
+            offset = next;
+            n += 1;
+            n == batch
+        })
+        .unwrap();
+        if n < batch {
+            return names;
+        }
+    }
+}
+
+/// Issue 15: an open directory serves one listing by offset, whatever the size of the
+/// requests; the kernel may keep its cached entries at the next open only while they are the
+/// ones it was given (not after a file was added, nor after one became invalid).
+#[test]
+fn an_open_directory_is_read_by_offset_from_one_listing_kept_by_the_kernel_only_while_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("series");
+    std::fs::create_dir(&folder).unwrap();
+    let ct = fx::ct_default().build();
+    for i in 0..40 {
+        std::fs::write(folder.join(format!("{i:03}.dcm")), &ct).unwrap();
+    }
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    let (_, series) = child(&fs, ROOT, Kind::Dir);
+    let whole: Vec<String> = fs
+        .readdir(series)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(whole.len(), 40);
+
+    let first = fs.opendir(series).unwrap();
+    assert!(!first.keep_cache, "nothing cached yet");
+    for batch in [1, 7, 40, 100] {
+        assert_eq!(read_dir(&fs, first.fh, batch), whole, "batches of {batch}");
+    }
+    let again = fs.opendir(series).unwrap();
+    assert!(
+        again.keep_cache,
+        "unchanged: the kernel's entries are still right"
+    );
+
+    std::fs::write(folder.join("new.dcm"), &ct).unwrap();
+    let fresh = fs.opendir(series).unwrap();
+    assert!(!fresh.keep_cache, "a file was added");
+    assert_eq!(read_dir(&fs, fresh.fh, 9).len(), 41);
+    assert_eq!(
+        read_dir(&fs, again.fh, 9),
+        whole,
+        "an open handle keeps its listing"
+    );
+
+    // A file becomes invalid in place (the folder's own stamp may not change).
+    let inos: Vec<u64> = fs
+        .readdir(series)
+        .unwrap()
+        .iter()
+        .map(|e| e.attr.ino)
+        .collect();
+    assert!(fs.opendir(series).unwrap().keep_cache);
+    std::fs::write(folder.join("000.dcm"), b"garbage").unwrap();
+    let hidden = inos.iter().filter(|&&i| fs.getattr(i).is_err()).count();
+    assert_eq!(hidden, 1);
+    let after = fs.opendir(series).unwrap();
+    assert!(!after.keep_cache, "an entry was hidden since");
+    assert_eq!(read_dir(&fs, after.fh, 9).len(), 40);
+    for d in [first, again, fresh, after] {
+        fs.releasedir(d.fh);
+    }
+    assert!(
+        fs.readdir_from(1 << 40, 0, |_, _, _| false).is_err(),
+        "a released or unknown handle"
+    );
+}

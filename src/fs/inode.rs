@@ -36,6 +36,9 @@ pub(super) struct FileState {
 pub(super) struct Listing {
     /// Directory stamp at listing time (listed again when it changes).
     pub stamp: Option<Stamp>,
+    /// Unique among the view's listings (never 0), so an open can tell whether the kernel
+    /// was last given this one.
+    pub generation: u64,
     /// (view name, inode), ordered by name.
     pub entries: Vec<(String, u64)>,
     /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
@@ -56,6 +59,9 @@ pub(super) struct Node {
     pub state: Mutex<Option<FileState>>,
     /// Directories: the last listing; `None` until first listed.
     pub listing: Mutex<Option<Arc<Listing>>>,
+    /// Directories: the generation of the listing the last `opendir` served (0: none, or an
+    /// entry hidden since).
+    pub shown_listing: AtomicU64,
 }
 
 pub(super) struct Inodes {
@@ -128,5 +134,6 @@ fn new_node(parent: u64, kind: Kind, source: PathBuf, view_path: String, token: 
         token,
         state: Mutex::new(None),
         listing: Mutex::new(None),
+        shown_listing: AtomicU64::new(0),
     }
 }

@@ -13,9 +13,13 @@ use crate::source::{Kind, Stamp};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A file's version and what the engine made of it.
 type Planned = Result<(Stamp, Verdict), FsError>;
+
+/// The next listing's generation (unique in the process, never 0).
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl DeidFs {
     /// The directory's listing, made (or made again, when the directory changed) on demand.
@@ -110,6 +114,7 @@ impl DeidFs {
         }
         named.sort();
         Ok(Listing {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             stamp,
             entries: named,
             hidden,

@@ -8,6 +8,7 @@
 //! `error` (errno and log level) hold the parts; this file holds the freshness rules and
 //! attributes.
 
+mod dirs;
 mod error;
 mod handles;
 mod inode;
@@ -16,6 +17,7 @@ mod listing;
 mod names;
 mod planner;
 
+pub use dirs::OpenedDir;
 pub use error::{ErrorKind, FsError};
 pub use handles::{Caller, Opened};
 pub use inode::ROOT;
@@ -78,6 +80,8 @@ pub struct DeidFs {
     cache: PlanCache<FsError>,
     /// Open files by handle number; a handle is removed only by `release`.
     handles: DashMap<u64, Arc<Handle>>,
+    /// Open directories by handle number: the listing each serves.
+    dirs: DashMap<u64, Arc<inode::Listing>>,
     next_fh: AtomicU64,
     /// Threads that plan a directory's files when it is listed (none: the lister plans them).
     /// Started once: spawning them per listing cost more than the planning of small
@@ -107,6 +111,7 @@ impl DeidFs {
             cfg,
             inodes: Inodes::new(),
             handles: DashMap::new(),
+            dirs: DashMap::new(),
             next_fh: AtomicU64::new(1),
         }
     }
@@ -172,6 +177,7 @@ impl DeidFs {
             Verdict::Hidden(reason) => {
                 tracing::info!(file = %node.view_path, reason, "source changed: now hidden");
                 *lock(&node.state) = None;
+                self.entries_changed(node.parent);
                 Ok(false)
             }
         }
@@ -193,7 +199,8 @@ impl DeidFs {
         Ok(self.attr_of(ino, &node))
     }
 
-    /// Every visible entry of a directory, with attributes (for readdirplus), ordered.
+    /// Every visible entry of a directory, with attributes, ordered (the offline tools; the
+    /// mount reads an open directory by offset: `readdir_from`).
     pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
         let listing = self.listing(ino)?;
         let mut out = Vec::with_capacity(listing.entries.len());

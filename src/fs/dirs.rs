@@ -1,0 +1,79 @@
+//! Open directories: `opendir` takes the directory's listing (made, or made again when the
+//! source directory changed) and keeps it for the handle's life, so each `readdir` request
+//! serves its slice by offset without building the folder again: the cost of a listing is
+//! linear in its size, whatever the size of the requests. Offsets are positions in that
+//! listing (after `.` and `..`), stable for the handle.
+//!
+//! The kernel may keep a directory's entries between opens (keep-cache) only while they are
+//! the ones it was last given: `opendir` says so when the listing is the one the previous
+//! open served, and not when it was made again or an entry was hidden since.
+
+use super::error::{ErrorKind, FsError};
+use super::inode::Listing;
+use super::{Attr, DeidFs};
+use crate::lock;
+use crate::source::Kind;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// The result of `opendir`: a handle, and whether the kernel may keep its cached entries.
+pub struct OpenedDir {
+    pub fh: u64,
+    pub keep_cache: bool,
+}
+
+impl DeidFs {
+    pub fn opendir(&self, ino: u64) -> Result<OpenedDir, FsError> {
+        let listing = self.listing(ino)?;
+        let node = self.node(ino)?;
+        let shown = node
+            .shown_listing
+            .swap(listing.generation, Ordering::AcqRel);
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.dirs.insert(fh, listing.clone());
+        Ok(OpenedDir {
+            fh,
+            keep_cache: shown == listing.generation,
+        })
+    }
+
+    /// Entries of an open directory from `offset` (0 is the first after `.` and `..`): calls
+    /// `add(next_offset, name, attr)` until it returns true (the reply is full). Entries
+    /// hidden since the listing are skipped.
+    pub fn readdir_from(
+        &self,
+        fh: u64,
+        offset: u64,
+        mut add: impl FnMut(u64, &str, &Attr) -> bool,
+    ) -> Result<(), FsError> {
+        let listing: Arc<Listing> = self
+            .dirs
+            .get(&fh)
+            .map(|l| l.clone())
+            .ok_or(FsError::new(ErrorKind::BadHandle))?;
+        for (i, (name, child)) in listing.entries.iter().enumerate().skip(offset as usize) {
+            let Some(node) = self.inodes.get(*child) else {
+                continue;
+            };
+            if node.kind == Kind::File && lock(&node.state).is_none() {
+                continue; // hidden since listed
+            }
+            if add(i as u64 + 1, name, &self.attr_of(*child, &node)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        self.dirs.remove(&fh);
+    }
+
+    /// A file of `parent` was hidden after its listing: the kernel's cached entries of the
+    /// directory must not be kept at its next open.
+    pub(super) fn entries_changed(&self, parent: u64) {
+        if let Some(dir) = self.inodes.get(parent) {
+            dir.shown_listing.store(0, Ordering::Release);
+        }
+    }
+}
