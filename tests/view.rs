@@ -228,3 +228,55 @@ fn an_open_directory_is_read_by_offset_from_one_listing_kept_by_the_kernel_only_
         "a released or unknown handle"
     );
 }
+
+/// A source that counts the files opened (for planning or reading).
+struct Counting {
+    inner: MemorySource,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+impl deidfs::source::Source for Counting {
+    fn list(&self, dir: &std::path::Path) -> std::io::Result<Vec<deidfs::source::Entry>> {
+        self.inner.list(dir)
+    }
+    fn open(&self, file: &std::path::Path) -> std::io::Result<Box<dyn deidfs::source::SourceFile>> {
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.open(file)
+    }
+    fn stamp(&self, file: &std::path::Path) -> std::io::Result<deidfs::source::Stamp> {
+        self.inner.stamp(file)
+    }
+}
+
+/// Issue 15: a lookup of one file in a folder of a thousand plans that file only (the first
+/// `stat` in a big folder planned all of it before); listing the folder then plans the rest.
+#[test]
+fn a_lookup_plans_only_the_file_it_names() {
+    let inner = MemorySource::new();
+    let ct = fx::ct_default().build();
+    for i in 0..1000 {
+        inner.put(format!("big/{i:04}.dcm"), ct.clone());
+    }
+    let src = Arc::new(Counting {
+        inner,
+        opened: Default::default(),
+    });
+    let fs = DeidFs::new(src.clone(), config(1));
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([1; 32]));
+    let path = deidfs::fs::view_path(&keys, std::path::Path::new("big/0500.dcm"), true);
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let dir = fs.lookup(ROOT, OsStr::new(parts[0])).unwrap();
+    let file = fs.lookup(dir.ino, OsStr::new(parts[1])).unwrap();
+    assert_eq!(file.size, fs.readdir(dir.ino).unwrap()[0].attr.size);
+    // One open for the lookup, then the thousand of the listing (the looked-up file's plan
+    // is cached, but listing opens every file to read its stamp).
+    let opened = src.opened.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(opened, 1 + 1000);
+    let fresh = DeidFs::new(src.clone(), config(1));
+    src.opened.store(0, std::sync::atomic::Ordering::Relaxed);
+    let dir = fresh.lookup(ROOT, OsStr::new(parts[0])).unwrap();
+    fresh.lookup(dir.ino, OsStr::new(parts[1])).unwrap();
+    assert_eq!(src.opened.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(fresh.lookup(dir.ino, OsStr::new("NOSUCHNAME.dcm")).is_err());
+}

@@ -10,14 +10,15 @@
 //!   [`super::KeyHolderView`], and is never logged; logs use `view_path`.
 //!
 //! Both maps are `DashMap`s (sharded locks held only inside one call); `Node::state` and
-//! `Node::listing` are leaf mutexes. Lock order: a node's `listing`, then (while listing) the
-//! cache's internal locks, then the child nodes' `state`; nothing else is taken while a
-//! `state` is held.
+//! `Node::listing` and `Node::names` are leaf mutexes. Lock order: a node's `listing`, then its
+//! `names`, then (while listing) the cache's internal locks, then the child nodes' `state`;
+//! nothing else is taken while a `state` or `names` is held.
 
 use crate::deid::FileInfo;
 use crate::source::{Kind, Stamp};
 use dashmap::DashMap;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,18 +33,37 @@ pub(super) struct FileState {
     pub info: Arc<FileInfo>,
 }
 
-/// A directory's entries as last listed (made by `listing`).
-pub(super) struct Listing {
-    /// Directory stamp at listing time (listed again when it changes).
+/// A directory's source entries and their view names, as last read (made by `names`,
+/// without planning a file).
+pub(super) struct Names {
+    /// Directory stamp when read (read again when it changes).
     pub stamp: Option<Stamp>,
+    /// In source-name order.
+    pub entries: Vec<Named>,
+    /// View name -> index in `entries`.
+    pub by_name: HashMap<String, usize>,
+}
+
+/// One source entry and its view name.
+pub(super) struct Named {
+    /// The source name: PHI, never logged.
+    pub source: OsString,
+    pub kind: Kind,
+    pub token: String,
+    pub name: String,
+}
+
+/// A directory's visible entries (made by `listing`: every file planned).
+pub(super) struct Listing {
     /// Unique among the view's listings (never 0), so an open can tell whether the kernel
     /// was last given this one.
     pub generation: u64,
-    /// (view name, inode), ordered by name.
+    /// The names it was made from (made again when they are).
+    pub names: Arc<Names>,
+    /// (view name, inode) of the entries shown, ordered by name.
     pub entries: Vec<(String, u64)>,
     /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
     pub hidden: Vec<(PathBuf, &'static str)>,
-    pub by_name: HashMap<String, u64>,
 }
 
 pub(super) struct Node {
@@ -57,6 +77,8 @@ pub(super) struct Node {
     pub token: String,
     /// Files: the version shown; `None` while hidden (refused since it was listed).
     pub state: Mutex<Option<FileState>>,
+    /// Directories: the last names read; `None` until first looked into.
+    pub names: Mutex<Option<Arc<Names>>>,
     /// Directories: the last listing; `None` until first listed.
     pub listing: Mutex<Option<Arc<Listing>>>,
     /// Directories: the generation of the listing the last `opendir` served (0: none, or an
@@ -133,6 +155,7 @@ fn new_node(parent: u64, kind: Kind, source: PathBuf, view_path: String, token: 
         view_path,
         token,
         state: Mutex::new(None),
+        names: Mutex::new(None),
         listing: Mutex::new(None),
         shown_listing: AtomicU64::new(0),
     }

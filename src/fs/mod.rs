@@ -160,13 +160,17 @@ impl DeidFs {
             .stamp(&node.source)
             .map_err(FsError::io)
             .map_err(at)?;
-        if lock(&node.state).as_ref().is_some_and(|s| s.stamp == now) {
-            return Ok(true);
-        }
+        let known = match lock(&node.state).as_ref() {
+            Some(s) if s.stamp == now => return Ok(true),
+            Some(_) => true,
+            None => false, // looked up before its folder was listed, or hidden so far
+        };
         let (stamp, verdict, _) = self.plan_source(&node.source).map_err(at)?;
         match verdict {
             Verdict::Served(plan, info) => {
-                tracing::info!(file = %node.view_path, size = plan.len(), "source changed: re-planned");
+                if known {
+                    tracing::info!(file = %node.view_path, size = plan.len(), "source changed: re-planned");
+                }
                 *lock(&node.state) = Some(FileState {
                     stamp,
                     size: plan.len(),
@@ -175,9 +179,11 @@ impl DeidFs {
                 Ok(true)
             }
             Verdict::Hidden(reason) => {
-                tracing::info!(file = %node.view_path, reason, "source changed: now hidden");
-                *lock(&node.state) = None;
-                self.entries_changed(node.parent);
+                if known {
+                    tracing::info!(file = %node.view_path, reason, "source changed: now hidden");
+                    *lock(&node.state) = None;
+                    self.entries_changed(node.parent);
+                }
                 Ok(false)
             }
         }
@@ -186,8 +192,8 @@ impl DeidFs {
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
         let not_found = || FsError::new(ErrorKind::NotFound);
         let name = name.to_str().ok_or_else(not_found)?;
-        let listing = self.listing(parent)?;
-        let ino = *listing.by_name.get(name).ok_or_else(not_found)?;
+        // Only the named file is planned (getattr), not its folder.
+        let (ino, _) = self.child(parent, name)?;
         self.getattr(ino)
     }
 
