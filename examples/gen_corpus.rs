@@ -2,12 +2,16 @@
 //! with fake PHI in folder names and headers, deterministic for a seed.
 //!
 //!   cargo run --release --example gen_corpus -- OUT_DIR [--files 2000] [--seed 1]
-//!       [--mix ctmr|pacs] [--phi-tokens FILE]
+//!       [--mix ctmr|pacs|small|flat] [--phi-tokens FILE]
 //!
 //! `--mix ctmr` (the default, used by `scripts/bench-mount.sh`): `PATIENTNAME_MRN/
 //! STUDYDATE_DESC/SEnn_DESC/IMxxxx.dcm`. About 70% of the files are CT slices of 512x512
 //! (~525 KB) and 30% MR slices of 256x256 (~133 KB): ~800 MB at 2,000 files. Headers carry
 //! `deidfs::synth`'s two fake patients.
+//!
+//! `--mix small` and `--mix flat` (used by `scripts/bench-scale.sh`): CT slices of 64x64
+//! (~10 KB), so that the disk is not the limit; `small` in the same tree shape with 40-80
+//! slices per series folder, `flat` all in one folder `FLAT/`.
 //!
 //! `--mix pacs` (used by `scripts/bench.sh`): the same tree shape and CT/MR mix, plus an
 //! enhanced multi-frame MR series in about half the MR studies (one file of 30-60 frames of
@@ -107,6 +111,10 @@ enum Mix {
     CtMr,
     /// CT, MR, enhanced multi-frame MR and SR, each patient with PHI of its own.
     Pacs,
+    /// Small CT slices (64x64) in the CtMr tree shape, 40-80 per series folder.
+    Small,
+    /// Small CT slices, all in one folder.
+    Flat,
 }
 
 struct Args {
@@ -118,8 +126,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let usage =
-        "usage: gen_corpus OUT_DIR [--files N] [--seed S] [--mix ctmr|pacs] [--phi-tokens FILE]";
+    let usage = "usage: gen_corpus OUT_DIR [--files N] [--seed S] [--mix ctmr|pacs|small|flat] [--phi-tokens FILE]";
     let mut it = std::env::args().skip(1);
     let (mut out, mut files, mut seed) = (None, 2000usize, 1u64);
     let (mut mix, mut phi_tokens) = (Mix::CtMr, None);
@@ -141,7 +148,9 @@ fn parse_args() -> Result<Args, String> {
                 mix = match it.next().as_deref() {
                     Some("ctmr") => Mix::CtMr,
                     Some("pacs") => Mix::Pacs,
-                    _ => return Err("--mix takes ctmr or pacs".into()),
+                    Some("small") => Mix::Small,
+                    Some("flat") => Mix::Flat,
+                    _ => return Err("--mix takes ctmr, pacs, small or flat".into()),
                 }
             }
             "--phi-tokens" => {
@@ -184,7 +193,55 @@ fn main() -> Result<(), String> {
     match args.mix {
         Mix::CtMr => ct_mr(&args),
         Mix::Pacs => pacs::generate(&args),
+        Mix::Small | Mix::Flat => small(&args),
     }
+}
+
+/// Small CT slices for the scale benchmark: a tree of series folders of 40-80 files, or one
+/// flat folder.
+fn small(args: &Args) -> Result<(), String> {
+    let mut rng = Rng(args.seed ^ 0x7363_616c_65); // "scale"
+    let (mut written, mut bytes, mut dirs) = (0usize, 0u64, 0usize);
+    let mut series = 0u32;
+    while written < args.files {
+        series += 1;
+        let (dir, slices) = if args.mix == Mix::Flat {
+            (args.out.join("FLAT"), args.files)
+        } else {
+            let patient = format!(
+                "{}^{}_MRN{:07}",
+                rng.pick(SURNAMES),
+                rng.pick(GIVEN),
+                series
+            );
+            let study = format!(
+                "20{:02}{:02}{:02}_CT_CHEST",
+                rng.range(15, 24),
+                rng.range(1, 12),
+                rng.range(1, 28)
+            );
+            let d = args
+                .out
+                .join(patient)
+                .join(study)
+                .join(format!("SE{series}"));
+            (d, rng.range(40, 80) as usize)
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        dirs += 1;
+        for i in 1..=slices.min(args.files - written) as u32 {
+            let data = deidfs::synth::ct_slice(series as usize, series, series, i, 64, 64).unwrap();
+            write(&dir.join(format!("IM{i:06}.dcm")), &data)?;
+            bytes += data.len() as u64;
+            written += 1;
+        }
+    }
+    println!(
+        "files {written} bytes {bytes} ({:.1} MB) folders {dirs} -> {}",
+        bytes as f64 / 1e6,
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// The original mix; its bytes must not change (published mount figures were made with it).
