@@ -200,7 +200,7 @@ fn main() -> Result<(), String> {
 /// Small CT slices for the scale benchmark: a tree of series folders of 40-80 files, or one
 /// flat folder.
 fn small(args: &Args) -> Result<(), String> {
-    let mut rng = Rng(args.seed ^ 0x7363_616c_65); // "scale"
+    let mut rng = Rng(args.seed ^ 0x0073_6361_6c65); // "scale"
     let (mut written, mut bytes, mut dirs) = (0usize, 0u64, 0usize);
     let mut series = 0u32;
     while written < args.files {

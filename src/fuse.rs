@@ -96,6 +96,10 @@ impl Filesystem for FuseAdapter {
         }
     }
 
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.fs.forget(ino.0, nlookup);
+    }
+
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.fs.getattr(ino.0) {
             Ok(a) => reply.attr(&self.ttl, &file_attr(&a)),
@@ -200,7 +204,7 @@ impl Filesystem for FuseAdapter {
         }
         let r = self
             .fs
-            .readdir_from(fh.0, offset.saturating_sub(2), |next, name, attr| {
+            .readdir_from(fh.0, offset.saturating_sub(2), false, |next, name, attr| {
                 reply.add(INodeNo(attr.ino), next + 2, file_attr(attr).kind, name)
             });
         match r {
@@ -241,7 +245,7 @@ impl Filesystem for FuseAdapter {
         }
         let r = self
             .fs
-            .readdir_from(fh.0, offset.saturating_sub(2), |next, name, attr| {
+            .readdir_from(fh.0, offset.saturating_sub(2), true, |next, name, attr| {
                 reply.add(
                     INodeNo(attr.ino),
                     next + 2,

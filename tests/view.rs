@@ -150,7 +150,7 @@ fn read_dir(fs: &DeidFs, fh: u64, batch: usize) -> Vec<String> {
     let (mut names, mut offset) = (Vec::new(), 0);
     loop {
         let mut n = 0;
-        fs.readdir_from(fh, offset, |next, name, _| {
+        fs.readdir_from(fh, offset, false, |next, name, _| {
             names.push(name.to_string());
             offset = next;
             n += 1;
@@ -224,7 +224,7 @@ fn an_open_directory_is_read_by_offset_from_one_listing_kept_by_the_kernel_only_
         fs.releasedir(d.fh);
     }
     assert!(
-        fs.readdir_from(1 << 40, 0, |_, _, _| false).is_err(),
+        fs.readdir_from(1 << 40, 0, false, |_, _, _| false).is_err(),
         "a released or unknown handle"
     );
 }
@@ -279,4 +279,64 @@ fn a_lookup_plans_only_the_file_it_names() {
     fresh.lookup(dir.ino, OsStr::new(parts[1])).unwrap();
     assert_eq!(src.opened.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert!(fresh.lookup(dir.ino, OsStr::new("NOSUCHNAME.dcm")).is_err());
+}
+
+/// Issue 15: the nodes the kernel forgets go (memory is bounded by what the kernel holds), and
+/// an open listing, a new listing and lookups still serve every entry, made again on demand.
+#[test]
+fn forgotten_nodes_go_and_come_back_when_listed_or_looked_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("series");
+    std::fs::create_dir(&folder).unwrap();
+    let ct = fx::ct_default().build();
+    for i in 0..30 {
+        std::fs::write(folder.join(format!("{i:03}.dcm")), &ct).unwrap();
+    }
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    let series = fs
+        .lookup(ROOT, OsStr::new(&child(&fs, ROOT, Kind::Dir).0))
+        .unwrap()
+        .ino;
+    let d = fs.opendir(series).unwrap();
+    let mut handed = Vec::new();
+    fs.readdir_from(d.fh, 0, true, |_, _, a| {
+        handed.push(a.ino);
+        false
+    })
+    .unwrap();
+    assert_eq!(handed.len(), 30);
+    let known = fs.known_entries();
+    for ino in &handed {
+        fs.forget(*ino, 1);
+    }
+    assert_eq!(
+        fs.known_entries(),
+        known - 30,
+        "every forgotten file node went"
+    );
+    fs.forget(ROOT, 1);
+    assert!(fs.getattr(ROOT).is_ok(), "the root stays");
+    // The open handle, and a new open, still serve all 30, with sizes.
+    assert_eq!(read_dir(&fs, d.fh, 7).len(), 30);
+    let again = fs.opendir(series).unwrap();
+    let mut sizes = Vec::new();
+    fs.readdir_from(again.fh, 0, true, |_, _, a| {
+        sizes.push(a.size);
+        false
+    })
+    .unwrap();
+    assert_eq!(sizes.len(), 30);
+    assert!(sizes.iter().all(|&s| s > 0 && s == sizes[0]));
+    // A node still held (two lookups, one forgotten) stays.
+    let name = read_dir(&fs, again.fh, 30)[0].clone();
+    let a = fs.lookup(series, OsStr::new(&name)).unwrap();
+    fs.lookup(series, OsStr::new(&name)).unwrap();
+    fs.forget(a.ino, 2); // the readdirplus entry and one lookup
+    assert!(fs.getattr(a.ino).is_ok());
+    fs.forget(a.ino, 1);
+    assert!(fs.getattr(a.ino).is_err());
+    assert!(
+        fs.lookup(series, OsStr::new(&name)).is_ok(),
+        "looked up again"
+    );
 }

@@ -9,12 +9,19 @@
 //! open served, and not when it was made again or an entry was hidden since.
 
 use super::error::{ErrorKind, FsError};
-use super::inode::Listing;
+use super::inode::{Listing, Node};
 use super::{Attr, DeidFs};
 use crate::lock;
 use crate::source::Kind;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+/// An open directory: the listing it serves, and the directory (to name its entries).
+pub(super) struct OpenDir {
+    ino: u64,
+    node: Arc<Node>,
+    listing: Arc<Listing>,
+}
 
 /// The result of `opendir`: a handle, and whether the kernel may keep its cached entries.
 pub struct OpenedDir {
@@ -30,36 +37,43 @@ impl DeidFs {
             .shown_listing
             .swap(listing.generation, Ordering::AcqRel);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        self.dirs.insert(fh, listing.clone());
-        Ok(OpenedDir {
-            fh,
-            keep_cache: shown == listing.generation,
-        })
+        let keep_cache = shown == listing.generation;
+        self.dirs
+            .insert(fh, Arc::new(OpenDir { ino, node, listing }));
+        Ok(OpenedDir { fh, keep_cache })
     }
 
     /// Entries of an open directory from `offset` (0 is the first after `.` and `..`): calls
     /// `add(next_offset, name, attr)` until it returns true (the reply is full). Entries
-    /// hidden since the listing are skipped.
+    /// hidden since the listing are skipped; a file whose node the kernel forgot is looked at
+    /// again (its plan is usually cached). With `plus` (readdirplus) every entry added counts
+    /// as a lookup the kernel will forget.
     pub fn readdir_from(
         &self,
         fh: u64,
         offset: u64,
+        plus: bool,
         mut add: impl FnMut(u64, &str, &Attr) -> bool,
     ) -> Result<(), FsError> {
-        let listing: Arc<Listing> = self
+        let open: Arc<OpenDir> = self
             .dirs
             .get(&fh)
-            .map(|l| l.clone())
+            .map(|d| d.clone())
             .ok_or(FsError::new(ErrorKind::BadHandle))?;
-        for (i, (name, child)) in listing.entries.iter().enumerate().skip(offset as usize) {
-            let Some(node) = self.inodes.get(*child) else {
-                continue;
-            };
-            if node.kind == Kind::File && lock(&node.state).is_none() {
+        let listing = &open.listing;
+        for (i, (name, idx)) in listing.entries.iter().enumerate().skip(offset as usize) {
+            let (child, node) = self.intern(open.ino, &open.node, &listing.names.entries[*idx]);
+            if node.kind == Kind::File
+                && lock(&node.state).is_none()
+                && !self.refresh(&node).unwrap_or(false)
+            {
                 continue; // hidden since listed
             }
-            if add(i as u64 + 1, name, &self.attr_of(*child, &node)) {
+            if add(i as u64 + 1, name, &self.attr_of(child, &node)) {
                 break;
+            }
+            if plus {
+                self.inodes.remember(child, &node);
             }
         }
         Ok(())

@@ -1,8 +1,9 @@
 //! The inode table: every entry the view has shown, by inode number and by source path.
 //!
 //! Invariants:
-//! - `nodes` maps inode number -> node. A node is never removed while mounted, so an inode
-//!   number the kernel holds always resolves. The root is inode [`ROOT`].
+//! - `nodes` maps inode number -> node. A node is removed only when the kernel forgets it
+//!   (its lookup count, `Node::lookups`, back to zero), so an inode number the kernel holds
+//!   always resolves. The root is inode [`ROOT`] and never removed.
 //! - `by_source` maps a source-relative path -> its inode, so listing a directory again keeps
 //!   the inode numbers of the entries that remain. Every value of `by_source` is a key of
 //!   `nodes`.
@@ -60,8 +61,9 @@ pub(super) struct Listing {
     pub generation: u64,
     /// The names it was made from (made again when they are).
     pub names: Arc<Names>,
-    /// (view name, inode) of the entries shown, ordered by name.
-    pub entries: Vec<(String, u64)>,
+    /// (view name, index in `names.entries`) of the entries shown, ordered by name. By index,
+    /// not inode: a node the kernel forgot is made again when the listing is read.
+    pub entries: Vec<(String, usize)>,
     /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
     pub hidden: Vec<(PathBuf, &'static str)>,
 }
@@ -84,6 +86,9 @@ pub(super) struct Node {
     /// Directories: the generation of the listing the last `opendir` served (0: none, or an
     /// entry hidden since).
     pub shown_listing: AtomicU64,
+    /// How many times the kernel was handed this inode (lookups, readdirplus entries) less
+    /// what it forgot.
+    pub lookups: AtomicU64,
 }
 
 pub(super) struct Inodes {
@@ -123,6 +128,37 @@ impl Inodes {
         self.nodes.len() as u64
     }
 
+    /// The kernel was handed `ino` once more (a lookup reply or a readdirplus entry). A node
+    /// forgotten meanwhile by another thread is put back, so the number stays valid.
+    pub fn remember(&self, ino: u64, node: &Arc<Node>) {
+        node.lookups.fetch_add(1, Ordering::AcqRel);
+        self.nodes.entry(ino).or_insert_with(|| node.clone());
+        self.by_source.entry(node.source.clone()).or_insert(ino);
+    }
+
+    /// The kernel forgot `n` references to `ino`: at zero the node goes (never the root). It
+    /// is made again, with a new number, if the entry is looked up or listed again.
+    pub fn forget(&self, ino: u64, n: u64) {
+        if ino == ROOT {
+            return;
+        }
+        let Some(node) = self.get(ino) else { return };
+        let left = node
+            .lookups
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                Some(c.saturating_sub(n))
+            })
+            .map_or(0, |c| c.saturating_sub(n));
+        if left == 0
+            && self
+                .nodes
+                .remove_if(&ino, |_, n| n.lookups.load(Ordering::Acquire) == 0)
+                .is_some()
+        {
+            self.by_source.remove_if(&node.source, |_, i| *i == ino);
+        }
+    }
+
     /// The inode of a source path, creating the node on first sight (or when the path now
     /// holds another kind of entry).
     pub fn intern(
@@ -158,5 +194,6 @@ fn new_node(parent: u64, kind: Kind, source: PathBuf, view_path: String, token: 
         names: Mutex::new(None),
         listing: Mutex::new(None),
         shown_listing: AtomicU64::new(0),
+        lookups: AtomicU64::new(0),
     }
 }

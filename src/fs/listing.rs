@@ -80,7 +80,7 @@ impl DeidFs {
         Ok(node)
     }
 
-    fn intern(&self, parent: u64, dir: &Node, e: &Named) -> (u64, Arc<Node>) {
+    pub(super) fn intern(&self, parent: u64, dir: &Node, e: &Named) -> (u64, Arc<Node>) {
         self.inodes.intern(
             parent,
             &dir.source.join(&e.source),
@@ -143,7 +143,7 @@ impl DeidFs {
         };
         let mut verdicts: HashMap<usize, Planned> = files.into_iter().zip(planned).collect();
 
-        let mut shown: Vec<(String, u64)> = Vec::new();
+        let mut shown: Vec<(String, usize)> = Vec::new();
         let mut hidden: Vec<(PathBuf, &'static str)> = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let view_path = child_path(&dir.view_path, &entry.name);
@@ -173,11 +173,11 @@ impl DeidFs {
                     None => continue,
                 },
             };
-            let (child, node) = self.intern(ino, dir, entry);
+            let (_, node) = self.intern(ino, dir, entry);
             if let Some(state) = state {
                 *lock(&node.state) = Some(state);
             }
-            shown.push((entry.name.clone(), child));
+            shown.push((entry.name.clone(), i));
         }
         shown.sort();
         Ok(Listing {

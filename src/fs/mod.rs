@@ -81,7 +81,7 @@ pub struct DeidFs {
     /// Open files by handle number; a handle is removed only by `release`.
     handles: DashMap<u64, Arc<Handle>>,
     /// Open directories by handle number: the listing each serves.
-    dirs: DashMap<u64, Arc<inode::Listing>>,
+    dirs: DashMap<u64, Arc<dirs::OpenDir>>,
     next_fh: AtomicU64,
     /// Threads that plan a directory's files when it is listed (none: the lister plans them).
     /// Started once: spawning them per listing cost more than the planning of small
@@ -193,8 +193,10 @@ impl DeidFs {
         let not_found = || FsError::new(ErrorKind::NotFound);
         let name = name.to_str().ok_or_else(not_found)?;
         // Only the named file is planned (getattr), not its folder.
-        let (ino, _) = self.child(parent, name)?;
-        self.getattr(ino)
+        let (ino, node) = self.child(parent, name)?;
+        let attr = self.getattr(ino)?;
+        self.inodes.remember(ino, &node);
+        Ok(attr)
     }
 
     pub fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
@@ -209,18 +211,24 @@ impl DeidFs {
     /// mount reads an open directory by offset: `readdir_from`).
     pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
         let listing = self.listing(ino)?;
+        let dir = self.node(ino)?;
         let mut out = Vec::with_capacity(listing.entries.len());
-        for (name, child) in &listing.entries {
-            let node = self.node(*child)?;
-            if node.kind == Kind::File && lock(&node.state).is_none() {
+        for (name, idx) in &listing.entries {
+            let (child, node) = self.intern(ino, &dir, &listing.names.entries[*idx]);
+            if node.kind == Kind::File && lock(&node.state).is_none() && !self.refresh(&node)? {
                 continue; // hidden since listed
             }
             out.push(DirEntry {
                 name: name.clone(),
-                attr: self.attr_of(*child, &node),
+                attr: self.attr_of(child, &node),
             });
         }
         Ok(out)
+    }
+
+    /// The kernel forgot `n` references to `ino` (FORGET): its node may go.
+    pub fn forget(&self, ino: u64, n: u64) {
+        self.inodes.forget(ino, n);
     }
 
     pub fn parent(&self, ino: u64) -> Result<u64, FsError> {
