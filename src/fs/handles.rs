@@ -1,7 +1,8 @@
-//! Open files: `open` plans the source version on disk and keeps that plan and the open
-//! source file for the handle's life, so every read of one handle serves one version; a read
-//! whose source changed fails (EIO) rather than mixing versions. Closing a handle writes its
-//! audit line.
+//! Open files: `open` plans the source version on disk and keeps that plan for the handle's
+//! life, so every read of one handle serves one version; a read whose source changed fails
+//! (EIO) rather than mixing versions. The source descriptor lives in a bounded pool
+//! (`descriptors`): closed when others are read more recently, opened again (and checked to
+//! be the same version) at the handle's next read. Closing a handle writes its audit line.
 
 use super::DeidFs;
 use super::error::{ErrorKind, FsError};
@@ -10,12 +11,14 @@ use crate::cache::Verdict;
 use crate::deid::Plan;
 use crate::lock;
 use crate::source::{Kind, SourceFile, Stamp};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(super) struct Handle {
     plan: Arc<Plan>,
-    file: Box<dyn SourceFile>,
+    /// The source path, to open again when the pool closed the descriptor: PHI, never logged.
+    source: PathBuf,
     stamp: Stamp,
     view_path: String,
     caller: Caller,
@@ -66,11 +69,12 @@ impl DeidFs {
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let view_path = node.view_path.clone();
         tracing::debug!(file = %view_path, fh, "open");
+        self.descriptors.put(fh, Arc::from(file));
         self.handles.insert(
             fh,
             Arc::new(Handle {
                 plan,
-                file,
+                source: node.source.clone(),
                 stamp,
                 view_path,
                 caller,
@@ -88,23 +92,46 @@ impl DeidFs {
             .map(|h| h.clone())
             .ok_or(FsError::new(ErrorKind::BadHandle))?;
         let at = |e: std::io::Error| FsError::io(e).at(&h.view_path);
+        let file = self.descriptor(fh, &h)?;
         let len = h.plan.len();
         let n = (size as u64).min(len.saturating_sub(offset)) as usize;
         let mut buf = vec![0u8; n];
-        let got = h
-            .plan
-            .read_at(h.file.as_ref(), offset, &mut buf)
-            .map_err(at)?;
+        let got = h.plan.read_at(&*file, offset, &mut buf).map_err(at)?;
         buf.truncate(got);
         h.served.fetch_add(got as u64, Ordering::Relaxed);
-        if h.file.stamp().map_err(at)? != h.stamp {
+        if file.stamp().map_err(at)? != h.stamp {
             tracing::warn!(file = %h.view_path, "source changed during a read: failed it");
             return Err(FsError::new(ErrorKind::Stale).at(&h.view_path));
         }
         Ok(buf)
     }
 
+    /// The handle's source descriptor: from the pool, or opened again (the same version, or
+    /// the read fails). Out of descriptors, the pool closes half of its own and tries again.
+    fn descriptor(&self, fh: u64, h: &Handle) -> Result<Arc<dyn SourceFile>, FsError> {
+        if let Some(f) = self.descriptors.get(fh) {
+            return Ok(f);
+        }
+        let file = match self.source.open(&h.source) {
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
+                self.descriptors.shrink();
+                self.source.open(&h.source)
+            }
+            other => other,
+        }
+        .map_err(|e| FsError::io(e).at(&h.view_path))?;
+        if file.stamp().map_err(|e| FsError::io(e).at(&h.view_path))? != h.stamp {
+            tracing::warn!(file = %h.view_path, "source changed while its descriptor was closed: failed the read");
+            return Err(FsError::new(ErrorKind::Stale).at(&h.view_path));
+        }
+        file.reading_through();
+        let file: Arc<dyn SourceFile> = Arc::from(file);
+        self.descriptors.put(fh, file.clone());
+        Ok(file)
+    }
+
     pub fn release(&self, fh: u64) {
+        self.descriptors.remove(fh);
         if let Some((_, h)) = self.handles.remove(&fh)
             && let Some(audit) = &self.cfg.audit
         {

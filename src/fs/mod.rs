@@ -4,10 +4,12 @@
 //! also hands out source paths.
 //!
 //! `inode` (the table and its invariants), `listing` (visibility, names, sizes), `handles`
-//! (open files, reads, audit), `planner` (what a file becomes), `names` (pseudonyms) and
+//! (open files, reads, audit), `descriptors` (their source descriptors, bounded), `dirs` (open
+//! directories), `planner` (what a file becomes), `names` (pseudonyms) and
 //! `error` (errno and log level) hold the parts; this file holds the freshness rules and
 //! attributes.
 
+mod descriptors;
 mod dirs;
 mod error;
 mod handles;
@@ -80,6 +82,8 @@ pub struct DeidFs {
     cache: PlanCache<FsError>,
     /// Open files by handle number; a handle is removed only by `release`.
     handles: DashMap<u64, Arc<Handle>>,
+    /// The source descriptors of open handles, bounded.
+    descriptors: descriptors::Descriptors,
     /// Open directories by handle number: the listing each serves.
     dirs: DashMap<u64, Arc<dirs::OpenDir>>,
     next_fh: AtomicU64,
@@ -111,6 +115,7 @@ impl DeidFs {
             cfg,
             inodes: Inodes::new(),
             handles: DashMap::new(),
+            descriptors: descriptors::Descriptors::new(descriptors::capacity()),
             dirs: DashMap::new(),
             next_fh: AtomicU64::new(1),
         }
