@@ -67,6 +67,11 @@ fn image_header() -> Vec<u8> {
         ("ImaCoilString", "LO", &["T:HEA;HEP"]),
         ("ICE_Dims", "LO", &["X_1_1_1_1_1_1_1_1_1_1_1_1063"]),
         ("ImaComment", "LT", &["seen by Dr Kowalska"]),
+        (
+            "ReferencedImage",
+            "UI",
+            &["1.3.12.2.1107.5.2.32.35131.2014031012405855226785388"],
+        ),
     ])
 }
 
@@ -109,6 +114,7 @@ fn research_keeps_the_csa_physics_and_technique_and_blanks_every_other_text_at_i
     );
     assert_eq!(of("ImaCoilString"), ["T:HEA;HEP"]);
     assert_eq!(of("ImaComment"), [""], "free text is blanked");
+    assert_eq!(of("ReferencedImage"), [""], "a UID is digits, not a number");
 
     let s = private_value(&out, (0x0029, 0x1020)).expect("CSA series header kept");
     assert_eq!(s.len(), series.len());
@@ -246,4 +252,21 @@ fn a_name_planted_in_a_kept_vendor_value_is_masked() {
         "{:?}",
         info.echoes
     );
+}
+
+/// What is not structure in a CSA header is zeroed: bytes after a name's NUL and in an item's
+/// padding (writers leave memory there).
+#[test]
+fn bytes_between_the_structure_of_a_csa_header_are_zeroed() {
+    let mut image = image_header();
+    // The first element's name ("NumberOfImagesInMosaic", 22 bytes) is at byte 16.
+    image[16 + 30..16 + 38].copy_from_slice(b"KOWALSKA");
+    // Its item "35" (3 bytes with the NUL) is padded with one byte at 16 + 84 + 16 + 3.
+    image[16 + 84 + 16 + 3] = b'K';
+    let (out, _) = plan(&siemens(&image, &series_header()), &research());
+    let got = private_value(&out, (0x0029, 0x1010)).unwrap();
+    assert_eq!(&got[16 + 22..16 + 64], &[0u8; 42][..]);
+    assert_eq!(got[16 + 84 + 16 + 3], 0);
+    assert_eq!(items(&got)[0].1, ["35"]);
+    assert!(!find(&out, b"KOWALSKA"));
 }

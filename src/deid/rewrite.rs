@@ -341,15 +341,18 @@ impl<'a, 's> Rewriter<'a, 's> {
         let keep = vendor::Keep {
             characteristics: self.policy.has(ProfileOption::RetainPatientCharacteristics),
         };
-        Ok(vendor::clean(blob, &v, keep).map(|cleaned| {
-            match echo::scrub(&self.facts.echoes, el.tag, Vr::UN, &cleaned) {
-                Some(r) => {
-                    self.echoes.push(element_name(el.tag));
-                    r.value
-                }
-                None => cleaned,
-            }
-        }))
+        let (echoes, tag) = (&self.facts.echoes, el.tag);
+        let mut found = false;
+        let mut scrub = |text: &[u8]| {
+            let r = echo::scrub(echoes, tag, Vr::UN, text)?;
+            found = true;
+            Some(r.value)
+        };
+        let cleaned = vendor::clean(blob, &v, keep, &mut scrub);
+        if found {
+            self.echoes.push(element_name(tag));
+        }
+        Ok(cleaned)
     }
 
     /// A kept value without the file's identifiers, or `None` when it holds none (or is not

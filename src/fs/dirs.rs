@@ -61,6 +61,14 @@ impl DeidFs {
             .map(|d| d.clone())
             .ok_or(FsError::new(ErrorKind::BadHandle))?;
         let listing = &open.listing;
+        // Read from the start, this handle refills the kernel's cache of the folder: if its
+        // listing is no longer the folder's, the next open must not keep that cache.
+        let current = lock(&open.node.listing)
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, listing));
+        if offset == 0 && !current {
+            open.node.shown_listing.store(0, Ordering::Release);
+        }
         for (i, (name, idx)) in listing.entries.iter().enumerate().skip(offset as usize) {
             let (child, node) = self.intern(open.ino, &open.node, &listing.names.entries[*idx]);
             if node.kind == Kind::File

@@ -50,7 +50,7 @@ impl DeidFs {
             .map_err(|e| e.at(&node.view_path))?;
         let Verdict::Served(plan, info) = verdict else {
             *lock(&node.state) = None;
-            self.entries_changed(node.parent);
+            self.entries_changed(node.parent.load(Ordering::Acquire));
             return Err(FsError::new(ErrorKind::NotFound).at(&node.view_path));
         };
         let size_changed = {

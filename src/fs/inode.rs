@@ -11,7 +11,8 @@
 //!   [`super::KeyHolderView`], and is never logged; logs use `view_path`.
 //!
 //! Both maps are `DashMap`s (sharded locks held only inside one call); `Node::state` and
-//! `Node::listing` and `Node::names` are leaf mutexes. Lock order: a node's `listing`, then its
+//! `Node::listing` and `Node::names` are leaf mutexes; `Inodes::life` is held only inside
+//! `intern`, `remember` and `forget`, which take no other lock. Lock order: a node's `listing`, then its
 //! `names`, then (while listing) the cache's internal locks, then the child nodes' `state`;
 //! nothing else is taken while a `state` or `names` is held.
 
@@ -69,7 +70,8 @@ pub(super) struct Listing {
 }
 
 pub(super) struct Node {
-    pub parent: u64,
+    /// The parent's inode (updated when the parent was forgotten and made again).
+    pub parent: AtomicU64,
     pub kind: Kind,
     /// Source path relative to the root: PHI, never logged.
     pub source: PathBuf,
@@ -95,6 +97,9 @@ pub(super) struct Inodes {
     nodes: DashMap<u64, Arc<Node>>,
     by_source: DashMap<PathBuf, u64>,
     next_ino: AtomicU64,
+    /// Held while a node is made, remembered or forgotten, so the two maps change together
+    /// (a source path never gets two nodes, a remembered node is never removed).
+    life: Mutex<()>,
 }
 
 impl Inodes {
@@ -117,6 +122,7 @@ impl Inodes {
             nodes,
             by_source,
             next_ino: AtomicU64::new(ROOT + 1),
+            life: Mutex::new(()),
         }
     }
 
@@ -131,9 +137,10 @@ impl Inodes {
     /// The kernel was handed `ino` once more (a lookup reply or a readdirplus entry). A node
     /// forgotten meanwhile by another thread is put back, so the number stays valid.
     pub fn remember(&self, ino: u64, node: &Arc<Node>) {
+        let _life = crate::lock(&self.life);
         node.lookups.fetch_add(1, Ordering::AcqRel);
         self.nodes.entry(ino).or_insert_with(|| node.clone());
-        self.by_source.entry(node.source.clone()).or_insert(ino);
+        self.by_source.insert(node.source.clone(), ino);
     }
 
     /// The kernel forgot `n` references to `ino`: at zero the node goes (never the root). It
@@ -142,19 +149,12 @@ impl Inodes {
         if ino == ROOT {
             return;
         }
+        let _life = crate::lock(&self.life);
         let Some(node) = self.get(ino) else { return };
-        let left = node
-            .lookups
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
-                Some(c.saturating_sub(n))
-            })
-            .map_or(0, |c| c.saturating_sub(n));
-        if left == 0
-            && self
-                .nodes
-                .remove_if(&ino, |_, n| n.lookups.load(Ordering::Acquire) == 0)
-                .is_some()
-        {
+        let left = node.lookups.load(Ordering::Acquire).saturating_sub(n);
+        node.lookups.store(left, Ordering::Release);
+        if left == 0 {
+            self.nodes.remove(&ino);
             self.by_source.remove_if(&node.source, |_, i| *i == ino);
         }
     }
@@ -169,10 +169,12 @@ impl Inodes {
         view_path: String,
         token: String,
     ) -> (u64, Arc<Node>) {
+        let _life = crate::lock(&self.life);
         if let Some(ino) = self.by_source.get(rel).map(|i| *i)
             && let Some(node) = self.get(ino)
             && node.kind == kind
         {
+            node.parent.store(parent, Ordering::Release);
             return (ino, node);
         }
         let ino = self.next_ino.fetch_add(1, Ordering::Relaxed);
@@ -185,7 +187,7 @@ impl Inodes {
 
 fn new_node(parent: u64, kind: Kind, source: PathBuf, view_path: String, token: String) -> Node {
     Node {
-        parent,
+        parent: AtomicU64::new(parent),
         kind,
         source,
         view_path,

@@ -36,7 +36,7 @@ use inode::{FileState, Inodes, Node};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// Everything the view needs besides the source.
@@ -187,7 +187,7 @@ impl DeidFs {
                 if known {
                     tracing::info!(file = %node.view_path, reason, "source changed: now hidden");
                     *lock(&node.state) = None;
-                    self.entries_changed(node.parent);
+                    self.entries_changed(node.parent.load(Ordering::Acquire));
                 }
                 Ok(false)
             }
@@ -199,17 +199,22 @@ impl DeidFs {
         let name = name.to_str().ok_or_else(not_found)?;
         // Only the named file is planned (getattr), not its folder.
         let (ino, node) = self.child(parent, name)?;
-        let attr = self.getattr(ino)?;
+        let attr = self.attr_fresh(ino, &node)?;
         self.inodes.remember(ino, &node);
         Ok(attr)
     }
 
     pub fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
         let node = self.node(ino)?;
-        if node.kind == Kind::File && !self.refresh(&node)? {
+        self.attr_fresh(ino, &node)
+    }
+
+    /// A node's attributes, its file planned again first if the source changed.
+    fn attr_fresh(&self, ino: u64, node: &Node) -> Result<Attr, FsError> {
+        if node.kind == Kind::File && !self.refresh(node)? {
             return Err(FsError::new(ErrorKind::NotFound).at(&node.view_path));
         }
-        Ok(self.attr_of(ino, &node))
+        Ok(self.attr_of(ino, node))
     }
 
     /// Every visible entry of a directory, with attributes, ordered (the offline tools; the
@@ -237,7 +242,7 @@ impl DeidFs {
     }
 
     pub fn parent(&self, ino: u64) -> Result<u64, FsError> {
-        Ok(self.node(ino)?.parent)
+        Ok(self.node(ino)?.parent.load(Ordering::Acquire))
     }
 
     /// The pseudonymous path of an entry (as logged).
@@ -254,6 +259,6 @@ impl DeidFs {
     pub fn name_of(&self, ino: u64) -> Option<(u64, String)> {
         let node = self.node(ino).ok()?;
         let name = node.view_path.rsplit('/').next()?.to_string();
-        Some((node.parent, name))
+        Some((node.parent.load(Ordering::Acquire), name))
     }
 }

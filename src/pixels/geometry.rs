@@ -134,7 +134,7 @@ impl PixelHeader {
     /// Bytes of native pixel data this header describes, for any layout: `bits` per sample
     /// (1 is packed, eight pixels a byte), two samples per pixel for YBR_FULL_422 and
     /// YBR_PARTIAL_422, one frame when Number of Frames is absent. `None` when Rows, Columns
-    /// or the bits are missing or zero.
+    /// or the bits are missing or zero, or the product overflows.
     pub fn native_len(&self, bits: Option<u16>) -> Option<u64> {
         let rows = u64::from(self.rows.filter(|r| *r > 0)?);
         let cols = u64::from(self.cols.filter(|c| *c > 0)?);
@@ -149,8 +149,11 @@ impl PixelHeader {
             u64::from(self.samples.unwrap_or(1).max(1))
         };
         let frames = u64::from(self.frames.unwrap_or(1).max(1));
-        // 16-bit rows, columns, samples and bits and a 32-bit frame count: no overflow.
-        Some((rows * cols * samples * bits * frames).div_ceil(8))
+        // A header describing more than 2^64 bits describes no pixel data a file can hold.
+        let total = [cols, samples, bits, frames]
+            .into_iter()
+            .try_fold(rows, |acc, x| acc.checked_mul(x))?;
+        Some(total.div_ceil(8))
     }
 }
 
@@ -243,5 +246,34 @@ impl Geometry {
             return Err(GeometryError::Length { have, want });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod native_len_tests {
+    use super::*;
+
+    #[test]
+    fn the_described_length_counts_packed_bits_subsampling_and_refuses_overflow() {
+        let h = |rows, cols, samples, photometric: &str, frames| PixelHeader {
+            rows: Some(rows),
+            cols: Some(cols),
+            samples: Some(samples),
+            photometric: Some(photometric.into()),
+            frames,
+            ..Default::default()
+        };
+        assert_eq!(h(3, 3, 1, "MONOCHROME2", None).native_len(Some(1)), Some(2));
+        assert_eq!(
+            h(2, 4, 3, "YBR_FULL_422", None).native_len(Some(8)),
+            Some(16)
+        );
+        assert_eq!(
+            h(2, 2, 1, "MONOCHROME2", Some(3)).native_len(Some(32)),
+            Some(48)
+        );
+        // 2^15 rows, columns, samples and bits, 16 frames: 2^64 bits, not 0.
+        let huge = h(32768, 32768, 32768, "RGB", Some(16));
+        assert_eq!(huge.native_len(Some(32768)), None);
     }
 }

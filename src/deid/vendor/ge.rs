@@ -5,7 +5,7 @@
 //! fixed header (no name, no time), so the output is the same on every machine. The length
 //! changes; the plan holds the new value, so the size is still known when planning.
 
-use super::{blank, numeric};
+use super::blank;
 use std::io::{Read, Write};
 
 /// Keys whose values are technique (slice and view order, multiband, group delay,
@@ -23,7 +23,11 @@ const KEYS: &[&[u8]] = &[
 ];
 const MAX_INFLATED: u64 = 16 << 20;
 
-pub(super) fn clean(v: &[u8]) -> Result<Vec<u8>, String> {
+/// `scrub` searches the cleaned text for the file's identifiers (before it is compressed).
+pub(super) fn clean(
+    v: &[u8],
+    scrub: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+) -> Result<Vec<u8>, String> {
     let declared = v
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -39,19 +43,37 @@ pub(super) fn clean(v: &[u8]) -> Result<Vec<u8>, String> {
     if text.len() as u64 > MAX_INFLATED {
         return Err(format!("inflates beyond {MAX_INFLATED} bytes"));
     }
+    // A line is `KEY value`; a quoted value may run on over lines. Only the keys dcm2niix
+    // reads keep their values; a key that is not a key (not upper-case letters, digits, `_`)
+    // and every continuation line go whole.
+    let mut in_string = false;
     for line in text.split_mut(|&b| b == b'\n') {
-        let trimmed = line.trim_ascii_start();
-        let key_len = trimmed
+        if in_string {
+            in_string ^= line.iter().filter(|&&b| b == b'"').count() % 2 == 1;
+            blank(line);
+            continue;
+        }
+        let lead = line.len() - line.trim_ascii_start().len();
+        let key_len = line[lead..]
             .iter()
             .take_while(|b| !b.is_ascii_whitespace())
             .count();
-        let lead = line.len() - trimmed.len();
-        let key = line[lead..lead + key_len].to_vec();
-        let value = &mut line[lead + key_len..];
-        let unquoted: Vec<u8> = value.iter().copied().filter(|&b| b != b'"').collect();
-        if !KEYS.contains(&key.as_slice()) && !numeric(&unquoted) {
+        let (head, value) = line.split_at_mut(lead + key_len);
+        in_string = value.iter().filter(|&&b| b == b'"').count() % 2 == 1;
+        let key = &head[lead..];
+        let is_key = !key.is_empty()
+            && key
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_');
+        if !is_key {
+            blank(head);
+            blank(value);
+        } else if !KEYS.contains(&key) {
             blank(value);
         }
+    }
+    if let Some(scrubbed) = scrub(&text) {
+        text = scrubbed;
     }
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
@@ -93,26 +115,46 @@ mod tests {
     }
 
     #[test]
-    fn the_keys_dcm2niix_reads_and_numbers_stay_other_values_are_blanked() {
-        let src = block(b"ENTRY \"Head First\"\nSLICEORDER \"1\"\nMBACCEL \"3\"\nPSEQ \"EPI\"\nNOTES \"patient DOE anxious\"\nTE \"30.0\"\n");
-        let out = clean(&src).unwrap();
+    fn only_the_keys_dcm2niix_reads_keep_their_values_and_what_is_not_a_key_goes() {
+        let src = block(
+            b"ENTRY \"Head First\"\nSLICEORDER \"1\"\nMBACCEL \"3\"\nPSEQ \"EPI\"\n\
+              NOTES \"patient DOE\nSMITH anxious\"\nDOE^JANE\nACC \"19700101\"\n\
+              IOPT \"EDR, EPI, KOWALSKA\"\n",
+        );
+        let none = &mut |_: &[u8]| None;
+        let out = clean(&src, none).unwrap();
         let text = gunzip(&out);
         for kept in [
             "SLICEORDER \"1\"",
             "MBACCEL \"3\"",
             "PSEQ \"EPI\"",
-            "TE \"30.0\"",
             "NOTES",
             "ENTRY",
+            "ACC",
         ] {
             assert!(text.contains(kept), "{kept}: {text}");
         }
+        for gone in ["DOE", "SMITH", "JANE", "Head First", "19700101"] {
+            assert!(!text.contains(gone), "{gone}: {text}");
+        }
         assert!(
-            !text.contains("DOE") && !text.contains("Head First"),
-            "{text}"
+            text.contains("KOWALSKA"),
+            "a kept value is the scrub's to clean"
         );
-        assert_eq!(clean(&src).unwrap(), out, "the same bytes every time");
-        assert!(clean(b"not gzip").is_err());
-        assert!(clean(&src[..src.len() / 2]).is_err(), "a cut stream");
+        let mut mask = |t: &[u8]| {
+            Some(
+                String::from_utf8_lossy(t)
+                    .replace("KOWALSKA", "XXXXXXXX")
+                    .into_bytes(),
+            )
+        };
+        let scrubbed = clean(&src, &mut mask).unwrap();
+        assert!(
+            !gunzip(&scrubbed).contains("KOWALSKA"),
+            "searched before compressing"
+        );
+        assert_eq!(clean(&src, none).unwrap(), out, "the same bytes every time");
+        assert!(clean(b"not gzip", none).is_err());
+        assert!(clean(&src[..src.len() / 2], none).is_err(), "a cut stream");
     }
 }

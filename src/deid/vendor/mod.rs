@@ -20,17 +20,25 @@ pub(super) struct Keep {
     pub characteristics: bool,
 }
 
-/// The cleaned value, or why the blob does not parse.
-pub(super) fn clean(blob: Blob, value: &[u8], keep: Keep) -> Result<Vec<u8>, String> {
-    match blob {
-        Blob::SiemensCsa => csa::clean(value, keep),
+/// The cleaned value, or why the blob does not parse. `scrub` searches text for the file's
+/// identifiers (`echo`), the cleaned value itself, or for a compressed blob its text before
+/// it is compressed again.
+pub(super) fn clean(
+    blob: Blob,
+    value: &[u8],
+    keep: Keep,
+    scrub: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+) -> Result<Vec<u8>, String> {
+    let plain = match blob {
+        Blob::SiemensCsa => csa::clean(value, keep)?,
         Blob::SiemensProtocol => {
             let mut out = value.to_vec();
             protocol::clean(&mut out);
-            Ok(out)
+            out
         }
-        Blob::GeProtocol => ge::clean(value),
-    }
+        Blob::GeProtocol => return ge::clean(value, scrub),
+    };
+    Ok(scrub(&plain).unwrap_or(plain))
 }
 
 /// A value that is only a number (or a list of them): digits, signs, points, exponents,

@@ -6,10 +6,13 @@
 //!   names technique (`STRING_KEYS`: the sequence file, coil and element IDs, nucleus, RF pulse
 //!   names, software baseline); every other string (the protocol name, reference image UIDs,
 //!   the EVA protocol path, free WIP text), comment and non-numeric value is blanked.
-//! - XProtocol: a string that names something (a parameter `."name"`, or after `<Name>`,
-//!   `<Class>`, `<Dll>`, `<Context>`, `<Repr>`, `<Visible>`, `<Param>`) stays; a string that
-//!   is itself a protocol (it holds `<XProtocol>` or an ASCCONV section, its quotes doubled)
-//!   is cleaned the same way one level down; every other string value is blanked.
+//!   A line whose key is not a parameter path, and every `#` line but the section's own
+//!   `### ASCCONV` markers, is blanked.
+//! - XProtocol: tags (`<Name>`, `<ParamLong."lSize">`: the parameter names) stay; a string
+//!   after `<Name>`, `<Class>`, `<Dll>`, `<Context>`, `<Repr>`, `<Visible>` or `<Param>` stays;
+//!   a string that is itself a protocol (it holds `<XProtocol>` or an ASCCONV section, its
+//!   quotes doubled) is cleaned the same way one level down; every other string, and every
+//!   bare word that is not a number, is blanked.
 
 use super::{blank, numeric};
 
@@ -60,11 +63,38 @@ fn clean_at(t: &mut [u8], q: usize) {
         if t[i..].starts_with(BEGIN) {
             let end = find(t, END, i).unwrap_or(t.len());
             ascconv(&mut t[i..end], q);
-            i = end + END.len();
+            // The end marker's line stays (`### ASCCONV END ###`), nothing else on it.
+            let line_end = find(t, b"\n", end).unwrap_or(t.len());
+            for b in &mut t[(end + END.len()).min(line_end)..line_end] {
+                if *b != b'#' && !b.is_ascii_whitespace() {
+                    *b = b' ';
+                }
+            }
+            i = line_end;
+            continue;
+        }
+        if t[i] == b'<'
+            && let Some(len) = tag_len(&t[i..])
+        {
+            i += len; // a tag: structure, parameter names included
             continue;
         }
         if !t[i..].starts_with(&quote) {
-            i += 1;
+            // Outside strings and tags: whitespace, braces and numbers stay, anything else is
+            // blanked (a stray quote too: what follows is then read as bare text).
+            if t[i].is_ascii_whitespace() || b"{}".contains(&t[i]) {
+                i += 1;
+                continue;
+            }
+            let len = t[i..]
+                .iter()
+                .position(|b| b.is_ascii_whitespace() || b"<\"{}".contains(b))
+                .unwrap_or(t.len() - i)
+                .max(1);
+            if !numeric(&t[i..i + len]) {
+                blank(&mut t[i..i + len]);
+            }
+            i += len;
             continue;
         }
         // A string of this level: up to the next quote that is not an escaped one.
@@ -91,10 +121,21 @@ fn clean_at(t: &mut [u8], q: usize) {
     }
 }
 
-/// Whether the string that starts after `before` is a name: `."name"` or after a name tag.
+/// Whether the string that starts after `before` is a name: after a name tag.
 fn is_name(before: &[u8]) -> bool {
     let b = before.trim_ascii_end();
-    b.ends_with(b".") || NAME_TAGS.iter().any(|tag| b.ends_with(tag))
+    NAME_TAGS.iter().any(|tag| b.ends_with(tag))
+}
+
+/// The length of the XProtocol tag at the start of `t` (`<Name>`, `<ParamLong."lSize">`, with
+/// quotes doubled one level down), or `None` when it is not one: at most 128 bytes of letters,
+/// digits, `_`, `.` and quotes, then `>`.
+fn tag_len(t: &[u8]) -> Option<usize> {
+    let end = t.iter().take(130).position(|&b| b == b'>')?;
+    t[1..end]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.\"".contains(b))
+        .then_some(end + 1)
 }
 
 /// The lines of an ASCCONV section.
@@ -109,7 +150,7 @@ fn ascconv(section: &mut [u8], q: usize) {
 
 fn line(l: &mut [u8], q: usize) {
     if l.trim_ascii_start().starts_with(b"#") {
-        if !l.trim_ascii_start().starts_with(b"###") {
+        if !l.trim_ascii_start().starts_with(b"### ASCCONV") {
             blank(l);
         }
         return;
@@ -119,6 +160,16 @@ fn line(l: &mut [u8], q: usize) {
         return;
     };
     let (key, value) = l.split_at_mut(eq);
+    // A key is a parameter path (`sKSpace.lBaseResolution`, `asList[0].tElement`).
+    if !key
+        .trim_ascii()
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(b))
+    {
+        blank(key);
+        blank(value);
+        return;
+    }
     let value = &mut value[1..];
     let last = key
         .trim_ascii()
@@ -147,6 +198,7 @@ fn line(l: &mut [u8], q: usize) {
             if !keep && inner < inner_end {
                 blank(&mut value[inner..inner_end]);
             }
+            blank(&mut value[..open]); // text between `=` and the string
             let after = close + q;
             blank(&mut value[after..]);
         }
@@ -221,6 +273,33 @@ mod tests {
         }
         for gone in ["DOE", "JANE", "SMITH", "Mary"] {
             assert!(!out.contains(gone), "{gone} blanked: {out}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_recognised_token_is_blanked() {
+        let src = "<XProtocol> { JANE DOE 42 <Name> \"Kept\" x.\"SMITH\" <Label> \"Mary\" }\n\
+                   ### ASCCONV BEGIN ### KOWALSKA\n\
+                   tFree = OLSEN \"\"x\"\"\n\
+                   JANE DOE = 5\n\
+                   # a comment by JANE\n\
+                   lSize = 7\n\
+                   ### ASCCONV END ### NILSSON\n\
+                   \"odd quote then PETERSEN";
+        let out = cleaned(src);
+        for gone in [
+            "JANE", "DOE", "SMITH", "Mary", "OLSEN", "NILSSON", "PETERSEN",
+        ] {
+            assert!(!out.contains(gone), "{gone} blanked: {out}");
+        }
+        for kept in [
+            "<XProtocol>",
+            "42",
+            "Kept",
+            "lSize = 7",
+            "### ASCCONV END ###",
+        ] {
+            assert!(out.contains(kept), "{kept} kept: {out}");
         }
     }
 }
