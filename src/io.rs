@@ -218,6 +218,37 @@ pub fn create_private(path: &Path, how: Private) -> io::Result<File> {
     o.open(path)
 }
 
+/// The process's limits on open files (soft, hard); (1024, 1024) if they cannot be read.
+pub fn open_file_limit() -> (u64, u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid resource and a pointer to a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return (1024, 1024);
+    }
+    (lim.rlim_cur, lim.rlim_max)
+}
+
+/// Raises the soft limit on open files to the hard limit (the mount: every file read through
+/// the view needs a source descriptor, and the usual soft limit of 1,024 is reached by an
+/// ordinary batch job). Returns the limits now in force.
+pub fn raise_open_file_limit() -> (u64, u64) {
+    let (soft, hard) = open_file_limit();
+    if soft < hard {
+        let raised = libc::rlimit {
+            rlim_cur: hard,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit with a valid resource and a pointer to a local struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return (hard, hard);
+        }
+    }
+    (soft, hard)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,7 +131,7 @@ pub fn serve(
     ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
     preflight(spec)?;
-    let (soft, hard) = raise_open_file_limit();
+    let (soft, hard) = crate::io::raise_open_file_limit();
     tracing::info!(soft, hard, "open file limit");
     let planner = cfg.planner.id();
     let fs = Arc::new(DeidFs::new(source, cfg));
@@ -178,32 +178,6 @@ pub fn serve(
     }
     tracing::info!("signal received: unmounting");
     session.umount_and_join().context("unmount failed")
-}
-
-/// Raises the soft limit on open files to the hard limit: every file open through the view
-/// holds a source descriptor, and the default soft limit (1,024 on most systems) is reached
-/// by an ordinary batch job. Returns the limits now in force.
-pub fn raise_open_file_limit() -> (u64, u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit with a valid resource and a pointer to a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return (0, 0);
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim = raised;
-            }
-        }
-    }
-    (lim.rlim_cur, lim.rlim_max)
 }
 
 /// Runs `deidfs mount ... --foreground --ready-pipe` detached, and returns once it reports

@@ -144,6 +144,19 @@ fn a_file_that_becomes_invalid_disappears() {
     assert!(fs.readdir(study).unwrap().len() < names_before);
 }
 
+/// A local source holding one folder `series` of `files` CT files (`000.dcm`...), its view.
+fn series_folder(files: usize) -> (tempfile::TempDir, std::path::PathBuf, DeidFs) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("series");
+    std::fs::create_dir(&folder).unwrap();
+    let ct = fx::ct_default().build();
+    for i in 0..files {
+        std::fs::write(folder.join(format!("{i:03}.dcm")), &ct).unwrap();
+    }
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    (dir, folder, fs)
+}
+
 /// The names of an open directory read from `offset` on, `batch` at a time, resuming from the
 /// offset each request returned (as the kernel does).
 fn read_dir(fs: &DeidFs, fh: u64, batch: usize) -> Vec<String> {
@@ -168,14 +181,7 @@ fn read_dir(fs: &DeidFs, fh: u64, batch: usize) -> Vec<String> {
 /// ones it was given (not after a file was added, nor after one became invalid).
 #[test]
 fn an_open_directory_is_read_by_offset_from_one_listing_kept_by_the_kernel_only_while_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("series");
-    std::fs::create_dir(&folder).unwrap();
-    let ct = fx::ct_default().build();
-    for i in 0..40 {
-        std::fs::write(folder.join(format!("{i:03}.dcm")), &ct).unwrap();
-    }
-    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    let (_dir, folder, fs) = series_folder(40);
     let (_, series) = child(&fs, ROOT, Kind::Dir);
     let whole: Vec<String> = fs
         .readdir(series)
@@ -196,7 +202,7 @@ fn an_open_directory_is_read_by_offset_from_one_listing_kept_by_the_kernel_only_
         "unchanged: the kernel's entries are still right"
     );
 
-    std::fs::write(folder.join("new.dcm"), &ct).unwrap();
+    std::fs::write(folder.join("new.dcm"), fx::ct_default().build()).unwrap();
     let fresh = fs.opendir(series).unwrap();
     assert!(!fresh.keep_cache, "a file was added");
     assert_eq!(read_dir(&fs, fresh.fh, 9).len(), 41);
@@ -284,29 +290,29 @@ fn a_lookup_plans_only_the_file_it_names() {
     assert!(fresh.lookup(dir.ino, OsStr::new("NOSUCHNAME.dcm")).is_err());
 }
 
+/// Every entry of an open directory in one readdirplus pass (each counts as handed to the
+/// kernel), with its attributes.
+fn read_plus(fs: &DeidFs, fh: u64) -> Vec<deidfs::fs::Attr> {
+    let mut attrs = Vec::new();
+    fs.readdir_from(fh, 0, true, |_, _, a| {
+        attrs.push(*a);
+        false
+    })
+    .unwrap();
+    attrs
+}
+
 /// Issue 15: the nodes the kernel forgets go (memory is bounded by what the kernel holds), and
 /// an open listing, a new listing and lookups still serve every entry, made again on demand.
 #[test]
 fn forgotten_nodes_go_and_come_back_when_listed_or_looked_up_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("series");
-    std::fs::create_dir(&folder).unwrap();
-    let ct = fx::ct_default().build();
-    for i in 0..30 {
-        std::fs::write(folder.join(format!("{i:03}.dcm")), &ct).unwrap();
-    }
-    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    let (_dir, _, fs) = series_folder(30);
     let series = fs
         .lookup(ROOT, OsStr::new(&child(&fs, ROOT, Kind::Dir).0))
         .unwrap()
         .ino;
     let d = fs.opendir(series).unwrap();
-    let mut handed = Vec::new();
-    fs.readdir_from(d.fh, 0, true, |_, _, a| {
-        handed.push(a.ino);
-        false
-    })
-    .unwrap();
+    let handed: Vec<u64> = read_plus(&fs, d.fh).iter().map(|a| a.ino).collect();
     assert_eq!(handed.len(), 30);
     let known = fs.known_entries();
     for ino in &handed {
@@ -322,12 +328,7 @@ fn forgotten_nodes_go_and_come_back_when_listed_or_looked_up_again() {
     // The open handle, and a new open, still serve all 30, with sizes.
     assert_eq!(read_dir(&fs, d.fh, 7).len(), 30);
     let again = fs.opendir(series).unwrap();
-    let mut sizes = Vec::new();
-    fs.readdir_from(again.fh, 0, true, |_, _, a| {
-        sizes.push(a.size);
-        false
-    })
-    .unwrap();
+    let sizes: Vec<u64> = read_plus(&fs, again.fh).iter().map(|a| a.size).collect();
     assert_eq!(sizes.len(), 30);
     assert!(sizes.iter().all(|&s| s > 0 && s == sizes[0]));
     // A node still held (two lookups, one forgotten) stays.

@@ -48,15 +48,6 @@ impl Descriptors {
 /// How many source descriptors open view files may hold: a quarter of the open-file limit
 /// (the rest for FUSE, listings and the process), between 16 and 16,384.
 pub(super) fn capacity() -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit with a valid resource and a pointer to a local struct.
-    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        lim.rlim_cur
-    } else {
-        1024
-    };
+    let (soft, _) = crate::io::open_file_limit();
     ((soft / 4) as usize).clamp(16, 16_384)
 }

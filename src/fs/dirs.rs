@@ -12,7 +12,6 @@ use super::error::{ErrorKind, FsError};
 use super::inode::{Listing, Node};
 use super::{Attr, DeidFs};
 use crate::lock;
-use crate::source::Kind;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -63,20 +62,18 @@ impl DeidFs {
         let listing = &open.listing;
         // Read from the start, this handle refills the kernel's cache of the folder: if its
         // listing is no longer the folder's, the next open must not keep that cache.
-        let current = lock(&open.node.listing)
-            .as_ref()
-            .is_some_and(|l| Arc::ptr_eq(l, listing));
-        if offset == 0 && !current {
+        if offset == 0
+            && !lock(&open.node.listing)
+                .as_ref()
+                .is_some_and(|l| Arc::ptr_eq(l, listing))
+        {
             open.node.shown_listing.store(0, Ordering::Release);
         }
         for (i, (name, idx)) in listing.entries.iter().enumerate().skip(offset as usize) {
-            let (child, node) = self.intern(open.ino, &open.node, &listing.names.entries[*idx]);
-            if node.kind == Kind::File
-                && lock(&node.state).is_none()
-                && !self.refresh(&node).unwrap_or(false)
-            {
-                continue; // hidden since listed
-            }
+            // Hidden since listed, or unreadable now: left out of this reply.
+            let Ok(Some((child, node))) = self.listed(open.ino, &open.node, listing, *idx) else {
+                continue;
+            };
             if add(i as u64 + 1, name, &self.attr_of(child, &node)) {
                 break;
             }

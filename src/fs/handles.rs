@@ -112,6 +112,7 @@ impl DeidFs {
         if let Some(f) = self.descriptors.get(fh) {
             return Ok(f);
         }
+        let at = |e: std::io::Error| FsError::io(e).at(&h.view_path);
         let file = match self.source.open(&h.source) {
             Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
                 self.descriptors.shrink();
@@ -119,8 +120,8 @@ impl DeidFs {
             }
             other => other,
         }
-        .map_err(|e| FsError::io(e).at(&h.view_path))?;
-        if file.stamp().map_err(|e| FsError::io(e).at(&h.view_path))? != h.stamp {
+        .map_err(at)?;
+        if file.stamp().map_err(at)? != h.stamp {
             tracing::warn!(file = %h.view_path, "source changed while its descriptor was closed: failed the read");
             return Err(FsError::new(ErrorKind::Stale).at(&h.view_path));
         }

@@ -24,9 +24,8 @@ type Planned = Result<(Stamp, Verdict), FsError>;
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl DeidFs {
-    /// The directory's names, made (or made again, when the directory changed) on demand.
-    pub(super) fn names(&self, ino: u64) -> Result<Arc<Names>, FsError> {
-        let node = self.dir_node(ino)?;
+    /// A directory's names, made (or made again, when the directory changed) on demand.
+    fn names(&self, node: &Node) -> Result<Arc<Names>, FsError> {
         let mut guard = lock(&node.names);
         let now = self.source.stamp(&node.source).ok();
         if let Some(n) = guard.as_ref()
@@ -35,7 +34,7 @@ impl DeidFs {
             return Ok(n.clone());
         }
         let names = Arc::new(
-            self.make_names(&node, now)
+            self.make_names(node, now)
                 .map_err(|e| e.at(&node.view_path))?,
         );
         *guard = Some(names.clone());
@@ -46,7 +45,7 @@ impl DeidFs {
     pub(super) fn listing(&self, ino: u64) -> Result<Arc<Listing>, FsError> {
         let node = self.dir_node(ino)?;
         let mut guard = lock(&node.listing);
-        let names = self.names(ino)?;
+        let names = self.names(&node)?;
         if let Some(l) = guard.as_ref()
             && Arc::ptr_eq(&l.names, &names)
         {
@@ -63,12 +62,12 @@ impl DeidFs {
     /// The node of a directory entry by its view name, created on first sight; a file is not
     /// planned here.
     pub(super) fn child(&self, parent: u64, name: &str) -> Result<(u64, Arc<Node>), FsError> {
-        let names = self.names(parent)?;
+        let dir = self.dir_node(parent)?;
+        let names = self.names(&dir)?;
         let &i = names
             .by_name
             .get(name)
             .ok_or(FsError::new(ErrorKind::NotFound))?;
-        let dir = self.node(parent)?;
         Ok(self.intern(parent, &dir, &names.entries[i]))
     }
 
@@ -78,6 +77,22 @@ impl DeidFs {
             return Err(FsError::new(ErrorKind::NotDir).at(&node.view_path));
         }
         Ok(node)
+    }
+
+    /// The node of the listing's entry `idx` (made again if the kernel forgot it), or `None`
+    /// for a file hidden since the listing (a file without a version is planned again).
+    pub(super) fn listed(
+        &self,
+        dir_ino: u64,
+        dir: &Node,
+        listing: &Listing,
+        idx: usize,
+    ) -> Result<Option<(u64, Arc<Node>)>, FsError> {
+        let (ino, node) = self.intern(dir_ino, dir, &listing.names.entries[idx]);
+        if node.kind == Kind::File && lock(&node.state).is_none() && !self.refresh(&node)? {
+            return Ok(None);
+        }
+        Ok(Some((ino, node)))
     }
 
     pub(super) fn intern(&self, parent: u64, dir: &Node, e: &Named) -> (u64, Arc<Node>) {

@@ -224,10 +224,9 @@ impl DeidFs {
         let dir = self.node(ino)?;
         let mut out = Vec::with_capacity(listing.entries.len());
         for (name, idx) in &listing.entries {
-            let (child, node) = self.intern(ino, &dir, &listing.names.entries[*idx]);
-            if node.kind == Kind::File && lock(&node.state).is_none() && !self.refresh(&node)? {
+            let Some((child, node)) = self.listed(ino, &dir, &listing, *idx)? else {
                 continue; // hidden since listed
-            }
+            };
             out.push(DirEntry {
                 name: name.clone(),
                 attr: self.attr_of(child, &node),
