@@ -23,6 +23,7 @@ fn main() -> Result<(), String> {
         time: std::time::SystemTime::now(),
         workers: 4,
         audit: None,
+        open_handles: false,
     };
     let adapter = FuseAdapter::new(Arc::new(DeidFs::new(Arc::new(src), cfg)), DEFAULT_TTL);
     let mut config = fuser::Config::default();

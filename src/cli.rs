@@ -76,9 +76,16 @@ pub enum Command {
         /// Append logs here (mode 0600). Logs name files by their pseudonym only.
         #[arg(long)]
         log_file: Option<PathBuf>,
-        /// Append one JSON line per file opened through the view (mode 0600).
+        /// Append one JSON line per file opened through the view (mode 0600). Implies
+        /// --open-handles.
         #[arg(long)]
         audit_log: Option<PathBuf>,
+        /// Give every open its own handle, pinned to the version it opened: a file changed
+        /// while read fails its reads rather than mixing versions. Costs two round trips
+        /// (OPEN, RELEASE) per file opened; without it reads go straight to the daemon and
+        /// a changed file shows its new version within --ttl.
+        #[arg(long)]
+        open_handles: bool,
         /// Internal: report readiness to a detaching parent.
         #[arg(long, hide = true)]
         ready_pipe: bool,

@@ -75,6 +75,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ttl,
             log_file,
             audit_log,
+            open_handles,
             ready_pipe,
         } => {
             let spec = MountSpec {
@@ -98,6 +99,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 cache_bytes: cache_size,
                 log_file,
                 audit_log,
+                open_handles,
                 attached: !ready_pipe,
             };
             run::mount(&req, || {

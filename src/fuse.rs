@@ -25,24 +25,32 @@ pub struct FuseAdapter {
 
 impl FuseAdapter {
     pub fn new(fs: Arc<DeidFs>, ttl: Duration) -> Self {
-        Self {
-            fs,
-            ttl,
-            notifier: Arc::new(OnceLock::new()),
-        }
+        let notifier: Arc<OnceLock<Notifier>> = Arc::new(OnceLock::new());
+        // A file whose version changed: the kernel drops its pages and attributes, so no
+        // later read is served from the old version's pages.
+        let n = notifier.clone();
+        fs.on_change(move |ino| invalidate_inode(&n, ino, None));
+        Self { fs, ttl, notifier }
     }
 
+    /// Drops the kernel's pages, attributes and name of a file.
     fn invalidate(&self, ino: u64) {
-        let (Some(n), Some((parent, name))) = (self.notifier.get().cloned(), self.fs.name_of(ino))
-        else {
-            return;
-        };
-        // Not from the request thread: the kernel may wait on this request meanwhile.
-        std::thread::spawn(move || {
-            let _ = n.inval_inode(INodeNo(ino), 0, 0);
-            let _ = n.inval_entry(INodeNo(parent), OsStr::new(&name));
-        });
+        invalidate_inode(&self.notifier, ino, self.fs.name_of(ino));
     }
+}
+
+/// Tells the kernel to drop what it caches of `ino` (and its entry, when given).
+fn invalidate_inode(notifier: &OnceLock<Notifier>, ino: u64, entry: Option<(u64, String)>) {
+    let Some(n) = notifier.get().cloned() else {
+        return;
+    };
+    // Not from the request thread: the kernel may wait on this request meanwhile.
+    std::thread::spawn(move || {
+        let _ = n.inval_inode(INodeNo(ino), 0, 0);
+        if let Some((parent, name)) = entry {
+            let _ = n.inval_entry(INodeNo(parent), OsStr::new(&name));
+        }
+    });
 }
 
 /// Logs a domain error at its own level (an expected ENOENT at DEBUG) and gives its errno
@@ -108,6 +116,11 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if !self.fs.open_handles() {
+            // The kernel takes ENOSYS as "opens always succeed": it sends no more OPEN or
+            // RELEASE, keeps the file's pages, and reads with handle 0 (read by inode).
+            return reply.error(Errno::ENOSYS);
+        }
         let caller = crate::fs::Caller {
             uid: req.uid(),
             pid: req.pid(),
@@ -131,7 +144,7 @@ impl Filesystem for FuseAdapter {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -139,7 +152,12 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.fs.read(fh.0, offset, size) {
+        let read = if self.fs.open_handles() {
+            self.fs.read(fh.0, offset, size)
+        } else {
+            self.fs.read_inode(ino.0, offset, size)
+        };
+        match read {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(log_error("read", &e)),
         }

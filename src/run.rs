@@ -50,6 +50,7 @@ pub fn view_config(
         time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
         workers: (threads * 2).clamp(4, 16),
         audit,
+        open_handles: false,
     }
 }
 
@@ -102,6 +103,8 @@ pub struct MountRequest {
     pub cache_bytes: u64,
     pub log_file: Option<PathBuf>,
     pub audit_log: Option<PathBuf>,
+    /// Every open gets a handle pinned to one version (implied by an audit log).
+    pub open_handles: bool,
     /// Attached to a terminal (logs to stderr when there is no log file).
     pub attached: bool,
 }
@@ -119,7 +122,8 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let cfg = view_config(policy, keys, req.cache_bytes, req.spec.threads, audit);
+    let mut cfg = view_config(policy, keys, req.cache_bytes, req.spec.threads, audit);
+    cfg.open_handles = req.open_handles || cfg.audit.is_some();
     let source = LocalSource::new(&req.source)
         .with_context(|| format!("source {}", req.source.display()))?;
     let stop = Arc::new(AtomicBool::new(false));

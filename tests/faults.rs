@@ -23,6 +23,7 @@ fn view(src: Arc<FaultSource<MemorySource>>) -> KeyHolderView {
         time: std::time::UNIX_EPOCH,
         workers: 2,
         audit: None,
+        open_handles: true,
     };
     KeyHolderView::new(src, cfg)
 }

@@ -69,6 +69,8 @@ fn sixteen_readers_with_the_source_changing() {
             "--foreground",
             "--ttl",
             "1",
+            // "Never a mix" is the open-handle guarantee (see src/fs/handles.rs).
+            "--open-handles",
         ])
         .args([
             "--cache-size",

@@ -22,6 +22,7 @@ fn config(key: u8) -> Config {
         time: std::time::UNIX_EPOCH,
         workers: 2,
         audit: None,
+        open_handles: true,
     }
 }
 
@@ -122,6 +123,52 @@ fn a_file_changed_during_reading_fails_the_read() {
     let size = fs.getattr(ino).unwrap().size;
     let h2 = fs.open(ino, Default::default()).unwrap();
     assert_eq!(fs.read(h2.fh, 0, u32::MAX).unwrap().len() as u64, size);
+}
+
+#[test]
+fn reads_by_inode_serve_the_version_shown_and_a_change_fails_one_read_then_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (fx::ct_default().build(), fx::ct_like("X^Y", "Z9", 32, 32).build());
+    std::fs::write(dir.path().join("a.dcm"), &a).unwrap();
+    let mut cfg = config(1);
+    cfg.open_handles = false;
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), cfg);
+    let changed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = changed.clone();
+    fs.on_change(move |ino| seen.lock().unwrap().push(ino));
+    let (_, ino) = child(&fs, ROOT, Kind::File);
+    let size = fs.getattr(ino).unwrap().size;
+    let first = fs.read_inode(ino, 0, u32::MAX).unwrap();
+    assert_eq!(first.len() as u64, size);
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([1; 32]));
+    let deid = |bytes: &Vec<u8>| {
+        let policy = deidfs::policy::load_builtin("basic").unwrap();
+        let engine = deidfs::deid::Engine::new(&policy, &keys);
+        engine.plan(bytes).unwrap().plan.to_vec(bytes).unwrap()
+    };
+    assert!(first == deid(&a), "the view's bytes are the engine's");
+    // Rewritten in place: the read that finds it fails, the change is told (so the kernel
+    // drops its pages), and the next read serves the new version whole.
+    std::fs::write(dir.path().join("a.dcm"), &b).unwrap();
+    assert!(matches!(
+        fs.read_inode(ino, 0, 100),
+        Err(FsError {
+            kind: ErrorKind::Stale,
+            ..
+        })
+    ));
+    assert_eq!(*changed.lock().unwrap(), vec![ino]);
+    let second = fs.read_inode(ino, 0, u32::MAX).unwrap();
+    assert_eq!(second.len() as u64, fs.getattr(ino).unwrap().size);
+    assert!(second == deid(&b));
+    // Replaced by another file (a new inode): the kept descriptor of the old one is not
+    // read; the change shows at the next getattr (the kernel's TTL) and is told again.
+    let tmp = dir.path().join(".new");
+    std::fs::write(&tmp, &a).unwrap();
+    std::fs::rename(&tmp, dir.path().join("a.dcm")).unwrap();
+    assert_eq!(fs.getattr(ino).unwrap().size, first.len() as u64);
+    assert_eq!(changed.lock().unwrap().len(), 2);
+    assert!(fs.read_inode(ino, 0, u32::MAX).unwrap() == first);
 }
 
 #[test]

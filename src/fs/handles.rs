@@ -1,17 +1,28 @@
-//! Open files: `open` plans the source version on disk and keeps that plan for the handle's
-//! life, so every read of one handle serves one version; a read whose source changed fails
-//! (EIO) rather than mixing versions. The source descriptor lives in a bounded pool
-//! (`descriptors`): closed when others are read more recently, opened again (and checked to
-//! be the same version) at the handle's next read. Closing a handle writes its audit line.
+//! Reading files, in one of two modes.
+//! - Open handles (`Config::open_handles`, always with an audit log): `open` plans the source
+//!   version on disk and keeps that plan for the handle's life, so every read of one handle
+//!   serves one version; a read whose source changed fails (EIO) rather than mixing versions.
+//!   Closing a handle writes its audit line.
+//! - No open (the default): the kernel is told opens are not implemented and stops sending
+//!   OPEN and RELEASE; each read serves the version the inode shows (`Node::state`, kept
+//!   fresh by lookups and getattrs at the TTL). A read that finds the source changed fails
+//!   once (EIO) and the file's cached pages are dropped; reads after it serve the new version.
+//!
+//! Either way the source descriptor lives in a bounded pool (`descriptors`): closed when
+//! others are read more recently, opened again (and checked to be the same version) at the
+//! next read.
 
 use super::DeidFs;
 use super::error::{ErrorKind, FsError};
-use super::inode::FileState;
+use super::inode::{FileState, Node};
 use crate::cache::Verdict;
 use crate::deid::Plan;
 use crate::lock;
 use crate::source::{Kind, SourceFile, Stamp};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Descriptor-pool keys of reads by inode (no open), apart from handle numbers.
+const INODE_KEYS: u64 = 1 << 63;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -91,43 +102,81 @@ impl DeidFs {
             .get(&fh)
             .map(|h| h.clone())
             .ok_or(FsError::new(ErrorKind::BadHandle))?;
-        let at = |e: std::io::Error| FsError::io(e).at(&h.view_path);
-        let file = self.descriptor(fh, &h)?;
-        let len = h.plan.len();
-        let n = (size as u64).min(len.saturating_sub(offset)) as usize;
-        let mut buf = vec![0u8; n];
-        let got = h.plan.read_at(&*file, offset, &mut buf).map_err(at)?;
-        buf.truncate(got);
-        h.served.fetch_add(got as u64, Ordering::Relaxed);
-        if file.stamp().map_err(at)? != h.stamp {
-            tracing::warn!(file = %h.view_path, "source changed during a read: failed it");
-            return Err(FsError::new(ErrorKind::Stale).at(&h.view_path));
-        }
+        let file = self.descriptor(fh, &h.source, h.stamp, &h.view_path)?;
+        let buf = serve(&h.plan, &*file, h.stamp, offset, size, &h.view_path)?;
+        h.served.fetch_add(buf.len() as u64, Ordering::Relaxed);
         Ok(buf)
     }
 
-    /// The handle's source descriptor: from the pool, or opened again (the same version, or
-    /// the read fails). Out of descriptors, the pool closes half of its own and tries again.
-    fn descriptor(&self, fh: u64, h: &Handle) -> Result<Arc<dyn SourceFile>, FsError> {
-        if let Some(f) = self.descriptors.get(fh) {
+    /// Reads a file by inode (no open): the version its node shows. When the source changed
+    /// since, the node is planned again (its kernel pages dropped through `on_change`) and the
+    /// read fails (`Stale`); the next read serves the new version. A kept descriptor of a
+    /// version replaced since is opened again first.
+    pub fn read_inode(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+        let node = self.node(ino)?;
+        let shown = |n: &Node| lock(&n.state).as_ref().map(|s| s.stamp);
+        let first = self.read_shown(ino, &node, offset, size);
+        if first
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind, ErrorKind::Stale))
+        {
+            let before = shown(&node);
+            self.descriptors.remove(INODE_KEYS | ino);
+            // The version to show from now on (or hidden).
+            let _ = self.refresh(ino, &node);
+            if before.is_some() && shown(&node) == before {
+                return self.read_shown(ino, &node, offset, size);
+            }
+        }
+        first
+    }
+
+    fn read_shown(&self, ino: u64, node: &Node, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+        let not_found = || FsError::new(ErrorKind::NotFound).at(&node.view_path);
+        if node.kind == Kind::Dir {
+            return Err(FsError::new(ErrorKind::IsDir).at(&node.view_path));
+        }
+        let stamp = lock(&node.state).as_ref().map(|s| s.stamp).ok_or_else(not_found)?;
+        let key = INODE_KEYS | ino;
+        let file = self.descriptor(key, &node.source, stamp, &node.view_path)?;
+        let verdict = self
+            .cache
+            .get_or_compute(&self.plan_key(stamp), || self.cfg.planner.plan(&*file))?;
+        let Verdict::Served(plan, _) = verdict else {
+            return Err(not_found());
+        };
+        serve(&plan, &*file, stamp, offset, size, &node.view_path)
+    }
+
+    /// The source descriptor kept under `key`: from the pool, or opened again (the same
+    /// version, or the read fails). Out of descriptors, the pool closes half of its own and
+    /// tries again.
+    fn descriptor(
+        &self,
+        key: u64,
+        source: &Path,
+        stamp: Stamp,
+        view_path: &str,
+    ) -> Result<Arc<dyn SourceFile>, FsError> {
+        if let Some(f) = self.descriptors.get(key) {
             return Ok(f);
         }
-        let at = |e: std::io::Error| FsError::io(e).at(&h.view_path);
-        let file = match self.source.open(&h.source) {
+        let at = |e: std::io::Error| FsError::io(e).at(view_path);
+        let file = match self.source.open(source) {
             Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
                 self.descriptors.shrink();
-                self.source.open(&h.source)
+                self.source.open(source)
             }
             other => other,
         }
         .map_err(at)?;
-        if file.stamp().map_err(at)? != h.stamp {
-            tracing::warn!(file = %h.view_path, "source changed while its descriptor was closed: failed the read");
-            return Err(FsError::new(ErrorKind::Stale).at(&h.view_path));
+        if file.stamp().map_err(at)? != stamp {
+            tracing::warn!(file = %view_path, "source changed while its descriptor was closed: failed the read");
+            return Err(FsError::new(ErrorKind::Stale).at(view_path));
         }
         file.reading_through();
         let file: Arc<dyn SourceFile> = Arc::from(file);
-        self.descriptors.put(fh, file.clone());
+        self.descriptors.put(key, file.clone());
         Ok(file)
     }
 
@@ -144,4 +193,27 @@ impl DeidFs {
             );
         }
     }
+}
+
+/// `size` bytes at `offset` of `plan` (made from `stamp`) read from `file`; fails (rather than
+/// mixing versions) if the source changed meanwhile.
+fn serve(
+    plan: &Plan,
+    file: &dyn SourceFile,
+    stamp: Stamp,
+    offset: u64,
+    size: u32,
+    view_path: &str,
+) -> Result<Vec<u8>, FsError> {
+    let at = |e: std::io::Error| FsError::io(e).at(view_path);
+    let n = (size as u64).min(plan.len().saturating_sub(offset)) as usize;
+    let mut buf = vec![0u8; n];
+    // A read that fails because the file is now shorter is a change too.
+    let got = plan.read_at(file, offset, &mut buf);
+    if file.stamp().map_err(at)? != stamp {
+        tracing::warn!(file = %view_path, "source changed during a read: failed it");
+        return Err(FsError::new(ErrorKind::Stale).at(view_path));
+    }
+    buf.truncate(got.map_err(at)?);
+    Ok(buf)
 }

@@ -89,7 +89,7 @@ impl DeidFs {
         idx: usize,
     ) -> Result<Option<(u64, Arc<Node>)>, FsError> {
         let (ino, node) = self.intern(dir_ino, dir, &listing.names.entries[idx]);
-        if node.kind == Kind::File && lock(&node.state).is_none() && !self.refresh(&node)? {
+        if node.kind == Kind::File && lock(&node.state).is_none() && !self.refresh(ino, &node)? {
             return Ok(None);
         }
         Ok(Some((ino, node)))

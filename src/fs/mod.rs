@@ -53,6 +53,9 @@ pub struct Config {
     pub workers: usize,
     /// One line per file opened through the view, written when it is closed.
     pub audit: Option<Arc<crate::audit::AuditLog>>,
+    /// Answer opens with a handle that pins one version (always with an audit log); without,
+    /// the kernel is told opens are not implemented and reads go by inode (`handles`).
+    pub open_handles: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,9 @@ pub struct DeidFs {
     /// Started once: spawning them per listing cost more than the planning of small
     /// directories.
     planners: Option<rayon::ThreadPool>,
+    /// Told the inode of a file whose version changed (re-planned or hidden), so the kernel's
+    /// pages and attributes of it are dropped (set by the FUSE adapter).
+    on_change: std::sync::OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl DeidFs {
@@ -118,6 +124,23 @@ impl DeidFs {
             descriptors: descriptors::Descriptors::new(descriptors::capacity()),
             dirs: DashMap::new(),
             next_fh: AtomicU64::new(1),
+            on_change: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether opens get handles (`Config::open_handles`) or are left to the kernel.
+    pub fn open_handles(&self) -> bool {
+        self.cfg.open_handles
+    }
+
+    /// Calls `f` with the inode of every file whose version changes from now on.
+    pub fn on_change(&self, f: impl Fn(u64) + Send + Sync + 'static) {
+        let _ = self.on_change.set(Box::new(f));
+    }
+
+    fn changed(&self, ino: u64) {
+        if let Some(f) = self.on_change.get() {
+            f(ino);
         }
     }
 
@@ -157,8 +180,9 @@ impl DeidFs {
         Ok((stamp, verdict, file))
     }
 
-    /// Plans a file again if its source changed; `Ok(false)` when it is now hidden.
-    fn refresh(&self, node: &Node) -> Result<bool, FsError> {
+    /// Plans a file again if its source changed; `Ok(false)` when it is now hidden. A change
+    /// of a version shown is told to `on_change`.
+    fn refresh(&self, ino: u64, node: &Node) -> Result<bool, FsError> {
         let at = |e: FsError| e.at(&node.view_path);
         let now = self
             .source
@@ -173,14 +197,15 @@ impl DeidFs {
         let (stamp, verdict, _) = self.plan_source(&node.source).map_err(at)?;
         match verdict {
             Verdict::Served(plan, info) => {
-                if known {
-                    tracing::info!(file = %node.view_path, size = plan.len(), "source changed: re-planned");
-                }
                 *lock(&node.state) = Some(FileState {
                     stamp,
                     size: plan.len(),
                     info,
                 });
+                if known {
+                    tracing::info!(file = %node.view_path, size = plan.len(), "source changed: re-planned");
+                    self.changed(ino);
+                }
                 Ok(true)
             }
             Verdict::Hidden(reason) => {
@@ -188,6 +213,7 @@ impl DeidFs {
                     tracing::info!(file = %node.view_path, reason, "source changed: now hidden");
                     *lock(&node.state) = None;
                     self.entries_changed(node.parent.load(Ordering::Acquire));
+                    self.changed(ino);
                 }
                 Ok(false)
             }
@@ -211,7 +237,7 @@ impl DeidFs {
 
     /// A node's attributes, its file planned again first if the source changed.
     fn attr_fresh(&self, ino: u64, node: &Node) -> Result<Attr, FsError> {
-        if node.kind == Kind::File && !self.refresh(node)? {
+        if node.kind == Kind::File && !self.refresh(ino, node)? {
             return Err(FsError::new(ErrorKind::NotFound).at(&node.view_path));
         }
         Ok(self.attr_of(ino, node))
