@@ -172,6 +172,52 @@ fn reads_by_inode_serve_the_version_shown_and_a_change_fails_one_read_then_shows
 }
 
 #[test]
+fn a_directory_listed_again_keeps_the_inode_numbers_of_the_entries_that_remain() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |name: &str, patient: &str| {
+        std::fs::write(
+            dir.path().join(name),
+            fx::ct_like("A^B", patient, 8, 8).build(),
+        )
+        .unwrap()
+    };
+    put("a.dcm", "P1");
+    put("b.dcm", "P2");
+    std::fs::create_dir(dir.path().join("c")).unwrap();
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    let inos = |fs: &DeidFs| -> std::collections::HashMap<String, u64> {
+        fs.readdir(ROOT)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.attr.ino))
+            .collect()
+    };
+    let before = inos(&fs);
+    assert_eq!(before.len(), 3);
+    std::fs::remove_file(dir.path().join("b.dcm")).unwrap();
+    std::fs::remove_dir(dir.path().join("c")).unwrap();
+    put("c", "P3"); // the name of a folder, now a file
+    put("d.dcm", "P4");
+    let after = inos(&fs);
+    assert_eq!(after.len(), 3, "a, c (a file now) and d: {after:?}");
+    let kept: Vec<_> = after
+        .iter()
+        .filter(|(n, ino)| before.get(*n) == Some(ino))
+        .collect();
+    assert_eq!(kept.len(), 1, "only a.dcm stayed what it was: {kept:?}");
+    assert!(
+        after
+            .values()
+            .filter(|i| !kept.iter().any(|(_, k)| k == i))
+            .all(|i| !before.values().any(|b| b == i)),
+        "new entries get new numbers"
+    );
+    for (name, ino) in &after {
+        assert_eq!(fs.lookup(ROOT, OsStr::new(name)).unwrap().ino, *ino);
+    }
+}
+
+#[test]
 fn a_file_that_becomes_invalid_disappears() {
     let src = archive();
     let fs = DeidFs::new(src.clone(), config(1));

@@ -17,7 +17,6 @@ use std::sync::atomic::Ordering;
 
 /// An open directory: the listing it serves, and the directory (to name its entries).
 pub(super) struct OpenDir {
-    ino: u64,
     node: Arc<Node>,
     listing: Arc<Listing>,
 }
@@ -33,12 +32,14 @@ impl DeidFs {
         let listing = self.listing(ino)?;
         let node = self.node(ino)?;
         let shown = node
+            .dir()
+            .ok_or(FsError::new(ErrorKind::NotDir))?
             .shown_listing
             .swap(listing.generation, Ordering::AcqRel);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let keep_cache = shown == listing.generation;
         self.dirs
-            .insert(fh, Arc::new(OpenDir { ino, node, listing }));
+            .insert(fh, Arc::new(OpenDir { node, listing }));
         Ok(OpenedDir { fh, keep_cache })
     }
 
@@ -62,23 +63,24 @@ impl DeidFs {
         let listing = &open.listing;
         // Read from the start, this handle refills the kernel's cache of the folder: if its
         // listing is no longer the folder's, the next open must not keep that cache.
+        let dir = open.node.dir().ok_or(FsError::new(ErrorKind::NotDir))?;
         if offset == 0
-            && !lock(&open.node.listing)
+            && !lock(&dir.listing)
                 .as_ref()
                 .is_some_and(|l| Arc::ptr_eq(l, listing))
         {
-            open.node.shown_listing.store(0, Ordering::Release);
+            dir.shown_listing.store(0, Ordering::Release);
         }
-        for (i, (name, idx)) in listing.entries.iter().enumerate().skip(offset as usize) {
+        for (k, &i) in listing.entries.iter().enumerate().skip(offset as usize) {
             // Hidden since listed, or unreadable now: left out of this reply.
-            let Ok(Some((child, node))) = self.listed(open.ino, &open.node, listing, *idx) else {
+            let Ok(Some(node)) = self.listed(&open.node, listing, i as usize) else {
                 continue;
             };
-            if add(i as u64 + 1, name, &self.attr_of(child, &node)) {
+            if add(k as u64 + 1, listing.names.name(i as usize), &self.attr_of(&node)) {
                 break;
             }
             if plus {
-                self.inodes.remember(child, &node);
+                self.inodes.remember(&node);
             }
         }
         Ok(())
@@ -91,7 +93,9 @@ impl DeidFs {
     /// A file of `parent` was hidden after its listing: the kernel's cached entries of the
     /// directory must not be kept at its next open.
     pub(super) fn entries_changed(&self, parent: u64) {
-        if let Some(dir) = self.inodes.get(parent) {
+        if let Some(node) = self.inodes.get(parent)
+            && let Some(dir) = node.dir()
+        {
             dir.shown_listing.store(0, Ordering::Release);
         }
     }

@@ -19,7 +19,7 @@ use crate::cache::Verdict;
 use crate::deid::Plan;
 use crate::lock;
 use crate::source::{Kind, SourceFile, Stamp};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Descriptor-pool keys of reads by inode (no open), apart from handle numbers.
 const INODE_KEYS: u64 = 1 << 63;
@@ -53,16 +53,18 @@ impl DeidFs {
     /// Opens a file: the plan of the source version now on disk.
     pub fn open(&self, ino: u64, caller: Caller) -> Result<Opened, FsError> {
         let node = self.node(ino)?;
+        let view_path = node.view_path();
         if node.kind == Kind::Dir {
-            return Err(FsError::new(ErrorKind::IsDir).at(&node.view_path));
+            return Err(FsError::new(ErrorKind::IsDir).at(&view_path));
         }
+        let source = node.source();
         let (stamp, verdict, file) = self
-            .plan_source(&node.source)
-            .map_err(|e| e.at(&node.view_path))?;
-        let Verdict::Served(plan, info) = verdict else {
+            .plan_source(&source)
+            .map_err(|e| e.at(&view_path))?;
+        let Verdict::Served(plan, _) = verdict else {
             *lock(&node.state) = None;
-            self.entries_changed(node.parent.load(Ordering::Acquire));
-            return Err(FsError::new(ErrorKind::NotFound).at(&node.view_path));
+            self.entries_changed(node.parent());
+            return Err(FsError::new(ErrorKind::NotFound).at(&view_path));
         };
         let size_changed = {
             let mut st = lock(&node.state);
@@ -72,20 +74,18 @@ impl DeidFs {
             *st = Some(FileState {
                 stamp,
                 size: plan.len(),
-                info,
             });
             changed
         };
         file.reading_through();
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        let view_path = node.view_path.clone();
         tracing::debug!(file = %view_path, fh, "open");
         self.descriptors.put(fh, Arc::from(file));
         self.handles.insert(
             fh,
             Arc::new(Handle {
                 plan,
-                source: node.source.clone(),
+                source,
                 stamp,
                 view_path,
                 caller,
@@ -102,8 +102,8 @@ impl DeidFs {
             .get(&fh)
             .map(|h| h.clone())
             .ok_or(FsError::new(ErrorKind::BadHandle))?;
-        let file = self.descriptor(fh, &h.source, h.stamp, &h.view_path)?;
-        let buf = serve(&h.plan, &*file, h.stamp, offset, size, &h.view_path)?;
+        let file = self.descriptor(fh, || h.source.clone(), h.stamp, || h.view_path.clone())?;
+        let buf = serve(&h.plan, &*file, h.stamp, offset, size, || h.view_path.clone())?;
         h.served.fetch_add(buf.len() as u64, Ordering::Relaxed);
         Ok(buf)
     }
@@ -115,7 +115,7 @@ impl DeidFs {
     pub fn read_inode(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
         let node = self.node(ino)?;
         let shown = |n: &Node| lock(&n.state).as_ref().map(|s| s.stamp);
-        let first = self.read_shown(ino, &node, offset, size);
+        let first = self.read_shown(&node, offset, size);
         if first
             .as_ref()
             .is_err_and(|e| matches!(e.kind, ErrorKind::Stale))
@@ -123,29 +123,29 @@ impl DeidFs {
             let before = shown(&node);
             self.descriptors.remove(INODE_KEYS | ino);
             // The version to show from now on (or hidden).
-            let _ = self.refresh(ino, &node);
+            let _ = self.refresh(&node);
             if before.is_some() && shown(&node) == before {
-                return self.read_shown(ino, &node, offset, size);
+                return self.read_shown(&node, offset, size);
             }
         }
         first
     }
 
-    fn read_shown(&self, ino: u64, node: &Node, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
-        let not_found = || FsError::new(ErrorKind::NotFound).at(&node.view_path);
+    fn read_shown(&self, node: &Node, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+        let view_path = || node.view_path();
         if node.kind == Kind::Dir {
-            return Err(FsError::new(ErrorKind::IsDir).at(&node.view_path));
+            return Err(FsError::new(ErrorKind::IsDir).at(&view_path()));
         }
+        let not_found = || FsError::new(ErrorKind::NotFound).at(&view_path());
         let stamp = lock(&node.state).as_ref().map(|s| s.stamp).ok_or_else(not_found)?;
-        let key = INODE_KEYS | ino;
-        let file = self.descriptor(key, &node.source, stamp, &node.view_path)?;
+        let file = self.descriptor(INODE_KEYS | node.ino, || node.source(), stamp, view_path)?;
         let verdict = self
             .cache
             .get_or_compute(&self.plan_key(stamp), || self.cfg.planner.plan(&*file))?;
         let Verdict::Served(plan, _) = verdict else {
             return Err(not_found());
         };
-        serve(&plan, &*file, stamp, offset, size, &node.view_path)
+        serve(&plan, &*file, stamp, offset, size, view_path)
     }
 
     /// The source descriptor kept under `key`: from the pool, or opened again (the same
@@ -154,25 +154,26 @@ impl DeidFs {
     fn descriptor(
         &self,
         key: u64,
-        source: &Path,
+        source: impl Fn() -> PathBuf,
         stamp: Stamp,
-        view_path: &str,
+        view_path: impl Fn() -> String,
     ) -> Result<Arc<dyn SourceFile>, FsError> {
         if let Some(f) = self.descriptors.get(key) {
             return Ok(f);
         }
-        let at = |e: std::io::Error| FsError::io(e).at(view_path);
-        let file = match self.source.open(source) {
+        let at = |e: std::io::Error| FsError::io(e).at(&view_path());
+        let source = source();
+        let file = match self.source.open(&source) {
             Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
                 self.descriptors.shrink();
-                self.source.open(source)
+                self.source.open(&source)
             }
             other => other,
         }
         .map_err(at)?;
         if file.stamp().map_err(at)? != stamp {
-            tracing::warn!(file = %view_path, "source changed while its descriptor was closed: failed the read");
-            return Err(FsError::new(ErrorKind::Stale).at(view_path));
+            tracing::warn!(file = %view_path(), "source changed while its descriptor was closed: failed the read");
+            return Err(FsError::new(ErrorKind::Stale).at(&view_path()));
         }
         file.reading_through();
         let file: Arc<dyn SourceFile> = Arc::from(file);
@@ -203,16 +204,16 @@ fn serve(
     stamp: Stamp,
     offset: u64,
     size: u32,
-    view_path: &str,
+    view_path: impl Fn() -> String,
 ) -> Result<Vec<u8>, FsError> {
-    let at = |e: std::io::Error| FsError::io(e).at(view_path);
+    let at = |e: std::io::Error| FsError::io(e).at(&view_path());
     let n = (size as u64).min(plan.len().saturating_sub(offset)) as usize;
     let mut buf = vec![0u8; n];
     // A read that fails because the file is now shorter is a change too.
     let got = plan.read_at(file, offset, &mut buf);
     if file.stamp().map_err(at)? != stamp {
-        tracing::warn!(file = %view_path, "source changed during a read: failed it");
-        return Err(FsError::new(ErrorKind::Stale).at(view_path));
+        tracing::warn!(file = %view_path(), "source changed during a read: failed it");
+        return Err(FsError::new(ErrorKind::Stale).at(&view_path()));
     }
     buf.truncate(got.map_err(at)?);
     Ok(buf)

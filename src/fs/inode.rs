@@ -1,58 +1,171 @@
-//! The inode table: every entry the view has shown, by inode number and by source path.
+//! The inode table: every entry the kernel holds, by inode number, each kept in a few dozen
+//! bytes so that a mount listing millions of files stays within its memory budget.
 //!
 //! Invariants:
 //! - `nodes` maps inode number -> node. A node is removed only when the kernel forgets it
 //!   (its lookup count, `Node::lookups`, back to zero), so an inode number the kernel holds
 //!   always resolves. The root is inode [`ROOT`] and never removed.
-//! - `by_source` maps a source-relative path -> its inode, so listing a directory again keeps
-//!   the inode numbers of the entries that remain. Every value of `by_source` is a key of
-//!   `nodes`.
-//! - A node's `source` path is PHI: it never leaves the `fs` module except through
-//!   [`super::KeyHolderView`], and is never logged; logs use `view_path`.
+//! - A node's names are not copied into it: it points at its directory's node and at its
+//!   entry in that directory's [`Names`], where the source name and the view name are kept
+//!   once. Its paths are made from that chain when needed (to open a file, to log).
+//! - Each entry of a [`Names`] remembers the inode of the node made for it, and names made
+//!   again (the directory changed) take the inodes of the entries that remain, so listing a
+//!   directory again keeps their numbers. A path that now holds another kind of entry gets a
+//!   new node.
+//! - A node's source path is PHI: it never leaves the `fs` module except through
+//!   [`super::KeyHolderView`], and is never logged; logs use [`Node::view_path`].
 //!
-//! Both maps are `DashMap`s (sharded locks held only inside one call); `Node::state` and
-//! `Node::listing` and `Node::names` are leaf mutexes; `Inodes::life` is held only inside
-//! `intern`, `remember` and `forget`, which take no other lock. Lock order: a node's `listing`, then its
-//! `names`, then (while listing) the cache's internal locks, then the child nodes' `state`;
-//! nothing else is taken while a `state` or `names` is held.
+//! `nodes` is a `DashMap` (sharded locks held only inside one call); `Node::state` and a
+//! directory's `listing` and `names` are leaf mutexes; `Inodes::life` is held only inside
+//! `intern`, `remember` and `forget`, which take no other lock. Lock order: a directory's
+//! `listing`, then its `names`, then (while listing) the cache's internal locks, then the
+//! child nodes' `state`; nothing else is taken while a `state` or `names` is held.
 
-use crate::deid::FileInfo;
 use crate::source::{Kind, Stamp};
 use dashmap::DashMap;
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const ROOT: u64 = 1;
 
 /// A served file's version: the source stamp it was planned from and the view size.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct FileState {
     pub stamp: Stamp,
     pub size: u64,
-    pub info: Arc<FileInfo>,
 }
 
 /// A directory's source entries and their view names, as last read (made by `names`,
-/// without planning a file).
+/// without planning a file). The names' bytes are kept in one buffer.
 pub(super) struct Names {
     /// Directory stamp when read (read again when it changes).
     pub stamp: Option<Stamp>,
     /// In source-name order.
     pub entries: Vec<Named>,
-    /// View name -> index in `entries`.
-    pub by_name: HashMap<String, usize>,
+    /// Indices of `entries` in view-name order (names are unique).
+    by_name: Vec<u32>,
+    text: Vec<u8>,
 }
 
-/// One source entry and its view name.
+/// One source entry: where its source name and view name are in `Names::text`, and the inode
+/// of the node made for it (0: none yet).
 pub(super) struct Named {
-    /// The source name: PHI, never logged.
-    pub source: OsString,
+    source: (u32, u16),
+    name: (u32, u16),
     pub kind: Kind,
-    pub token: String,
-    pub name: String,
+    pub ino: AtomicU64,
+}
+
+/// Makes a [`Names`], entry by entry in source-name order.
+pub(super) struct NamesBuilder {
+    names: Names,
+}
+
+impl NamesBuilder {
+    pub fn new(stamp: Option<Stamp>, capacity: usize) -> Self {
+        Self {
+            names: Names {
+                stamp,
+                entries: Vec::with_capacity(capacity),
+                by_name: Vec::new(),
+                text: Vec::with_capacity(capacity * 32),
+            },
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> (u32, u16) {
+        let at = (self.names.text.len() as u32, bytes.len() as u16);
+        self.names.text.extend_from_slice(bytes);
+        at
+    }
+
+    /// Adds an entry (source names are at most 255 bytes on every Unix filesystem; a longer
+    /// one is left out, with `false`).
+    pub fn push(&mut self, source: &OsStr, name: &str, kind: Kind, ino: u64) -> bool {
+        if source.len() > u16::MAX as usize || name.len() > u16::MAX as usize {
+            return false;
+        }
+        let source = self.put(source.as_encoded_bytes());
+        let name = self.put(name.as_bytes());
+        self.names.entries.push(Named {
+            source,
+            name,
+            kind,
+            ino: AtomicU64::new(ino),
+        });
+        true
+    }
+
+    pub fn finish(mut self) -> Names {
+        let n = &self.names;
+        let mut by_name: Vec<u32> = (0..n.entries.len() as u32).collect();
+        by_name.sort_by(|a, b| n.name(*a as usize).cmp(n.name(*b as usize)));
+        self.names.by_name = by_name;
+        self.names
+    }
+}
+
+impl Names {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The source name of entry `i`: PHI, never logged.
+    pub fn source(&self, i: usize) -> &OsStr {
+        let (at, len) = self.entries[i].source;
+        // SAFETY: these bytes were copied from an `OsStr` by `NamesBuilder::push`, whole.
+        unsafe {
+            OsStr::from_encoded_bytes_unchecked(&self.text[at as usize..at as usize + len as usize])
+        }
+    }
+
+    /// The view name of entry `i`.
+    pub fn name(&self, i: usize) -> &str {
+        let (at, len) = self.entries[i].name;
+        // Copied from a `str` by `NamesBuilder::push`, whole.
+        std::str::from_utf8(&self.text[at as usize..at as usize + len as usize]).unwrap_or("")
+    }
+
+    /// The path token of entry `i` (its name without the file suffix), which names its
+    /// children.
+    pub fn token(&self, i: usize) -> &str {
+        let name = self.name(i);
+        match self.entries[i].kind {
+            Kind::File => name.strip_suffix(".dcm").unwrap_or(name),
+            Kind::Dir => name,
+        }
+    }
+
+    /// The entry with view name `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .binary_search_by(|&i| self.name(i as usize).cmp(name))
+            .ok()
+            .map(|k| self.by_name[k] as usize)
+    }
+
+    /// Indices of the entries in view-name order.
+    pub fn in_name_order(&self) -> impl Iterator<Item = usize> + '_ {
+        self.by_name.iter().map(|&i| i as usize)
+    }
+
+    /// The entry with source name `source` and kind `kind`, if any (entries are in
+    /// source-name order).
+    pub fn find_source(&self, source: &OsStr, kind: Kind) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.entries.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.source(mid) < source {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < self.entries.len() && self.source(lo) == source && self.entries[lo].kind == kind)
+            .then_some(lo)
+    }
 }
 
 /// A directory's visible entries (made by `listing`: every file planned).
@@ -62,43 +175,101 @@ pub(super) struct Listing {
     pub generation: u64,
     /// The names it was made from (made again when they are).
     pub names: Arc<Names>,
-    /// (view name, index in `names.entries`) of the entries shown, ordered by name. By index,
-    /// not inode: a node the kernel forgot is made again when the listing is read.
-    pub entries: Vec<(String, usize)>,
-    /// Files not shown, with the reason (source names: PHI, for the key holder's tools).
-    pub hidden: Vec<(PathBuf, &'static str)>,
+    /// Indices in `names.entries` of the entries shown, in view-name order. By index, not
+    /// inode: a node the kernel forgot is made again when the listing is read.
+    pub entries: Vec<u32>,
+    /// Files not shown (indices in `names.entries`), with the reason.
+    pub hidden: Vec<(u32, &'static str)>,
+}
+
+/// What only a directory's node holds.
+#[derive(Default)]
+pub(super) struct DirState {
+    /// The last names read; `None` until first looked into.
+    pub names: Mutex<Option<Arc<Names>>>,
+    /// The last listing; `None` until first listed.
+    pub listing: Mutex<Option<Arc<Listing>>>,
+    /// The generation of the listing the last `opendir` served (0: none, or an entry hidden
+    /// since).
+    pub shown_listing: AtomicU64,
 }
 
 pub(super) struct Node {
-    /// The parent's inode (updated when the parent was forgotten and made again).
-    pub parent: AtomicU64,
+    pub ino: u64,
+    /// The directory it is in and its entry there (the names it was made from); `None` for
+    /// the root.
+    place: Option<(Arc<Node>, Arc<Names>, u32)>,
     pub kind: Kind,
-    /// Source path relative to the root: PHI, never logged.
-    pub source: PathBuf,
-    /// Pseudonymous path from the mount root, for logs and errors.
-    pub view_path: String,
-    /// Path token that names this node's children.
-    pub token: String,
     /// Files: the version shown; `None` while hidden (refused since it was listed).
     pub state: Mutex<Option<FileState>>,
-    /// Directories: the last names read; `None` until first looked into.
-    pub names: Mutex<Option<Arc<Names>>>,
-    /// Directories: the last listing; `None` until first listed.
-    pub listing: Mutex<Option<Arc<Listing>>>,
-    /// Directories: the generation of the listing the last `opendir` served (0: none, or an
-    /// entry hidden since).
-    pub shown_listing: AtomicU64,
+    /// Directories: names and listing.
+    pub dir: Option<Box<DirState>>,
     /// How many times the kernel was handed this inode (lookups, readdirplus entries) less
     /// what it forgot.
     pub lookups: AtomicU64,
 }
 
+impl Node {
+    /// The inode of the directory it is in (the root's is the root).
+    pub fn parent(&self) -> u64 {
+        self.place.as_ref().map_or(ROOT, |(p, _, _)| p.ino)
+    }
+
+    /// The directory's part; `None` for a file.
+    pub fn dir(&self) -> Option<&DirState> {
+        self.dir.as_deref()
+    }
+
+    /// Its path token (names its children; "" for the root).
+    pub fn token(&self) -> &str {
+        self.place
+            .as_ref()
+            .map_or("", |(_, names, i)| names.token(*i as usize))
+    }
+
+    /// Source path relative to the root: PHI, never logged.
+    pub fn source(&self) -> PathBuf {
+        let mut parts = Vec::new();
+        let mut at = self;
+        while let Some((parent, names, i)) = &at.place {
+            parts.push(names.source(*i as usize));
+            at = parent;
+        }
+        parts.iter().rev().collect()
+    }
+
+    /// Pseudonymous path from the mount root, for logs and errors.
+    pub fn view_path(&self) -> String {
+        let mut parts = Vec::new();
+        let mut at = self;
+        while let Some((parent, names, i)) = &at.place {
+            parts.push(names.name(*i as usize));
+            at = parent;
+        }
+        if parts.is_empty() {
+            return "/".into();
+        }
+        parts.iter().rev().fold(String::new(), |mut s, p| {
+            s.push('/');
+            s.push_str(p);
+            s
+        })
+    }
+
+    /// Its view name ("/" for the root).
+    pub fn name(&self) -> &str {
+        self.place
+            .as_ref()
+            .map_or("/", |(_, names, i)| names.name(*i as usize))
+    }
+}
+
 pub(super) struct Inodes {
     nodes: DashMap<u64, Arc<Node>>,
-    by_source: DashMap<PathBuf, u64>,
     next_ino: AtomicU64,
-    /// Held while a node is made, remembered or forgotten, so the two maps change together
-    /// (a source path never gets two nodes, a remembered node is never removed).
+    /// Held while a node is made, remembered or forgotten, so a table entry and the entry's
+    /// remembered inode change together (a name never gets two live nodes, a remembered node
+    /// is never removed).
     life: Mutex<()>,
 }
 
@@ -106,21 +277,9 @@ impl Inodes {
     /// A table holding the root.
     pub fn new() -> Self {
         let nodes = DashMap::new();
-        nodes.insert(
-            ROOT,
-            Arc::new(new_node(
-                ROOT,
-                Kind::Dir,
-                PathBuf::new(),
-                "/".into(),
-                String::new(),
-            )),
-        );
-        let by_source = DashMap::new();
-        by_source.insert(PathBuf::new(), ROOT);
+        nodes.insert(ROOT, Arc::new(new_node(ROOT, None, Kind::Dir)));
         Self {
             nodes,
-            by_source,
             next_ino: AtomicU64::new(ROOT + 1),
             life: Mutex::new(()),
         }
@@ -134,13 +293,17 @@ impl Inodes {
         self.nodes.len() as u64
     }
 
-    /// The kernel was handed `ino` once more (a lookup reply or a readdirplus entry). A node
+    /// The kernel was handed `node` once more (a lookup reply or a readdirplus entry). A node
     /// forgotten meanwhile by another thread is put back, so the number stays valid.
-    pub fn remember(&self, ino: u64, node: &Arc<Node>) {
+    pub fn remember(&self, node: &Arc<Node>) {
         let _life = crate::lock(&self.life);
         node.lookups.fetch_add(1, Ordering::AcqRel);
-        self.nodes.entry(ino).or_insert_with(|| node.clone());
-        self.by_source.insert(node.source.clone(), ino);
+        self.nodes.entry(node.ino).or_insert_with(|| node.clone());
+        if let Some((_, names, i)) = &node.place {
+            names.entries[*i as usize]
+                .ino
+                .store(node.ino, Ordering::Release);
+        }
     }
 
     /// The kernel forgot `n` references to `ino`: at zero the node goes (never the root). It
@@ -155,47 +318,39 @@ impl Inodes {
         node.lookups.store(left, Ordering::Release);
         if left == 0 {
             self.nodes.remove(&ino);
-            self.by_source.remove_if(&node.source, |_, i| *i == ino);
         }
     }
 
-    /// The inode of a source path, creating the node on first sight (or when the path now
-    /// holds another kind of entry).
-    pub fn intern(
-        &self,
-        parent: u64,
-        rel: &Path,
-        kind: Kind,
-        view_path: String,
-        token: String,
-    ) -> (u64, Arc<Node>) {
+    /// The node of entry `i` of `names` (the current names of directory `dir`), made on
+    /// first sight or when the kernel forgot it.
+    pub fn intern(&self, dir: &Arc<Node>, names: &Arc<Names>, i: usize) -> Arc<Node> {
         let _life = crate::lock(&self.life);
-        if let Some(ino) = self.by_source.get(rel).map(|i| *i)
-            && let Some(node) = self.get(ino)
-            && node.kind == kind
+        let entry = &names.entries[i];
+        let known = entry.ino.load(Ordering::Acquire);
+        if known != 0
+            && let Some(node) = self.get(known)
         {
-            node.parent.store(parent, Ordering::Release);
-            return (ino, node);
+            return node;
         }
         let ino = self.next_ino.fetch_add(1, Ordering::Relaxed);
-        let node = Arc::new(new_node(parent, kind, rel.to_path_buf(), view_path, token));
+        let node = Arc::new(new_node(
+            ino,
+            Some((dir.clone(), names.clone(), i as u32)),
+            entry.kind,
+        ));
         self.nodes.insert(ino, node.clone());
-        self.by_source.insert(rel.to_path_buf(), ino);
-        (ino, node)
+        entry.ino.store(ino, Ordering::Release);
+        node
     }
 }
 
-fn new_node(parent: u64, kind: Kind, source: PathBuf, view_path: String, token: String) -> Node {
+fn new_node(ino: u64, place: Option<(Arc<Node>, Arc<Names>, u32)>, kind: Kind) -> Node {
     Node {
-        parent: AtomicU64::new(parent),
+        ino,
+        place,
         kind,
-        source,
-        view_path,
-        token,
         state: Mutex::new(None),
-        names: Mutex::new(None),
-        listing: Mutex::new(None),
-        shown_listing: AtomicU64::new(0),
+        dir: (kind == Kind::Dir).then(Box::default),
         lookups: AtomicU64::new(0),
     }
 }

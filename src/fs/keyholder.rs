@@ -25,12 +25,18 @@ impl KeyHolderView {
 
     /// The source path (relative to the root) of a view entry.
     pub fn source_path(&self, ino: u64) -> Result<PathBuf, FsError> {
-        Ok(self.fs.node(ino)?.source.clone())
+        Ok(self.fs.node(ino)?.source())
     }
 
     /// Files of a directory that the view hides, with the reason.
     pub fn hidden(&self, ino: u64) -> Result<Vec<(PathBuf, &'static str)>, FsError> {
-        Ok(self.fs.listing(ino)?.hidden.clone())
+        let listing = self.fs.listing(ino)?;
+        let dir = self.fs.node(ino)?.source();
+        Ok(listing
+            .hidden
+            .iter()
+            .map(|&(i, reason)| (dir.join(listing.names.source(i as usize)), reason))
+            .collect())
     }
 
     /// Opens the source file of a view entry (through the source, confined to its root).
@@ -38,8 +44,8 @@ impl KeyHolderView {
         let node = self.fs.node(ino)?;
         self.fs
             .source
-            .open(&node.source)
-            .map_err(|e| FsError::io(e).at(&node.view_path))
+            .open(&node.source())
+            .map_err(|e| FsError::io(e).at(&node.view_path()))
     }
 
     /// The plan of a file's current version and its open source, to write it out whole.
@@ -47,23 +53,31 @@ impl KeyHolderView {
         let node = self.fs.node(ino)?;
         match self
             .fs
-            .plan_source(&node.source)
-            .map_err(|e| e.at(&node.view_path))?
+            .plan_source(&node.source())
+            .map_err(|e| e.at(&node.view_path()))?
         {
             (_, Verdict::Served(plan, _), file) => {
                 file.reading_through();
                 Ok((plan, file))
             }
             (_, Verdict::Hidden(_), _) => {
-                Err(FsError::new(ErrorKind::NotFound).at(&node.view_path))
+                Err(FsError::new(ErrorKind::NotFound).at(&node.view_path()))
             }
         }
     }
 
-    /// Facts about a served file (modality, transfer syntax...; no PHI).
+    /// Facts about a served file (modality, transfer syntax...; no PHI): from its cached
+    /// plan, or planned again (the view keeps only versions and sizes per file).
     pub fn file_info(&self, ino: u64) -> Option<Arc<FileInfo>> {
+        let (stamp, _) = self.version(ino)?;
+        if let Some(Verdict::Served(_, info)) = self.fs.cache.get(&self.fs.plan_key(stamp)) {
+            return Some(info);
+        }
         let node = self.fs.node(ino).ok()?;
-        lock(&node.state).as_ref().map(|s| s.info.clone())
+        match self.fs.plan_source(&node.source()).ok()? {
+            (s, Verdict::Served(_, info), _) if s == stamp => Some(info),
+            _ => None,
+        }
     }
 
     /// The source version and view size of a visible file.

@@ -36,7 +36,7 @@ use inode::{FileState, Inodes, Node};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 /// Everything the view needs besides the source.
@@ -150,13 +150,13 @@ impl DeidFs {
             .ok_or(FsError::new(ErrorKind::NotFound))
     }
 
-    fn attr_of(&self, ino: u64, node: &Node) -> Attr {
+    fn attr_of(&self, node: &Node) -> Attr {
         let (perm, size) = match node.kind {
             Kind::Dir => (0o555, 0),
             Kind::File => (0o444, lock(&node.state).as_ref().map_or(0, |s| s.size)),
         };
         Attr {
-            ino,
+            ino: node.ino,
             kind: node.kind,
             size,
             perm,
@@ -182,38 +182,34 @@ impl DeidFs {
 
     /// Plans a file again if its source changed; `Ok(false)` when it is now hidden. A change
     /// of a version shown is told to `on_change`.
-    fn refresh(&self, ino: u64, node: &Node) -> Result<bool, FsError> {
-        let at = |e: FsError| e.at(&node.view_path);
-        let now = self
-            .source
-            .stamp(&node.source)
-            .map_err(FsError::io)
-            .map_err(at)?;
+    fn refresh(&self, node: &Node) -> Result<bool, FsError> {
+        let at = |e: FsError| e.at(&node.view_path());
+        let source = node.source();
+        let now = self.source.stamp(&source).map_err(FsError::io).map_err(at)?;
         let known = match lock(&node.state).as_ref() {
             Some(s) if s.stamp == now => return Ok(true),
             Some(_) => true,
             None => false, // looked up before its folder was listed, or hidden so far
         };
-        let (stamp, verdict, _) = self.plan_source(&node.source).map_err(at)?;
+        let (stamp, verdict, _) = self.plan_source(&source).map_err(at)?;
         match verdict {
-            Verdict::Served(plan, info) => {
+            Verdict::Served(plan, _) => {
                 *lock(&node.state) = Some(FileState {
                     stamp,
                     size: plan.len(),
-                    info,
                 });
                 if known {
-                    tracing::info!(file = %node.view_path, size = plan.len(), "source changed: re-planned");
-                    self.changed(ino);
+                    tracing::info!(file = %node.view_path(), size = plan.len(), "source changed: re-planned");
+                    self.changed(node.ino);
                 }
                 Ok(true)
             }
             Verdict::Hidden(reason) => {
                 if known {
-                    tracing::info!(file = %node.view_path, reason, "source changed: now hidden");
+                    tracing::info!(file = %node.view_path(), reason, "source changed: now hidden");
                     *lock(&node.state) = None;
-                    self.entries_changed(node.parent.load(Ordering::Acquire));
-                    self.changed(ino);
+                    self.entries_changed(node.parent());
+                    self.changed(node.ino);
                 }
                 Ok(false)
             }
@@ -224,23 +220,23 @@ impl DeidFs {
         let not_found = || FsError::new(ErrorKind::NotFound);
         let name = name.to_str().ok_or_else(not_found)?;
         // Only the named file is planned (getattr), not its folder.
-        let (ino, node) = self.child(parent, name)?;
-        let attr = self.attr_fresh(ino, &node)?;
-        self.inodes.remember(ino, &node);
+        let node = self.child(parent, name)?;
+        let attr = self.attr_fresh(&node)?;
+        self.inodes.remember(&node);
         Ok(attr)
     }
 
     pub fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
         let node = self.node(ino)?;
-        self.attr_fresh(ino, &node)
+        self.attr_fresh(&node)
     }
 
     /// A node's attributes, its file planned again first if the source changed.
-    fn attr_fresh(&self, ino: u64, node: &Node) -> Result<Attr, FsError> {
-        if node.kind == Kind::File && !self.refresh(ino, node)? {
-            return Err(FsError::new(ErrorKind::NotFound).at(&node.view_path));
+    fn attr_fresh(&self, node: &Node) -> Result<Attr, FsError> {
+        if node.kind == Kind::File && !self.refresh(node)? {
+            return Err(FsError::new(ErrorKind::NotFound).at(&node.view_path()));
         }
-        Ok(self.attr_of(ino, node))
+        Ok(self.attr_of(node))
     }
 
     /// Every visible entry of a directory, with attributes, ordered (the offline tools; the
@@ -249,13 +245,13 @@ impl DeidFs {
         let listing = self.listing(ino)?;
         let dir = self.node(ino)?;
         let mut out = Vec::with_capacity(listing.entries.len());
-        for (name, idx) in &listing.entries {
-            let Some((child, node)) = self.listed(ino, &dir, &listing, *idx)? else {
+        for &i in &listing.entries {
+            let Some(node) = self.listed(&dir, &listing, i as usize)? else {
                 continue; // hidden since listed
             };
             out.push(DirEntry {
-                name: name.clone(),
-                attr: self.attr_of(child, &node),
+                name: listing.names.name(i as usize).to_string(),
+                attr: self.attr_of(&node),
             });
         }
         Ok(out)
@@ -267,12 +263,12 @@ impl DeidFs {
     }
 
     pub fn parent(&self, ino: u64) -> Result<u64, FsError> {
-        Ok(self.node(ino)?.parent.load(Ordering::Acquire))
+        Ok(self.node(ino)?.parent())
     }
 
     /// The pseudonymous path of an entry (as logged).
     pub fn view_path_of(&self, ino: u64) -> Result<String, FsError> {
-        Ok(self.node(ino)?.view_path.clone())
+        Ok(self.node(ino)?.view_path())
     }
 
     /// Number of entries known to the view (for statfs).
@@ -283,7 +279,6 @@ impl DeidFs {
     /// The inode's parent and name, for kernel cache invalidation.
     pub fn name_of(&self, ino: u64) -> Option<(u64, String)> {
         let node = self.node(ino).ok()?;
-        let name = node.view_path.rsplit('/').next()?.to_string();
-        Some((node.parent.load(Ordering::Acquire), name))
+        Some((node.parent(), node.name().to_string()))
     }
 }

@@ -83,8 +83,8 @@ fn stamp_of(m: &std::fs::Metadata) -> Stamp {
         dev: m.dev(),
         ino: m.ino(),
         size: m.size(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        mtime_ns: nanos(m.mtime(), m.mtime_nsec()),
+        ctime_ns: nanos(m.ctime(), m.ctime_nsec()),
     }
 }
 
@@ -157,6 +157,11 @@ impl Source for LocalSource {
         let fd = self.open_beneath(file, libc::O_PATH)?;
         Ok(stamp_of(&File::from(fd).metadata()?))
     }
+}
+
+/// Seconds and nanoseconds as nanoseconds since the epoch, saturating.
+fn nanos(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
 #[cfg(test)]

@@ -55,8 +55,8 @@ fn stamp(bytes: &[u8], version: u64) -> Stamp {
         dev: 0,
         ino: version,
         size: bytes.len() as u64,
-        mtime_ns: i128::from(version),
-        ctime_ns: i128::from(version),
+        mtime_ns: version as i64,
+        ctime_ns: version as i64,
     }
 }
 

@@ -20,8 +20,9 @@ pub struct Stamp {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
-    pub mtime_ns: i128,
-    pub ctime_ns: i128,
+    /// Nanoseconds since the epoch (years 1678 to 2261; beyond, they saturate).
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
 }
 
 impl Stamp {
@@ -31,8 +32,9 @@ impl Stamp {
         b[0..8].copy_from_slice(&self.dev.to_le_bytes());
         b[8..16].copy_from_slice(&self.ino.to_le_bytes());
         b[16..24].copy_from_slice(&self.size.to_le_bytes());
-        b[24..40].copy_from_slice(&self.mtime_ns.to_le_bytes());
-        b[40..56].copy_from_slice(&self.ctime_ns.to_le_bytes());
+        // As 128-bit numbers: the layout digests were made with before the fields shrank.
+        b[24..40].copy_from_slice(&i128::from(self.mtime_ns).to_le_bytes());
+        b[40..56].copy_from_slice(&i128::from(self.ctime_ns).to_le_bytes());
         b
     }
 }
