@@ -1,11 +1,16 @@
 //! Plans by source version: an LRU bounded by the bytes plans hold, with single flight
 //! (concurrent first readers of one file wait for one computation, and all get its result:
 //! the verdict, or the error, which is not kept).
+//!
+//! The budget is shared: what the rest of the view holds (`reserve`, the node table) comes
+//! off the plans' share, down to a floor ([`PLAN_FLOOR`], or the whole budget if smaller), so
+//! one `--cache-size` bounds plans and nodes together.
 
 use crate::deid::{FileInfo, Plan, plan};
 use crate::source::Stamp;
 use lru::LruCache;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// What the engine decided for one version of a file.
@@ -61,8 +66,13 @@ impl PlanKey {
 
 type Cell<E> = Arc<OnceLock<Result<Verdict, E>>>;
 
+/// The least the plans keep however much the rest of the view holds.
+pub const PLAN_FLOOR: u64 = 16 << 20;
+
 pub struct PlanCache<E> {
     budget: u64,
+    /// Bytes of the budget the rest of the view holds (it adds and takes back its own).
+    reserved: Arc<AtomicU64>,
     // Lock order: `inflight` is never held while taking `lru`, and the reverse.
     lru: Mutex<(LruCache<PlanKey, Verdict>, u64)>,
     inflight: Mutex<HashMap<PlanKey, Cell<E>>>,
@@ -72,6 +82,7 @@ impl<E: Clone> PlanCache<E> {
     pub fn new(budget_bytes: u64) -> Self {
         Self {
             budget: budget_bytes,
+            reserved: Arc::default(),
             lru: Mutex::new((LruCache::unbounded(), 0)),
             inflight: Mutex::new(HashMap::new()),
         }
@@ -117,7 +128,8 @@ impl<E: Clone> PlanCache<E> {
             *bytes -= old.weight();
         }
         *bytes += w;
-        while *bytes > self.budget && lru.len() > 1 {
+        let limit = self.limit();
+        while *bytes > limit && lru.len() > 1 {
             match lru.pop_lru() {
                 Some((_, old)) => *bytes -= old.weight(),
                 None => break,
@@ -128,6 +140,20 @@ impl<E: Clone> PlanCache<E> {
     /// Bytes currently accounted to cached plans.
     pub fn bytes(&self) -> u64 {
         crate::lock(&self.lru).1
+    }
+
+    /// What plans may hold now: the budget less what is reserved, not below the floor.
+    fn limit(&self) -> u64 {
+        let floor = PLAN_FLOOR.min(self.budget);
+        self.budget
+            .saturating_sub(self.reserved.load(std::sync::atomic::Ordering::Relaxed))
+            .max(floor)
+    }
+
+    /// The counter of bytes the rest of the view holds of the budget: it adds what it takes
+    /// and subtracts what it gives back (plans are evicted at the next insertion).
+    pub fn reservations(&self) -> Arc<AtomicU64> {
+        self.reserved.clone()
     }
 }
 
@@ -173,6 +199,31 @@ mod tests {
         }
         assert!(cache.bytes() <= 2000, "{}", cache.bytes());
         assert!(cache.get(&key(99)).is_some() && cache.get(&key(2)).is_none());
+    }
+
+    #[test]
+    fn what_the_rest_of_the_view_reserves_comes_off_the_plans_down_to_the_floor() {
+        let budget = PLAN_FLOOR + 100 * 256;
+        let cache = PlanCache::<()>::new(budget);
+        let fill = |from: u64| {
+            for n in from..from + 100_000 {
+                cache
+                    .get_or_compute(&key(n), || Ok(Verdict::Hidden("x")))
+                    .unwrap();
+            }
+        };
+        fill(0);
+        assert_eq!(cache.bytes(), budget, "hidden verdicts weigh 256 bytes");
+        let reserved = cache.reservations();
+        reserved.fetch_add(50 * 256, Ordering::Relaxed);
+        fill(200_000);
+        assert_eq!(cache.bytes(), budget - 50 * 256);
+        reserved.fetch_add(u64::MAX / 2, Ordering::Relaxed);
+        fill(400_000);
+        assert_eq!(cache.bytes(), PLAN_FLOOR, "never below the floor");
+        reserved.fetch_sub(u64::MAX / 2 + 50 * 256, Ordering::Relaxed);
+        fill(600_000);
+        assert_eq!(cache.bytes(), budget, "given back");
     }
 
     #[test]

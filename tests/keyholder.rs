@@ -306,3 +306,39 @@ fn scan_explains_every_hidden_file() {
     ]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("report.dcm"));
 }
+
+#[test]
+fn walking_the_view_holds_the_folders_in_flight_not_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 series folders of 12 files each, under 3 patients.
+    for s in 0..30 {
+        let series = dir.path().join(format!("P{}/S{s:02}", s % 3));
+        std::fs::create_dir_all(&series).unwrap();
+        for i in 0..12 {
+            std::fs::write(
+                series.join(format!("IM{i:02}.dcm")),
+                fx::ct_like("A^B", &format!("ID{s}"), 8, 8).build(),
+            )
+            .unwrap();
+        }
+    }
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([4; 32]));
+    let policy = deidfs::policy::load_builtin("basic").unwrap();
+    let fs = deidfs::run::offline_view(dir.path(), keys, policy, 2).unwrap();
+    let (seen, most) = (
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicU64::new(0),
+    );
+    let hidden = deidfs::tools::walk::visit(&fs, 2, |f| {
+        assert!(fs.plan_of(f.ino).is_ok(), "a file's inode is valid inside the walk");
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        most.fetch_max(fs.known_entries(), std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert!(hidden.is_empty());
+    assert_eq!(seen.into_inner(), 360, "every file, once");
+    // Two walkers: at most two series folders' files at once, plus the folders queued.
+    let most = most.into_inner();
+    assert!(most <= 2 * 12 + 3 + 30 + 1, "{most} entries held at once of 394");
+    assert!(fs.known_entries() <= 1, "only the root is left: {}", fs.known_entries());
+}

@@ -49,11 +49,12 @@ pub(super) struct Names {
     text: Vec<u8>,
 }
 
-/// One source entry: where its source name and view name are in `Names::text`, and the inode
-/// of the node made for it (0: none yet).
+/// One source entry: where its source name is in `Names::text` (its view name follows it),
+/// and the inode of the node made for it (0: none yet). 16 bytes.
 pub(super) struct Named {
-    source: (u32, u16),
-    name: (u32, u16),
+    at: u32,
+    source_len: u16,
+    name_len: u8,
     pub kind: Kind,
     pub ino: AtomicU64,
 }
@@ -75,23 +76,23 @@ impl NamesBuilder {
         }
     }
 
-    fn put(&mut self, bytes: &[u8]) -> (u32, u16) {
-        let at = (self.names.text.len() as u32, bytes.len() as u16);
-        self.names.text.extend_from_slice(bytes);
-        at
-    }
-
-    /// Adds an entry (source names are at most 255 bytes on every Unix filesystem; a longer
-    /// one is left out, with `false`).
+    /// Adds an entry (source names are at most 255 bytes on every Unix filesystem, view
+    /// names 24; a longer one, or a folder past 4 GiB of names, is left out, with `false`).
     pub fn push(&mut self, source: &OsStr, name: &str, kind: Kind, ino: u64) -> bool {
-        if source.len() > u16::MAX as usize || name.len() > u16::MAX as usize {
+        let text = &mut self.names.text;
+        let (Ok(at), Ok(source_len), Ok(name_len)) = (
+            u32::try_from(text.len()),
+            u16::try_from(source.len()),
+            u8::try_from(name.len()),
+        ) else {
             return false;
-        }
-        let source = self.put(source.as_encoded_bytes());
-        let name = self.put(name.as_bytes());
+        };
+        text.extend_from_slice(source.as_encoded_bytes());
+        text.extend_from_slice(name.as_bytes());
         self.names.entries.push(Named {
-            source,
-            name,
+            at,
+            source_len,
+            name_len,
             kind,
             ino: AtomicU64::new(ino),
         });
@@ -99,6 +100,8 @@ impl NamesBuilder {
     }
 
     pub fn finish(mut self) -> Names {
+        self.names.text.shrink_to_fit();
+        self.names.entries.shrink_to_fit();
         let n = &self.names;
         let mut by_name: Vec<u32> = (0..n.entries.len() as u32).collect();
         by_name.sort_by(|a, b| n.name(*a as usize).cmp(n.name(*b as usize)));
@@ -114,18 +117,18 @@ impl Names {
 
     /// The source name of entry `i`: PHI, never logged.
     pub fn source(&self, i: usize) -> &OsStr {
-        let (at, len) = self.entries[i].source;
+        let e = &self.entries[i];
+        let at = e.at as usize;
         // SAFETY: these bytes were copied from an `OsStr` by `NamesBuilder::push`, whole.
-        unsafe {
-            OsStr::from_encoded_bytes_unchecked(&self.text[at as usize..at as usize + len as usize])
-        }
+        unsafe { OsStr::from_encoded_bytes_unchecked(&self.text[at..at + e.source_len as usize]) }
     }
 
     /// The view name of entry `i`.
     pub fn name(&self, i: usize) -> &str {
-        let (at, len) = self.entries[i].name;
+        let e = &self.entries[i];
+        let at = e.at as usize + e.source_len as usize;
         // Copied from a `str` by `NamesBuilder::push`, whole.
-        std::str::from_utf8(&self.text[at as usize..at as usize + len as usize]).unwrap_or("")
+        std::str::from_utf8(&self.text[at..at + e.name_len as usize]).unwrap_or("")
     }
 
     /// The path token of entry `i` (its name without the file suffix), which names its
@@ -264,8 +267,14 @@ impl Node {
     }
 }
 
+/// What one node costs with its share of its folder's names and of the table (measured:
+/// docs/performance.md, "Scale"), counted against the memory budget.
+pub const NODE_BYTES: u64 = 400;
+
 pub(super) struct Inodes {
     nodes: DashMap<u64, Arc<Node>>,
+    /// Where the table adds [`NODE_BYTES`] per node it holds (the plan cache's reservations).
+    held: Arc<AtomicU64>,
     next_ino: AtomicU64,
     /// Held while a node is made, remembered or forgotten, so a table entry and the entry's
     /// remembered inode change together (a name never gets two live nodes, a remembered node
@@ -274,12 +283,13 @@ pub(super) struct Inodes {
 }
 
 impl Inodes {
-    /// A table holding the root.
-    pub fn new() -> Self {
+    /// A table holding the root, counting the bytes it holds in `held`.
+    pub fn new(held: Arc<AtomicU64>) -> Self {
         let nodes = DashMap::new();
         nodes.insert(ROOT, Arc::new(new_node(ROOT, None, Kind::Dir)));
         Self {
             nodes,
+            held,
             next_ino: AtomicU64::new(ROOT + 1),
             life: Mutex::new(()),
         }
@@ -298,7 +308,10 @@ impl Inodes {
     pub fn remember(&self, node: &Arc<Node>) {
         let _life = crate::lock(&self.life);
         node.lookups.fetch_add(1, Ordering::AcqRel);
-        self.nodes.entry(node.ino).or_insert_with(|| node.clone());
+        self.nodes.entry(node.ino).or_insert_with(|| {
+            self.held.fetch_add(NODE_BYTES, Ordering::Relaxed);
+            node.clone()
+        });
         if let Some((_, names, i)) = &node.place {
             names.entries[*i as usize]
                 .ino
@@ -316,8 +329,8 @@ impl Inodes {
         let Some(node) = self.get(ino) else { return };
         let left = node.lookups.load(Ordering::Acquire).saturating_sub(n);
         node.lookups.store(left, Ordering::Release);
-        if left == 0 {
-            self.nodes.remove(&ino);
+        if left == 0 && self.nodes.remove(&ino).is_some() {
+            self.held.fetch_sub(NODE_BYTES, Ordering::Relaxed);
         }
     }
 
@@ -339,6 +352,7 @@ impl Inodes {
             entry.kind,
         ));
         self.nodes.insert(ino, node.clone());
+        self.held.fetch_add(NODE_BYTES, Ordering::Relaxed);
         entry.ino.store(ino, Ordering::Release);
         node
     }

@@ -7,7 +7,7 @@ use super::{Config, DeidFs};
 use crate::cache::Verdict;
 use crate::deid::{FileInfo, Plan};
 use crate::lock;
-use crate::source::{Source, SourceFile, Stamp};
+use crate::source::{Kind, Source, SourceFile, Stamp};
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +84,26 @@ impl KeyHolderView {
     pub fn version(&self, ino: u64) -> Option<(Stamp, u64)> {
         let node = self.fs.node(ino).ok()?;
         lock(&node.state).as_ref().map(|s| (s.stamp, s.size))
+    }
+
+    /// The offline walk is done with a directory: the nodes of its files and its listing go
+    /// (its subdirectories stay until they are walked), so walking a tree holds only the
+    /// directories in flight, not the tree. Its inode numbers are not valid afterwards.
+    pub fn done_with(&self, ino: u64) {
+        let Ok(node) = self.fs.node(ino) else { return };
+        if let Some(dir) = node.dir() {
+            // Lock order: listing, then names.
+            let listing = lock(&dir.listing).take();
+            let names = lock(&dir.names).take();
+            drop(listing);
+            for e in names.iter().flat_map(|n| n.entries.iter()) {
+                let child = e.ino.load(std::sync::atomic::Ordering::Acquire);
+                if e.kind == Kind::File && child != 0 {
+                    self.fs.inodes.forget(child, 0);
+                }
+            }
+        }
+        self.fs.inodes.forget(ino, 0);
     }
 
     /// The plan cache key of a visible file's current version (for digests that outlive the

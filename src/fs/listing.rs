@@ -189,6 +189,7 @@ impl DeidFs {
             shown.push(i as u32);
         }
         hidden.sort_by_key(|h| h.0);
+        shown.shrink_to_fit();
         Ok(Listing {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             names,

@@ -113,13 +113,16 @@ impl DeidFs {
                     .ok()
             })
             .flatten();
+        // One budget: the node table's bytes come off the plans' share.
+        let cache = PlanCache::new(cfg.cache_bytes);
+        let inodes = Inodes::new(cache.reservations());
         Self {
             planners,
             source,
             planner_id: cfg.planner.id().into(),
-            cache: PlanCache::new(cfg.cache_bytes),
+            cache,
             cfg,
-            inodes: Inodes::new(),
+            inodes,
             handles: DashMap::new(),
             descriptors: descriptors::Descriptors::new(descriptors::capacity()),
             dirs: DashMap::new(),

@@ -1,7 +1,7 @@
 //! The crosswalk tables: for every visible file, its UIDs, patient ID and path as they are in
 //! the source and in the view. For the key holder only (mode 0600).
 
-use super::walk::walk;
+use super::walk::visit;
 use crate::deid::{Change, Engine};
 use crate::dicom::Tag;
 use crate::dicom::tag::{PATIENT_ID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID};
@@ -58,34 +58,18 @@ pub fn crosswalk(
     out: &Path,
 ) -> anyhow::Result<CrosswalkCounts> {
     std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
-    let (files, _) = walk(fs)?;
-    let (mut uids, mut pids, mut paths) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    for f in &files {
-        let rel = fs.source_path(f.ino)?;
-        paths.insert((rel.display().to_string(), f.view_path.clone()));
-        // Through the source, confined to its root like every other open of the view.
-        let src = fs.open_source(f.ino)?;
-        let mut engine = Engine::new(policy, keys);
-        engine.trace = true;
-        let Ok(outcome) = engine.plan(src.as_ref()) else {
-            continue;
-        };
-        for c in outcome.trace.iter().filter(|c| c.depth == 0) {
-            let (Some(before), Some(after)) =
-                (Change::text_of(&c.before), Change::text_of(&c.after))
-            else {
-                continue; // removed, or not a value that was read
-            };
-            if before.is_empty() {
-                continue;
-            }
-            if CROSSWALK_UIDS.contains(&c.tag) {
-                uids.insert((before, after));
-            } else if c.tag == PATIENT_ID {
-                pids.insert((before, after));
-            }
+    let rows = std::sync::Mutex::new((BTreeSet::new(), BTreeSet::new(), BTreeSet::new()));
+    let failed = std::sync::Mutex::new(None);
+    // Rows are sets: the order files come in does not matter.
+    visit(fs, super::walk::JOBS, |f| {
+        if let Err(e) = crosswalk_one(fs, policy, keys, &f, &rows) {
+            crate::lock(&failed).get_or_insert(e);
         }
+    })?;
+    if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
     }
+    let (uids, pids, paths) = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     let w = |name: &str, header: &str, rows: &BTreeSet<(String, String)>| {
         write_private(&out.join(name), header, rows)
             .with_context(|| out.join(name).display().to_string())
@@ -98,4 +82,44 @@ pub fn crosswalk(
         patients: pids.len(),
         paths: paths.len(),
     })
+}
+
+type Rows = BTreeSet<(String, String)>;
+
+/// One visible file's rows: its paths, and its UIDs and Patient ID before and after.
+fn crosswalk_one(
+    fs: &KeyHolderView,
+    policy: &Policy,
+    keys: &Pseudonyms,
+    f: &super::walk::ViewFile,
+    rows: &std::sync::Mutex<(Rows, Rows, Rows)>,
+) -> anyhow::Result<()> {
+    let rel = fs.source_path(f.ino)?;
+    // Through the source, confined to its root like every other open of the view.
+    let src = fs.open_source(f.ino)?;
+    let mut engine = Engine::new(policy, keys);
+    engine.trace = true;
+    crate::lock(rows)
+        .2
+        .insert((rel.display().to_string(), f.view_path.clone()));
+    let Ok(outcome) = engine.plan(src.as_ref()) else {
+        return Ok(());
+    };
+    let mut guard = crate::lock(rows);
+    let (uids, pids, _) = &mut *guard;
+    for c in outcome.trace.iter().filter(|c| c.depth == 0) {
+        let (Some(before), Some(after)) = (Change::text_of(&c.before), Change::text_of(&c.after))
+        else {
+            continue; // removed, or not a value that was read
+        };
+        if before.is_empty() {
+            continue;
+        }
+        if CROSSWALK_UIDS.contains(&c.tag) {
+            uids.insert((before, after));
+        } else if c.tag == PATIENT_ID {
+            pids.insert((before, after));
+        }
+    }
+    Ok(())
 }

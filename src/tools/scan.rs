@@ -1,7 +1,7 @@
 //! What the view would show and hide, and why: counts by reason, modality and transfer
 //! syntax. Needs no key: visibility does not depend on it.
 
-use super::walk::walk;
+use super::walk::visit;
 use crate::fs::KeyHolderView;
 use std::collections::BTreeMap;
 
@@ -27,13 +27,13 @@ pub struct ScanReport {
 
 /// What the view would show and hide, counted by reason, modality and transfer syntax.
 pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> {
-    let (files, hidden) = walk(fs)?;
-    let mut r = ScanReport {
-        visible: files.len(),
-        ..Default::default()
-    };
-    for f in &files {
-        if let Some(info) = fs.file_info(f.ino) {
+    let report = std::sync::Mutex::new(ScanReport::default());
+    // Each file's facts are read while its plan is fresh in the cache.
+    let hidden = visit(fs, super::walk::JOBS, |f| {
+        let info = fs.file_info(f.ino);
+        let mut r = crate::lock(&report);
+        r.visible += 1;
+        if let Some(info) = info {
             let modality = if info.modality.is_empty() {
                 "(none)".to_string()
             } else {
@@ -55,7 +55,10 @@ pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> 
                 *r.blobs_removed_by_element.entry(element).or_default() += 1;
             }
         }
-    }
+    })?;
+    let mut r = report.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut hidden = hidden;
+    hidden.sort();
     for (path, reason) in hidden {
         *r.hidden.entry(reason.to_string()).or_default() += 1;
         if show_paths {

@@ -1,11 +1,16 @@
 //! Walking the whole view: every visible file as soon as its directory is listed, with
-//! several threads listing at once, and every hidden file with its reason.
+//! several threads listing at once, and every hidden file with its reason, in memory bounded
+//! by the directories in flight.
 
 use crate::fs::{FsError, KeyHolderView, ROOT};
 use crate::lock;
 use crate::source::Kind;
 use std::path::PathBuf;
 use std::sync::Mutex;
+
+/// Directories the key holder's tools (scan, crosswalk) list at once: each listing plans its
+/// files on the view's planners, and the next listing overlaps with the last one's disk reads.
+pub const JOBS: usize = 4;
 
 /// A visible file: its view path (relative, '/'-separated) and inode.
 pub struct ViewFile {
@@ -17,20 +22,13 @@ pub struct ViewFile {
 /// A hidden source file (relative path: PHI) and the reason.
 pub type HiddenFile = (PathBuf, &'static str);
 
-/// Every visible file, in listing order, and every hidden one with its reason.
-pub fn walk(fs: &KeyHolderView) -> anyhow::Result<(Vec<ViewFile>, Vec<HiddenFile>)> {
-    let files = Mutex::new(Vec::new());
-    let hidden = visit(fs, 1, |f| lock(&files).push(f))?;
-    Ok((
-        files.into_inner().unwrap_or_else(|e| e.into_inner()),
-        hidden,
-    ))
-}
-
 /// Lists the view with `jobs` threads and hands each visible file to `each` as soon as its
 /// directory is listed, on the thread that listed it: with more than one job, listing one
 /// directory overlaps with work on the files of another. With one job, files come in listing
-/// order (a directory's files, then its subdirectories, depth first). Returns the hidden files.
+/// order (a directory's files, then its subdirectories, depth first). Once a directory's
+/// files have been handed over, the view lets go of them (`KeyHolderView::done_with`): a
+/// file's inode is valid only inside `each`, and the walk holds the directories in flight,
+/// not the tree. Returns the hidden files.
 pub fn visit(
     fs: &KeyHolderView,
     jobs: usize,
@@ -109,6 +107,7 @@ pub fn visit(
                         files
                     };
                     files.into_iter().for_each(&each);
+                    fs.done_with(dir);
                 }
             });
         }
