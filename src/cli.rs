@@ -119,8 +119,9 @@ pub enum Command {
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
-        /// Parallel writers.
-        #[arg(long, default_value_t = 2)]
+        /// Folders listed and written at once (writing waits on the disk more than on the
+        /// processor: more than the cores pays).
+        #[arg(long, default_value_t = 8)]
         jobs: usize,
     },
     /// Count what the view would show and hide, by reason, modality and transfer syntax.

@@ -160,6 +160,9 @@ fn eof() -> io::Error {
     )
 }
 
+/// Files at least this big start their writeback as soon as written (`write_atomically`).
+const EARLY_WRITEBACK: u64 = 128 << 10;
+
 /// Writes through a temporary file in the same directory, renamed into place only when
 /// complete: an interrupted run never leaves a partial file under the final name. `durable`
 /// also flushes the file to disk before the rename (batch writers sync once at the end).
@@ -182,9 +185,11 @@ pub fn write_atomically(
         fill(&mut f)?;
         if durable {
             f.sync_all()?;
-        } else {
-            // Start writing it to disk now, without waiting: the batch's final sync then
-            // has little left to do, and the disk works while the next files are made.
+        } else if f.metadata().is_ok_and(|m| m.len() >= EARLY_WRITEBACK) {
+            // Start writing a big file to disk now, without waiting: the batch's final sync
+            // then has little left to do, and the disk works while the next files are made.
+            // Small files are left to that sync, which writes them together (one writeback
+            // per small file cost more than the copy).
             use std::os::fd::AsRawFd;
             // SAFETY: sync_file_range on a descriptor we own; it only starts writeback.
             unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };

@@ -54,6 +54,9 @@ pub fn view_config(
     }
 }
 
+/// Memory for plans and frames of the key holder's tools (export, scan, crosswalk).
+pub const OFFLINE_CACHE: u64 = 64 << 20;
+
 /// Threads planning a directory's files for the key holder's listing tools.
 pub const PLANNERS: usize = 8;
 
@@ -66,7 +69,9 @@ pub fn offline_view(
     planners: usize,
 ) -> anyhow::Result<KeyHolderView> {
     let src = LocalSource::new(source).with_context(|| format!("source {}", source.display()))?;
-    let mut cfg = view_config(policy, keys, 256 << 20, 4, None);
+    // The tools use each plan right after its folder is listed: the cache needs to hold
+    // about one folder's plans, not the tree's.
+    let mut cfg = view_config(policy, keys, OFFLINE_CACHE, 4, None);
     cfg.workers = planners;
     Ok(KeyHolderView::new(Arc::new(src), cfg))
 }
