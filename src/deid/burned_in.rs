@@ -24,7 +24,6 @@ use crate::pixels::rules::Area;
 use crate::pixels::screen::margin;
 use crate::pixels::{Geometry, GeometryError, Mask, Op, PixelHeader, Rect};
 use crate::policy::{Policy, ProfileOption};
-use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
@@ -408,7 +407,7 @@ fn ultrasound_regions(win: &mut Window, seq: &Element) -> io::Result<Vec<Rect>> 
 /// palette LUTs; `None` when they cannot be read (the file is then refused).
 fn palette_black(
     win: &mut Window,
-    top: &HashMap<Tag, &Element>,
+    top: &super::header::TopLevel,
     enc: Encoding,
 ) -> io::Result<Option<u32>> {
     let mut luts = Vec::new();

@@ -9,23 +9,45 @@ use super::values::string_of;
 use crate::dicom::tag::PIXEL_DATA;
 use crate::dicom::{Tag, Vr};
 use crate::pixels::PixelHeader;
-use std::collections::HashMap;
 use std::io;
 
 pub(super) const ULTRASOUND_REGIONS: Tag = Tag(0x0018, 0x6011);
 
-/// The top-level elements by tag; refused when a pixel attribute, Pixel Data or the
-/// ultrasound regions appear twice.
-pub(super) fn top_level(elements: &[Element]) -> Result<HashMap<Tag, &Element>, DeidError> {
-    let mut top: HashMap<Tag, &Element> = HashMap::new();
-    for el in elements {
-        if top.insert(el.tag, el).is_some()
-            && (el.tag.0 == 0x0028 || el.tag == PIXEL_DATA || el.tag == ULTRASOUND_REGIONS)
+/// The top-level elements by tag (of a tag that appears twice, the last); refused when a
+/// pixel attribute, Pixel Data or the ultrasound regions appear twice.
+pub(super) fn top_level(elements: &[Element]) -> Result<TopLevel<'_>, DeidError> {
+    let mut by_tag: Vec<&Element> = elements.iter().collect();
+    // Usually in order already: the stable sort then only checks it.
+    by_tag.sort_by_key(|e| e.tag);
+    for pair in by_tag.windows(2) {
+        let tag = pair[1].tag;
+        if pair[0].tag == tag
+            && (tag.0 == 0x0028 || tag == PIXEL_DATA || tag == ULTRASOUND_REGIONS)
         {
-            return Err(Refusal::PixelLayout(format!("{} appears twice", el.tag)).into());
+            return Err(Refusal::PixelLayout(format!("{tag} appears twice")).into());
         }
     }
-    Ok(top)
+    Ok(TopLevel { by_tag })
+}
+
+/// The top-level elements, looked up by tag (a sorted list: planning makes one per file, and
+/// a hash map of a hundred elements cost more than the searches).
+pub(super) struct TopLevel<'a> {
+    by_tag: Vec<&'a Element>,
+}
+
+impl<'a> TopLevel<'a> {
+    pub fn get(&self, tag: &Tag) -> Option<&&'a Element> {
+        let after = self.by_tag.partition_point(|e| e.tag <= *tag);
+        after
+            .checked_sub(1)
+            .map(|i| &self.by_tag[i])
+            .filter(|e| e.tag == *tag)
+    }
+
+    pub fn contains_key(&self, tag: &Tag) -> bool {
+        self.get(tag).is_some()
+    }
 }
 
 /// An attribute as rules see it: text trimmed, numbers in decimal, values joined by `\`;
@@ -65,7 +87,7 @@ pub(super) fn number(win: &mut Window, el: Option<&&Element>) -> io::Result<Opti
 /// but not a number is an error, not a default: a wrong frame count leaves frames unmasked.
 pub(super) fn pixel_header(
     win: &mut Window,
-    top: &HashMap<Tag, &Element>,
+    top: &TopLevel,
 ) -> Result<PixelHeader, DeidError> {
     let n =
         |win: &mut Window, g: u16, e: u16, name: &'static str| -> Result<Option<u32>, DeidError> {
