@@ -2,10 +2,13 @@
 # Scale benchmark: deidfs against its ceiling (the mirror) and the disk, side by side, one run
 # each, on trees of small CT files (so that the disk is not the limit).
 #
-#   scripts/bench-scale.sh [--sizes "10000 100000"] [--flat 50000] [--work DIR]
+#   scripts/bench-scale.sh [--sizes "10000 100000"] [--list-only "1000000"] [--flat 50000]
+#                          [--work DIR]
 #
-#   --sizes   tree sizes in files (series folders of 40-80 files, as a PACS stores them)
-#   --flat    the size of the flat folder (one folder of that many files); 0 skips it
+#   --sizes      tree sizes in files (series folders of 40-80 files, as a PACS stores them)
+#   --list-only  tree sizes for which only listings and memory are measured (1M files take
+#                ~10 GB and ~15 minutes)
+#   --flat       the size of the flat folder (one folder of that many files); 0 skips it
 #   --work    work directory (default $DEIDFS_BENCH_DIR or /tmp/deidfs-scale): the generated
 #             trees (made once per size, then reused), mount points, the report scale.md
 #
@@ -15,19 +18,25 @@
 #   cold find -type f, cold du -s (each on a fresh mount, caches dropped)
 #   cold read, warm read: every file through cat (fresh mount, caches dropped)
 #   export (deidfs export) against cp -r + sync, scan, on a cold cache
+#   deidfs only: warm reads with open handles (--open-handles), and warm reads with a plan
+#   cache of 1/1.5 and 1/3 of the tree's plans (page cache dropped between the two reads)
+# for --list-only sizes: cold and warm ls -lR and RSS, deidfs with --cache-size 4M too;
 # and for the flat folder: the first stat of one file, warm ls -f and ls -l.
+# Cost per file (cold ls -lR) for every size goes to WORK/cost-per-file.tsv.
 # Figures are printed as a markdown table (and written to WORK/scale.md); nothing is asserted.
 set -euo pipefail
 
 SIZES="10000 100000"
+LIST_ONLY=""
 FLAT=50000
 WORK=${DEIDFS_BENCH_DIR:-/tmp/deidfs-scale}
 while [[ $# -gt 0 ]]; do
     case $1 in
         --sizes) SIZES=$2; shift 2 ;;
+        --list-only) LIST_ONLY=$2; shift 2 ;;
         --flat) FLAT=$2; shift 2 ;;
         --work) WORK=$2; shift 2 ;;
-        -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,26p "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -60,7 +69,7 @@ mount_fs() {
     case $fs in
         direct) return ;;
         mirror) "$MIRROR" "$src" "$MNT" >/dev/null 2>&1 & PID=$! ;;
-        deidfs) "$DEIDFS" mount "$src" "$MNT" --key-file "$KEY" --foreground >/dev/null 2>&1 & PID=$! ;;
+        deidfs) "$DEIDFS" mount "$src" "$MNT" --key-file "$KEY" --foreground "${@:3}" >/dev/null 2>&1 & PID=$! ;;
     esac
     for _ in $(seq 100); do mountpoint -q "$MNT" && return; sleep 0.1; done
     echo "$fs did not mount" >&2; exit 1
@@ -70,6 +79,12 @@ rss() { [[ -n $PID ]] && ps -o rss= -p "$PID" | awk '{printf "%.0f MB", $1/1024}
 
 REPORT=$WORK/scale.md
 : >"$REPORT"
+COST=$WORK/cost-per-file.tsv
+printf 'files\tfs\tcold ls -lR us/file\n' >"$COST"
+per_file() { echo "$1 * 1000000 / $2" | bc; }
+# cache_for N F: a --cache-size (MB) whose plans' share (3/4, less 400 bytes per node held)
+# holds 1/F of the plans of N small files (~2 KB each)
+cache_for() { echo "($1 * 2 / 1000 / $2 + $1 * 400 / 1000000) * 4 / 3" | bc; }
 out() { echo "$*" | tee -a "$REPORT"; }
 out "| tree | fs | cold ls -lR | warm ls -lR | RSS after listing | cold find | cold du | cold read | warm read |"
 out "|---|---|---|---|---|---|---|---|---|"
@@ -85,7 +100,21 @@ for n in $SIZES; do
         cread=$(secs sh -c "find '$r' -type f -print0 | xargs -0 cat > /dev/null")
         wread=$(secs sh -c "find '$r' -type f -print0 | xargs -0 cat > /dev/null")
         out "| $n | $fs | $cold s | $warm s | $mem | $find_t s | $du_t s | $cread s | $wread s |"
+        printf '%s\t%s\t%s\n' "$n" "$fs" "$(per_file "$cold" "$n")" >>"$COST"
     done
+    # deidfs: warm reads with open handles; warm reads past the plan cache (the tree's
+    # plans are ~2 KB each: 1.5x and 3x the plans' share of --cache-size).
+    extra=""
+    for opt in "--open-handles" "--cache-size $(cache_for "$n" 1.5)M" "--cache-size $(cache_for "$n" 3)M"; do
+        # shellcheck disable=SC2086
+        mount_fs deidfs "$src" $opt; r=$MNT
+        secs sh -c "find '$r' -type f -print0 | xargs -0 cat > /dev/null" >/dev/null
+        drop
+        w=$(secs sh -c "find '$r' -type f -print0 | xargs -0 cat > /dev/null")
+        extra="$extra, $opt: $w s"
+    done
+    out ""
+    out "$n files, deidfs warm read after the page cache was dropped$extra"
     cleanup; PID=
     rm -rf "$WORK/export" "$WORK/copy"; drop
     exp=$(secs "$DEIDFS" export --key-file "$KEY" "$src" "$WORK/export")
@@ -96,6 +125,25 @@ for n in $SIZES; do
     out ""
     rm -rf "$WORK/export" "$WORK/copy"
 done
+
+if [[ -n $LIST_ONLY ]]; then
+    out ""
+    out "| tree | fs | cold ls -lR | warm ls -lR | RSS after listing |"
+    out "|---|---|---|---|---|"
+fi
+for n in $LIST_ONLY; do
+    src=$WORK/small-$n
+    [[ -f $src.ok ]] || { rm -rf "$src"; "$GEN" "$src" --files "$n" --mix small >/dev/null; touch "$src.ok"; }
+    for fs in direct mirror deidfs "deidfs --cache-size 4M"; do
+        read -r name opts <<<"$fs"
+        # shellcheck disable=SC2086
+        mount_fs "$name" "$src" $opts; r=$(root_of "$name" "$src"); drop
+        cold=$(secs ls -lR "$r"); warm=$(secs ls -lR "$r"); mem=$(rss)
+        out "| $n | $fs | $cold s | $warm s | $mem |"
+        [[ $fs == *4M ]] || printf '%s\t%s\t%s\n' "$n" "$fs" "$(per_file "$cold" "$n")" >>"$COST"
+    done
+done
+cleanup; PID=
 
 if [[ $FLAT -gt 0 ]]; then
     src=$WORK/flat-$FLAT
