@@ -102,19 +102,20 @@ for n in $SIZES; do
         out "| $n | $fs | $cold s | $warm s | $mem | $find_t s | $du_t s | $cread s | $wread s |"
         printf '%s\t%s\t%s\n' "$n" "$fs" "$(per_file "$cold" "$n")" >>"$COST"
     done
-    # deidfs: warm reads with open handles; warm reads past the plan cache (the tree's
-    # plans are ~2 KB each: 1.5x and 3x the plans' share of --cache-size).
+    # deidfs: warm reads (a second pass) with open handles, and with the tree's plans (~2 KB
+    # each) 1.5x and 3x the plans' share of --cache-size, without and with open handles.
+    small=$(cache_for "$n" 3)
     extra=""
-    for opt in "--open-handles" "--cache-size $(cache_for "$n" 1.5)M" "--cache-size $(cache_for "$n" 3)M"; do
+    for opt in "--open-handles" "--cache-size $(cache_for "$n" 1.5)M" "--cache-size ${small}M" \
+        "--open-handles --cache-size ${small}M"; do
         # shellcheck disable=SC2086
         mount_fs deidfs "$src" $opt; r=$MNT
         secs sh -c "find '$r' -type f -print0 | xargs -0 cat > /dev/null" >/dev/null
-        drop
         w=$(secs sh -c "find '$r' -type f -print0 | xargs -0 cat > /dev/null")
-        extra="$extra, $opt: $w s"
+        extra="$extra; $opt: $w s"
     done
     out ""
-    out "$n files, deidfs warm read after the page cache was dropped$extra"
+    out "$n files, deidfs warm read$extra"
     cleanup; PID=
     rm -rf "$WORK/export" "$WORK/copy"; drop
     exp=$(secs "$DEIDFS" export --key-file "$KEY" "$src" "$WORK/export")

@@ -127,8 +127,9 @@ impl Names {
     pub fn name(&self, i: usize) -> &str {
         let e = &self.entries[i];
         let at = e.at as usize + e.source_len as usize;
-        // Copied from a `str` by `NamesBuilder::push`, whole.
-        std::str::from_utf8(&self.text[at..at + e.name_len as usize]).unwrap_or("")
+        // SAFETY: these bytes were copied from a `str` by `NamesBuilder::push`, whole, and
+        // `text` is not changed after (names are compared often: sorting, lookups).
+        unsafe { std::str::from_utf8_unchecked(&self.text[at..at + e.name_len as usize]) }
     }
 
     /// The path token of entry `i` (its name without the file suffix), which names its
