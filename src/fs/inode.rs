@@ -231,31 +231,32 @@ impl Node {
             .map_or("", |(_, names, i)| names.token(*i as usize))
     }
 
-    /// Source path relative to the root: PHI, never logged.
-    pub fn source(&self) -> PathBuf {
+    /// Its entry and those of the folders above it, from the root down.
+    fn path(&self) -> Vec<(&Names, usize)> {
         let mut parts = Vec::new();
         let mut at = self;
         while let Some((parent, names, i)) = &at.place {
-            parts.push(names.source(*i as usize));
+            parts.push((&**names, *i as usize));
             at = parent;
         }
-        parts.iter().rev().collect()
+        parts.reverse();
+        parts
+    }
+
+    /// Source path relative to the root: PHI, never logged.
+    pub fn source(&self) -> PathBuf {
+        self.path().into_iter().map(|(n, i)| n.source(i)).collect()
     }
 
     /// Pseudonymous path from the mount root, for logs and errors.
     pub fn view_path(&self) -> String {
-        let mut parts = Vec::new();
-        let mut at = self;
-        while let Some((parent, names, i)) = &at.place {
-            parts.push(names.name(*i as usize));
-            at = parent;
-        }
-        if parts.is_empty() {
+        let path = self.path();
+        if path.is_empty() {
             return "/".into();
         }
-        parts.iter().rev().fold(String::new(), |mut s, p| {
+        path.into_iter().fold(String::new(), |mut s, (n, i)| {
             s.push('/');
-            s.push_str(p);
+            s.push_str(n.name(i));
             s
         })
     }
