@@ -330,7 +330,10 @@ fn walking_the_view_holds_the_folders_in_flight_not_the_tree() {
         std::sync::atomic::AtomicU64::new(0),
     );
     let hidden = deidfs::tools::walk::visit(&fs, 2, |f| {
-        assert!(fs.plan_of(f.ino).is_ok(), "a file's inode is valid inside the walk");
+        assert!(
+            fs.plan_of(f.ino).is_ok(),
+            "a file's inode is valid inside the walk"
+        );
         seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         most.fetch_max(fs.known_entries(), std::sync::atomic::Ordering::Relaxed);
     })
@@ -339,6 +342,13 @@ fn walking_the_view_holds_the_folders_in_flight_not_the_tree() {
     assert_eq!(seen.into_inner(), 360, "every file, once");
     // Two walkers: at most two series folders' files at once, plus the folders queued.
     let most = most.into_inner();
-    assert!(most <= 2 * 12 + 3 + 30 + 1, "{most} entries held at once of 394");
-    assert!(fs.known_entries() <= 1, "only the root is left: {}", fs.known_entries());
+    assert!(
+        most <= 2 * 12 + 3 + 30 + 1,
+        "{most} entries held at once of 394"
+    );
+    assert!(
+        fs.known_entries() <= 1,
+        "only the root is left: {}",
+        fs.known_entries()
+    );
 }

@@ -128,7 +128,10 @@ fn a_file_changed_during_reading_fails_the_read() {
 #[test]
 fn reads_by_inode_serve_the_version_shown_and_a_change_fails_one_read_then_shows() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (fx::ct_default().build(), fx::ct_like("X^Y", "Z9", 32, 32).build());
+    let (a, b) = (
+        fx::ct_default().build(),
+        fx::ct_like("X^Y", "Z9", 32, 32).build(),
+    );
     std::fs::write(dir.path().join("a.dcm"), &a).unwrap();
     let mut cfg = config(1);
     cfg.open_handles = false;
@@ -169,6 +172,88 @@ fn reads_by_inode_serve_the_version_shown_and_a_change_fails_one_read_then_shows
     assert_eq!(fs.getattr(ino).unwrap().size, first.len() as u64);
     assert_eq!(changed.lock().unwrap().len(), 2);
     assert!(fs.read_inode(ino, 0, u32::MAX).unwrap() == first);
+}
+
+/// Review finding: a kept descriptor of a replaced version, planned under the new version's
+/// key once that plan was evicted, served the new bytes through the old plan.
+#[test]
+fn a_kept_descriptor_of_a_replaced_file_is_never_planned_as_the_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = fx::ct_like("A^B", "P1", 16, 16).build();
+    let v2 = fx::ct_like("C^D", "P2", 32, 32).build();
+    std::fs::write(dir.path().join("a.dcm"), &v1).unwrap();
+    std::fs::write(dir.path().join("b.dcm"), fx::ct_default().build()).unwrap();
+    let mut cfg = config(1);
+    cfg.open_handles = false;
+    cfg.cache_bytes = 1; // one plan at a time
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), cfg);
+    let files = fs.readdir(ROOT).unwrap();
+    let ino_of = |name: &str| {
+        let (t, _) = deidfs::fs::view_name(
+            &Pseudonyms::new(&SecretKey::from_bytes([1; 32])),
+            "",
+            name.as_bytes(),
+            Kind::File,
+            12,
+        );
+        files
+            .iter()
+            .find(|e| e.name == format!("{t}.dcm"))
+            .unwrap()
+            .attr
+            .ino
+    };
+    let (a, b) = (ino_of("a.dcm"), ino_of("b.dcm"));
+    fs.read_inode(a, 0, u32::MAX).unwrap(); // keeps v1's descriptor
+    let tmp = dir.path().join(".new");
+    std::fs::write(&tmp, &v2).unwrap();
+    std::fs::rename(&tmp, dir.path().join("a.dcm")).unwrap();
+    fs.getattr(a).unwrap(); // shows v2 (planned, cached)
+    fs.read_inode(b, 0, u32::MAX).unwrap(); // evicts v2's plan
+    let keys = Pseudonyms::new(&SecretKey::from_bytes([1; 32]));
+    let policy = deidfs::policy::load_builtin("basic").unwrap();
+    let expected = deidfs::deid::Engine::new(&policy, &keys)
+        .plan(&v2)
+        .unwrap()
+        .plan
+        .to_vec(&v2)
+        .unwrap();
+    let mut got = None;
+    for _ in 0..2 {
+        // A read may fail once (the change found); then it is v2, whole.
+        if let Ok(bytes) = fs.read_inode(a, 0, u32::MAX) {
+            got = Some(bytes);
+            break;
+        }
+    }
+    assert!(got.unwrap() == expected, "v2's bytes through v2's plan");
+}
+
+/// Review finding: a folder listed again showed a replaced file's new version without telling
+/// the kernel, which then kept the old version's pages.
+#[test]
+fn a_file_listed_again_with_another_version_is_told_as_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.dcm"),
+        fx::ct_like("A^B", "P1", 16, 16).build(),
+    )
+    .unwrap();
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    let changed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = changed.clone();
+    fs.on_change(move |ino| seen.lock().unwrap().push(ino));
+    let ino = fs.readdir(ROOT).unwrap()[0].attr.ino;
+    let tmp = dir.path().join(".new");
+    std::fs::write(&tmp, fx::ct_like("A^B", "P1", 32, 32).build()).unwrap();
+    std::fs::rename(&tmp, dir.path().join("a.dcm")).unwrap();
+    let again = fs.readdir(ROOT).unwrap();
+    assert_eq!(again[0].attr.ino, ino);
+    assert_eq!(
+        *changed.lock().unwrap(),
+        vec![ino],
+        "the new version was told"
+    );
 }
 
 #[test]

@@ -21,8 +21,7 @@ pub(super) fn top_level(elements: &[Element]) -> Result<TopLevel<'_>, DeidError>
     by_tag.sort_by_key(|e| e.tag);
     for pair in by_tag.windows(2) {
         let tag = pair[1].tag;
-        if pair[0].tag == tag
-            && (tag.0 == 0x0028 || tag == PIXEL_DATA || tag == ULTRASOUND_REGIONS)
+        if pair[0].tag == tag && (tag.0 == 0x0028 || tag == PIXEL_DATA || tag == ULTRASOUND_REGIONS)
         {
             return Err(Refusal::PixelLayout(format!("{tag} appears twice")).into());
         }
@@ -85,10 +84,7 @@ pub(super) fn number(win: &mut Window, el: Option<&&Element>) -> io::Result<Opti
 
 /// The header's pixel description. A Number of Frames or Planar Configuration that is present
 /// but not a number is an error, not a default: a wrong frame count leaves frames unmasked.
-pub(super) fn pixel_header(
-    win: &mut Window,
-    top: &TopLevel,
-) -> Result<PixelHeader, DeidError> {
+pub(super) fn pixel_header(win: &mut Window, top: &TopLevel) -> Result<PixelHeader, DeidError> {
     let n =
         |win: &mut Window, g: u16, e: u16, name: &'static str| -> Result<Option<u32>, DeidError> {
             match top.get(&Tag(g, e)) {

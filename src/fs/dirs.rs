@@ -38,8 +38,7 @@ impl DeidFs {
             .swap(listing.generation, Ordering::AcqRel);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let keep_cache = shown == listing.generation;
-        self.dirs
-            .insert(fh, Arc::new(OpenDir { node, listing }));
+        self.dirs.insert(fh, Arc::new(OpenDir { node, listing }));
         Ok(OpenedDir { fh, keep_cache })
     }
 
@@ -76,7 +75,11 @@ impl DeidFs {
             let Ok(Some(node)) = self.listed(&open.node, listing, i as usize) else {
                 continue;
             };
-            if add(k as u64 + 1, listing.names.name(i as usize), &self.attr_of(&node)) {
+            if add(
+                k as u64 + 1,
+                listing.names.name(i as usize),
+                &self.attr_of(&node),
+            ) {
                 break;
             }
             if plus {

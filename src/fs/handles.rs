@@ -20,11 +20,11 @@ use crate::deid::Plan;
 use crate::lock;
 use crate::source::{Kind, SourceFile, Stamp};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Descriptor-pool keys of reads by inode (no open), apart from handle numbers.
 const INODE_KEYS: u64 = 1 << 63;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(super) struct Handle {
     plan: Arc<Plan>,
@@ -58,9 +58,7 @@ impl DeidFs {
             return Err(FsError::new(ErrorKind::IsDir).at(&view_path));
         }
         let source = node.source();
-        let (stamp, verdict, file) = self
-            .plan_source(&source)
-            .map_err(|e| e.at(&view_path))?;
+        let (stamp, verdict, file) = self.plan_source(&source).map_err(|e| e.at(&view_path))?;
         let Verdict::Served(plan, _) = verdict else {
             *lock(&node.state) = None;
             self.entries_changed(node.parent());
@@ -103,7 +101,9 @@ impl DeidFs {
             .map(|h| h.clone())
             .ok_or(FsError::new(ErrorKind::BadHandle))?;
         let file = self.descriptor(fh, || h.source.clone(), h.stamp, || h.view_path.clone())?;
-        let buf = serve(&h.plan, &*file, h.stamp, offset, size, || h.view_path.clone())?;
+        let buf = serve(&h.plan, &*file, h.stamp, offset, size, || {
+            h.view_path.clone()
+        })?;
         h.served.fetch_add(buf.len() as u64, Ordering::Relaxed);
         Ok(buf)
     }
@@ -137,11 +137,19 @@ impl DeidFs {
             return Err(FsError::new(ErrorKind::IsDir).at(&view_path()));
         }
         let not_found = || FsError::new(ErrorKind::NotFound).at(&view_path());
-        let stamp = lock(&node.state).as_ref().map(|s| s.stamp).ok_or_else(not_found)?;
+        let stamp = lock(&node.state)
+            .as_ref()
+            .map(|s| s.stamp)
+            .ok_or_else(not_found)?;
         let file = self.descriptor(INODE_KEYS | node.ino, || node.source(), stamp, view_path)?;
-        let verdict = self
-            .cache
-            .get_or_compute(&self.plan_key(stamp), || self.cfg.planner.plan(&*file))?;
+        // A kept descriptor may be of a version replaced since: it must not be planned under
+        // this version's key (its plan would then be applied to the other version's bytes).
+        let verdict = self.cache.get_or_compute(&self.plan_key(stamp), || {
+            if file.stamp().map_err(FsError::io)? != stamp {
+                return Err(FsError::new(ErrorKind::Stale).at(&view_path()));
+            }
+            self.cfg.planner.plan(&*file)
+        })?;
         let Verdict::Served(plan, _) = verdict else {
             return Err(not_found());
         };

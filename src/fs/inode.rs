@@ -117,7 +117,10 @@ impl Names {
 
     /// The source name of entry `i`: PHI, never logged.
     pub fn source(&self, i: usize) -> &OsStr {
-        let e = &self.entries[i];
+        self.source_of(&self.entries[i])
+    }
+
+    fn source_of(&self, e: &Named) -> &OsStr {
         let at = e.at as usize;
         // SAFETY: these bytes were copied from an `OsStr` by `NamesBuilder::push`, whole.
         unsafe { OsStr::from_encoded_bytes_unchecked(&self.text[at..at + e.source_len as usize]) }
@@ -158,17 +161,9 @@ impl Names {
     /// The entry with source name `source` and kind `kind`, if any (entries are in
     /// source-name order).
     pub fn find_source(&self, source: &OsStr, kind: Kind) -> Option<usize> {
-        let (mut lo, mut hi) = (0, self.entries.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.source(mid) < source {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        (lo < self.entries.len() && self.source(lo) == source && self.entries[lo].kind == kind)
-            .then_some(lo)
+        let k = self.entries.partition_point(|e| self.source_of(e) < source);
+        let e = self.entries.get(k)?;
+        (self.source_of(e) == source && e.kind == kind).then_some(k)
     }
 }
 

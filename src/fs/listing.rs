@@ -67,9 +67,7 @@ impl DeidFs {
     pub(super) fn child(&self, parent: u64, name: &str) -> Result<Arc<Node>, FsError> {
         let dir = self.dir_node(parent)?;
         let names = self.names(&dir)?;
-        let i = names
-            .find(name)
-            .ok_or(FsError::new(ErrorKind::NotFound))?;
+        let i = names.find(name).ok_or(FsError::new(ErrorKind::NotFound))?;
         Ok(self.inodes.intern(&dir, &names, i))
     }
 
@@ -155,14 +153,14 @@ impl DeidFs {
 
         let mut shown: Vec<u32> = Vec::new();
         let mut hidden: Vec<(u32, &'static str)> = Vec::new();
-        let view_path = || child_path(&dir.view_path(), "");
+        let view_path = |i: usize| child_path(&dir.view_path(), names.name(i));
         for i in names.in_name_order() {
             let state = match names.entries[i].kind {
                 Kind::Dir => None,
                 Kind::File => match verdicts.remove(&i) {
                     Some(Ok((stamp, Verdict::Served(plan, info)))) => {
                         if !info.blobs_removed.is_empty() {
-                            tracing::warn!(file = %format!("{}{}", view_path(), names.name(i)), removed = ?info.blobs_removed, "vendor data that does not parse removed");
+                            tracing::warn!(file = %view_path(i), removed = ?info.blobs_removed, "vendor data that does not parse removed");
                         }
                         Some(FileState {
                             stamp,
@@ -170,12 +168,12 @@ impl DeidFs {
                         })
                     }
                     Some(Ok((_, Verdict::Hidden(reason)))) => {
-                        tracing::debug!(file = %format!("{}{}", view_path(), names.name(i)), reason, "hidden");
+                        tracing::debug!(file = %view_path(i), reason, "hidden");
                         hidden.push((i as u32, reason));
                         continue;
                     }
                     Some(Err(e)) => {
-                        tracing::warn!(file = %format!("{}{}", view_path(), names.name(i)), error = %e.kind, "hidden: cannot be read");
+                        tracing::warn!(file = %view_path(i), error = %e.kind, "hidden: cannot be read");
                         hidden.push((i as u32, "unreadable"));
                         continue;
                     }
@@ -184,7 +182,12 @@ impl DeidFs {
             };
             let node = self.inodes.intern(dir, &names, i);
             if let Some(state) = state {
-                *lock(&node.state) = Some(state);
+                let before = lock(&node.state).replace(state);
+                // Listed again with another version (a folder changes when a file in it is
+                // replaced): the kernel's pages of the old one must go.
+                if before.is_some_and(|b| b.stamp != state.stamp) {
+                    self.changed(node.ino);
+                }
             }
             shown.push(i as u32);
         }

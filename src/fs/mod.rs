@@ -188,7 +188,11 @@ impl DeidFs {
     fn refresh(&self, node: &Node) -> Result<bool, FsError> {
         let at = |e: FsError| e.at(&node.view_path());
         let source = node.source();
-        let now = self.source.stamp(&source).map_err(FsError::io).map_err(at)?;
+        let now = self
+            .source
+            .stamp(&source)
+            .map_err(FsError::io)
+            .map_err(at)?;
         let known = match lock(&node.state).as_ref() {
             Some(s) if s.stamp == now => return Ok(true),
             Some(_) => true,
