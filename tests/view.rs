@@ -256,6 +256,38 @@ fn a_file_listed_again_with_another_version_is_told_as_changed() {
     );
 }
 
+/// Review finding: nodes keep the names they were made from, so a folder listed again after a
+/// change keeps its old names alive; their bytes must count against the budget until the
+/// nodes go.
+#[test]
+fn names_kept_alive_by_nodes_count_against_the_budget_until_the_nodes_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = fx::ct_like("A^B", "P1", 8, 8).build();
+    for i in 0..200 {
+        std::fs::write(dir.path().join(format!("IM{i:03}.dcm")), &ct).unwrap();
+    }
+    let fs = DeidFs::new(Arc::new(LocalSource::new(dir.path()).unwrap()), config(1));
+    assert_eq!(fs.held_bytes(), 0, "nothing listed yet");
+    let first = fs.readdir(ROOT).unwrap();
+    let listed = fs.held_bytes();
+    assert!(listed >= 200 * 256, "200 nodes and their names: {listed}");
+    std::fs::write(dir.path().join("IM999.dcm"), &ct).unwrap();
+    assert_eq!(fs.readdir(ROOT).unwrap().len(), 201);
+    let relisted = fs.held_bytes();
+    assert!(
+        relisted > listed + 200 * 16,
+        "the old names, pinned by the nodes, and the new ones: {listed} -> {relisted}"
+    );
+    for e in &first {
+        fs.forget(e.attr.ino, 0);
+    }
+    let forgotten = fs.held_bytes();
+    assert!(
+        forgotten < relisted - 200 * 256,
+        "the nodes and the old names given back: {relisted} -> {forgotten}"
+    );
+}
+
 #[test]
 fn a_directory_listed_again_keeps_the_inode_numbers_of_the_entries_that_remain() {
     let dir = tempfile::tempdir().unwrap();

@@ -47,6 +47,17 @@ pub(super) struct Names {
     /// Indices of `entries` in view-name order (names are unique).
     by_name: Vec<u32>,
     text: Vec<u8>,
+    /// Where its bytes are counted (the memory budget) while it lives: a node keeps the names
+    /// it was made from, so names a folder has replaced may live on.
+    held: Option<Arc<AtomicU64>>,
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        if let Some(held) = &self.held {
+            held.fetch_sub(self.bytes(), Ordering::Relaxed);
+        }
+    }
 }
 
 /// One source entry: where its source name is in `Names::text` (its view name follows it),
@@ -72,6 +83,7 @@ impl NamesBuilder {
                 entries: Vec::with_capacity(capacity),
                 by_name: Vec::new(),
                 text: Vec::with_capacity(capacity * 32),
+                held: None,
             },
         }
     }
@@ -99,13 +111,16 @@ impl NamesBuilder {
         true
     }
 
-    pub fn finish(mut self) -> Names {
+    /// The names, their bytes counted in `held` while they live.
+    pub fn finish(mut self, held: &Arc<AtomicU64>) -> Names {
         self.names.text.shrink_to_fit();
         self.names.entries.shrink_to_fit();
         let n = &self.names;
         let mut by_name: Vec<u32> = (0..n.entries.len() as u32).collect();
         by_name.sort_by(|a, b| n.name(*a as usize).cmp(n.name(*b as usize)));
         self.names.by_name = by_name;
+        held.fetch_add(self.names.bytes(), Ordering::Relaxed);
+        self.names.held = Some(held.clone());
         self.names
     }
 }
@@ -113,6 +128,14 @@ impl NamesBuilder {
 impl Names {
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// What it holds in memory.
+    fn bytes(&self) -> u64 {
+        (size_of::<Self>()
+            + self.entries.capacity() * size_of::<Named>()
+            + self.by_name.capacity() * 4
+            + self.text.capacity()) as u64
     }
 
     /// The source name of entry `i`: PHI, never logged.
@@ -264,9 +287,9 @@ impl Node {
     }
 }
 
-/// What one node costs with its share of its folder's names and of the table (measured:
-/// docs/performance.md, "Scale"), counted against the memory budget.
-pub const NODE_BYTES: u64 = 400;
+/// What one node costs with its slot in the table and the allocator's share (measured:
+/// docs/performance.md, "Scale"), counted against the memory budget; names count their own.
+pub const NODE_BYTES: u64 = 256;
 
 pub(super) struct Inodes {
     nodes: DashMap<u64, Arc<Node>>,
@@ -298,6 +321,11 @@ impl Inodes {
 
     pub fn len(&self) -> u64 {
         self.nodes.len() as u64
+    }
+
+    /// The counter of bytes the table and its folders' names hold.
+    pub fn held(&self) -> &Arc<AtomicU64> {
+        &self.held
     }
 
     /// The kernel was handed `node` once more (a lookup reply or a readdirplus entry). A node

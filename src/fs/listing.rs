@@ -129,7 +129,7 @@ impl DeidFs {
                 taken.insert(name);
             }
         }
-        Ok(names.finish())
+        Ok(names.finish(self.inodes.held()))
     }
 
     fn make_listing(&self, dir: &Arc<Node>, names: Arc<Names>) -> Result<Listing, FsError> {

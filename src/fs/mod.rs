@@ -278,6 +278,13 @@ impl DeidFs {
         Ok(self.node(ino)?.view_path())
     }
 
+    /// Bytes the node table and the folders' names hold, counted against `--cache-size`.
+    pub fn held_bytes(&self) -> u64 {
+        self.inodes
+            .held()
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Number of entries known to the view (for statfs).
     pub fn known_entries(&self) -> u64 {
         self.inodes.len()
