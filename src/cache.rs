@@ -2,8 +2,8 @@
 //! (concurrent first readers of one file wait for one computation, and all get its result:
 //! the verdict, or the error, which is not kept).
 //!
-//! The budget is shared: what the rest of the view holds (`reserve`, the node table) comes
-//! off the plans' share, down to a floor ([`PLAN_FLOOR`], or the whole budget if smaller), so
+//! The budget is shared: what the rest of the view holds (the node table, counted in
+//! [`PlanCache::reservations`]) comes off the plans' share, down to a floor ([`PLAN_FLOOR`], or the whole budget if smaller), so
 //! one `--cache-size` bounds plans and nodes together.
 
 use crate::deid::{FileInfo, Plan, plan};

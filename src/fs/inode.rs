@@ -158,16 +158,6 @@ impl Names {
         unsafe { std::str::from_utf8_unchecked(&self.text[at..at + e.name_len as usize]) }
     }
 
-    /// The path token of entry `i` (its name without the file suffix), which names its
-    /// children.
-    pub fn token(&self, i: usize) -> &str {
-        let name = self.name(i);
-        match self.entries[i].kind {
-            Kind::File => name.strip_suffix(".dcm").unwrap_or(name),
-            Kind::Dir => name,
-        }
-    }
-
     /// The entry with view name `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.by_name
@@ -224,8 +214,8 @@ pub(super) struct Node {
     pub kind: Kind,
     /// Files: the version shown; `None` while hidden (refused since it was listed).
     pub state: Mutex<Option<FileState>>,
-    /// Directories: names and listing.
-    pub dir: Option<Box<DirState>>,
+    /// Directories: names and listing (see `dir()`).
+    dir: Option<Box<DirState>>,
     /// How many times the kernel was handed this inode (lookups, readdirplus entries) less
     /// what it forgot.
     pub lookups: AtomicU64,
@@ -242,11 +232,12 @@ impl Node {
         self.dir.as_deref()
     }
 
-    /// Its path token (names its children; "" for the root).
+    /// Its path token, which names its children ("" for the root): a folder's token is its
+    /// view name (`Planner::name` gives both the same for folders).
     pub fn token(&self) -> &str {
         self.place
             .as_ref()
-            .map_or("", |(_, names, i)| names.token(*i as usize))
+            .map_or("", |(_, names, i)| names.name(*i as usize))
     }
 
     /// Its entry and those of the folders above it, from the root down.

@@ -93,9 +93,8 @@ impl KeyHolderView {
         let Ok(node) = self.fs.node(ino) else { return };
         if let Some(dir) = node.dir() {
             // Lock order: listing, then names.
-            let listing = lock(&dir.listing).take();
+            lock(&dir.listing).take();
             let names = lock(&dir.names).take();
-            drop(listing);
             for e in names.iter().flat_map(|n| n.entries.iter()) {
                 let child = e.ino.load(std::sync::atomic::Ordering::Acquire);
                 if e.kind == Kind::File && child != 0 {

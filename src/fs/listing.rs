@@ -111,10 +111,14 @@ impl DeidFs {
         let mut names = NamesBuilder::new(stamp, entries.len());
         let token = dir.token();
         for entry in entries {
-            let (_, mut name) = planner.name(token, &entry.name, entry.kind, NAME_CHARS);
+            let (mut child_token, mut name) =
+                planner.name(token, &entry.name, entry.kind, NAME_CHARS);
             if taken.contains(&name) {
-                (_, name) = planner.name(token, &entry.name, entry.kind, NAME_CHARS_ON_COLLISION);
+                (child_token, name) =
+                    planner.name(token, &entry.name, entry.kind, NAME_CHARS_ON_COLLISION);
             }
+            // A folder's token is kept as its name (`Node::token`).
+            debug_assert!(entry.kind == Kind::File || child_token == name);
             if taken.contains(&name) {
                 tracing::error!(file = %child_path(&dir.view_path(), &name), "hidden: pseudonym collision even at the longer length");
                 continue;

@@ -18,8 +18,9 @@ pub trait Planner: Send + Sync + 'static {
     fn id(&self) -> String;
     /// The verdict on one file; `Err` only for I/O errors (transient: nothing is hidden).
     fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError>;
-    /// `(token, shown name)` of a source entry; the token names its children. `chars` grows
-    /// on a collision.
+    /// `(token, shown name)` of a source entry; the token names its children, and for a
+    /// folder it is its shown name (the view keeps only the name). `chars` grows on a
+    /// collision.
     fn name(&self, parent_token: &str, name: &OsStr, kind: Kind, chars: usize) -> (String, String);
 }
 
