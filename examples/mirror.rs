@@ -24,6 +24,7 @@ fn main() -> Result<(), String> {
         workers: 4,
         audit: None,
         open_handles: false,
+        read_ahead: 0,
     };
     let adapter = FuseAdapter::new(Arc::new(DeidFs::new(Arc::new(src), cfg)), DEFAULT_TTL);
     let mut config = fuser::Config::default();

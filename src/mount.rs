@@ -135,6 +135,7 @@ pub fn serve(
     tracing::info!(soft, hard, "open file limit");
     let planner = cfg.planner.id();
     let fs = Arc::new(DeidFs::new(source, cfg));
+    fs.read_ahead();
     let adapter = FuseAdapter::new(fs, spec.ttl);
     let notifier = adapter.notifier.clone();
 

@@ -51,6 +51,7 @@ pub fn view_config(
         workers: (threads * 2).clamp(4, 16),
         audit,
         open_handles: false,
+        read_ahead: crate::fs::READ_AHEAD_FILES,
     }
 }
 

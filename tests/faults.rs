@@ -24,6 +24,7 @@ fn view(src: Arc<FaultSource<MemorySource>>) -> KeyHolderView {
         workers: 2,
         audit: None,
         open_handles: true,
+        read_ahead: 0,
     };
     KeyHolderView::new(src, cfg)
 }

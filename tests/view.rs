@@ -23,6 +23,7 @@ fn config(key: u8) -> Config {
         workers: 2,
         audit: None,
         open_handles: true,
+        read_ahead: 0,
     }
 }
 
@@ -553,4 +554,109 @@ fn forgotten_nodes_go_and_come_back_when_listed_or_looked_up_again() {
         fs.lookup(series, OsStr::new(&name)).is_ok(),
         "looked up again"
     );
+}
+
+/// Whether the first page of `path` is in the page cache (mincore on a mapping, which reads
+/// nothing).
+fn first_page_cached(path: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    // SAFETY: a private read-only mapping of one page of a file we keep open meanwhile;
+    // mincore writes one byte per page into `vec`, which has room for one page.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        let mut vec = [0u8; 1];
+        assert_eq!(libc::mincore(p, 4096, vec.as_mut_ptr()), 0);
+        libc::munmap(p, 4096);
+        vec[0] & 1 == 1
+    }
+}
+
+/// Drops the (written back) pages of `path` from the page cache.
+fn evict(path: &std::path::Path) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    // SAFETY: a caching hint on a descriptor we own.
+    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+}
+
+#[test]
+fn a_folder_listed_has_the_disk_read_the_headers_a_walk_lists_next_and_no_further() {
+    // Four patients of one study of 10 files; reading ahead by 25 files.
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for p in 0..4 {
+        for f in 0..10 {
+            let path = dir.path().join(format!("PAT{p}/study/{f}.dcm"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, fx::ct_default().build()).unwrap();
+            files.push(path);
+        }
+    }
+    files.iter().for_each(|f| evict(f));
+    if files.iter().any(|f| first_page_cached(f)) {
+        eprintln!("SKIPPED: this filesystem keeps pages that were dropped (tmpfs?)");
+        return;
+    }
+    let mut cfg = config(1);
+    cfg.read_ahead = 25;
+    let src = Arc::new(LocalSource::new(dir.path()).unwrap());
+    let view = deidfs::fs::KeyHolderView::new(src, cfg);
+    // The patients in the order a walker lists them: by view name.
+    let patients: Vec<(u64, std::path::PathBuf)> = view
+        .readdir(ROOT)
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            (
+                e.attr.ino,
+                dir.path().join(view.source_path(e.attr.ino).unwrap()),
+            )
+        })
+        .collect();
+    let files_of = |p: &std::path::Path| -> Vec<std::path::PathBuf> {
+        files.iter().filter(|f| f.starts_with(p)).cloned().collect()
+    };
+    let cached = |p: &std::path::Path| files_of(p).iter().filter(|f| first_page_cached(f)).count();
+    let wait_for = |p: &std::path::Path| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cached(p) < 10 && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        cached(p)
+    };
+    // Listing the root: the first three patients' files are read (30 >= 25), nothing else.
+    for (_, p) in &patients[..3] {
+        assert_eq!(wait_for(p), 10, "headers read ahead of the walker");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(cached(&patients[3].1), 0, "no further than asked");
+    // The walker goes on (the first patient, its study): the reading ahead goes on with it.
+    let (_, study) = child(&view, patients[0].0, Kind::Dir);
+    view.readdir(study).unwrap();
+    assert_eq!(
+        wait_for(&patients[3].1),
+        10,
+        "the walk ahead moves with the walker"
+    );
+}
+
+#[test]
+fn a_source_that_ignores_hints_is_given_no_reading_ahead() {
+    let mut cfg = config(1);
+    cfg.read_ahead = 25;
+    // The in-memory source takes no hints: nothing is started for it, and listings work.
+    let view = deidfs::fs::KeyHolderView::new(archive(), cfg);
+    let (_, patient) = child(&view, ROOT, Kind::Dir);
+    assert!(!view.readdir(patient).unwrap().is_empty());
+    assert!(!view.reads_ahead());
 }

@@ -15,14 +15,13 @@ use super::rewrite::Rewriter;
 use super::rules::Scope;
 use super::screen::{self, Facts};
 use super::trace::Change;
+use crate::dicom::Encoding;
 use crate::dicom::encoding::{TS_DEFLATED, TS_EXPLICIT_LE};
-use crate::dicom::{Encoding, Tag};
 use crate::io::ReadAt;
 use crate::pixels::decode::Codec;
 use crate::pixels::frames::FrameCache;
 use crate::policy::{Policy, ProfileOption};
 use crate::pseudonym::Pseudonyms;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Facts about a planned file (no PHI: pseudonymous values only).
@@ -206,16 +205,11 @@ impl<'a> Engine<'a> {
     ) -> Result<Rewritten, DeidError> {
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         rw.screened = screened;
-        let mut parts = rw.dataset(elements, Scope::Plain, "")?;
+        let mut body = Out::new();
+        let starts = rw.dataset(elements, Scope::Plain, "", &mut body)?;
+        // The marks replace the elements of their tags, or go in at their place.
         let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels)?;
-        let replaced: BTreeSet<Tag> = marks.iter().map(|(t, _)| *t).collect();
-        parts.retain(|(t, _)| !replaced.contains(t));
-        parts.extend(marks);
-        parts.sort_by_key(|(t, _)| *t);
-        let mut out = Out::new();
-        for (_, o) in parts {
-            out.append(o);
-        }
+        let out = body.splice(&starts, marks);
         let mut echoes = std::mem::take(&mut rw.echoes);
         echoes.sort();
         echoes.dedup();

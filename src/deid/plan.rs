@@ -196,16 +196,21 @@ impl Plan {
     }
 }
 
-/// Builds segment lists: coalesces adjacent bytes and contiguous source ranges.
+/// Builds segment lists: coalesces adjacent bytes and contiguous source ranges. The bytes
+/// written are kept in one buffer until `finish`.
 #[derive(Debug, Default)]
 pub struct Out {
     segs: Vec<PendingSeg>,
+    /// Every byte written, in order; `PendingSeg::Bytes` ranges point into it.
+    data: Vec<u8>,
     len: u64,
+    /// The next write starts a segment of its own (`split`).
+    sealed: bool,
 }
 
 #[derive(Debug)]
 enum PendingSeg {
-    Bytes(Vec<u8>),
+    Bytes(std::ops::Range<usize>),
     Source { offset: u64, len: u64 },
     Done(Segment),
 }
@@ -228,11 +233,13 @@ impl Out {
             return;
         }
         self.len += b.len() as u64;
-        if let Some(PendingSeg::Bytes(v)) = self.segs.last_mut() {
-            v.extend_from_slice(b);
-        } else {
-            self.segs.push(PendingSeg::Bytes(b.to_vec()));
+        let end = self.data.len() + b.len();
+        match self.segs.last_mut() {
+            Some(PendingSeg::Bytes(r)) if !self.sealed => r.end = end,
+            _ => self.segs.push(PendingSeg::Bytes(self.data.len()..end)),
         }
+        self.data.extend_from_slice(b);
+        self.sealed = false;
     }
 
     pub fn source(&mut self, offset: u64, len: u64) {
@@ -242,11 +249,13 @@ impl Out {
         self.len += len;
         if let Some(PendingSeg::Source { offset: o, len: l }) = self.segs.last_mut()
             && *o + *l == offset
+            && !self.sealed
         {
             *l += len;
             return;
         }
         self.segs.push(PendingSeg::Source { offset, len });
+        self.sealed = false;
     }
 
     /// A source range with a mask applied (never merged with its neighbours).
@@ -261,15 +270,58 @@ impl Out {
         }
         self.len += seg.len();
         self.segs.push(PendingSeg::Done(seg));
+        self.sealed = false;
+    }
+
+    /// Where the next write goes: it starts a segment of its own, so what is written from
+    /// here can be taken out whole (`splice`).
+    pub fn split(&mut self) -> usize {
+        self.sealed = true;
+        self.segs.len()
+    }
+
+    /// Parts of this output (each from its `split` to the next, in key order) with `parts`
+    /// put among them by key; a part with the key of one of these replaces it.
+    pub fn splice<K: Ord + Copy>(self, starts: &[(K, usize)], mut parts: Vec<(K, Out)>) -> Out {
+        parts.sort_by_key(|p| p.0);
+        let mut parts = parts.into_iter().peekable();
+        let mut segs = self.segs.into_iter();
+        let mut out = Out {
+            data: Vec::with_capacity(self.data.len()),
+            ..Out::default()
+        };
+        for (k, &(key, start)) in starts.iter().enumerate() {
+            let n = starts.get(k + 1).map(|next| next.1 - start);
+            let mine = segs.by_ref().take(n.unwrap_or(usize::MAX));
+            while let Some((_, p)) = parts.next_if(|p| p.0 < key) {
+                out.append(p);
+            }
+            match parts.next_if(|p| p.0 == key) {
+                Some((_, p)) => {
+                    mine.for_each(drop);
+                    out.append(p);
+                }
+                None => mine.for_each(|s| out.push(s, &self.data)),
+            }
+        }
+        for (_, p) in parts {
+            out.append(p);
+        }
+        out
+    }
+
+    /// A segment of another output, whose bytes are in `data`.
+    fn push(&mut self, s: PendingSeg, data: &[u8]) {
+        match s {
+            PendingSeg::Bytes(r) => self.bytes(&data[r]),
+            PendingSeg::Source { offset, len } => self.source(offset, len),
+            PendingSeg::Done(seg) => self.segment(seg),
+        }
     }
 
     pub fn append(&mut self, other: Out) {
         for s in other.segs {
-            match s {
-                PendingSeg::Bytes(b) => self.bytes(&b),
-                PendingSeg::Source { offset, len } => self.source(offset, len),
-                PendingSeg::Done(seg) => self.segment(seg),
-            }
+            self.push(s, &other.data);
         }
     }
 
@@ -280,7 +332,7 @@ impl Out {
         for s in self.segs {
             starts.push(at);
             let seg = match s {
-                PendingSeg::Bytes(b) => Segment::Inline(b.into()),
+                PendingSeg::Bytes(r) => Segment::Inline(self.data[r].into()),
                 PendingSeg::Source { offset, len } => Segment::Source { offset, len },
                 PendingSeg::Done(seg) => seg,
             };
@@ -303,6 +355,41 @@ impl Out {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splice_replaces_parts_by_key_and_puts_new_ones_in_order() {
+        let src: Vec<u8> = (0..=255u8).collect();
+        let mut o = Out::new();
+        let mut starts = Vec::new();
+        starts.push((10, o.split()));
+        o.bytes(b"ab");
+        starts.push((20, o.split()));
+        o.source(100, 3);
+        o.bytes(b"c");
+        starts.push((30, o.split()));
+        o.bytes(b"de");
+        let part = |b: &[u8]| {
+            let mut p = Out::new();
+            p.bytes(b);
+            p
+        };
+        // 5 goes first, 20 is replaced, 25 goes between, 40 goes last.
+        let parts = vec![
+            (40, part(b"Z")),
+            (20, part(b"X")),
+            (5, part(b"W")),
+            (25, part(b"Y")),
+        ];
+        let out = o.splice(&starts, parts);
+        assert_eq!(out.len(), 8);
+        let plan = out.finish();
+        assert_eq!(plan.to_vec(&src).unwrap(), b"WabXYdeZ");
+        assert_eq!(
+            plan.segments.len(),
+            1,
+            "bytes written apart are joined again"
+        );
+    }
 
     #[test]
     fn reads_across_segments() {

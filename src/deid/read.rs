@@ -9,7 +9,7 @@ use std::io;
 /// First read: enough for a typical header (the Pixel Data element usually starts within a
 /// few KiB), so planning a file reads little more than its header. Each further refill doubles
 /// up to `WINDOW_MAX`, so large headers (enhanced multi-frame) take few reads.
-const WINDOW_FIRST: usize = 8 * 1024;
+pub const WINDOW_FIRST: usize = 8 * 1024;
 const WINDOW_MAX: usize = 1024 * 1024;
 
 /// A source with its first `WINDOW_FIRST` bytes read once and kept: the walker, the meta

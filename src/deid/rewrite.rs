@@ -73,13 +73,15 @@ impl<'a, 's> Rewriter<'a, 's> {
         self.win.exact(el.value_start, el.value_len() as usize)
     }
 
-    /// Rewrites one data set (top level or an item). Returns each surviving element's bytes.
+    /// Rewrites one data set (top level or an item) into `out`. At the top level, returns
+    /// where each element's bytes start (`Out::split`), so elements can be replaced after.
     pub fn dataset(
         &mut self,
         elements: &[Element],
         scope: Scope,
         path: &str,
-    ) -> Result<Vec<(Tag, Out)>, DeidError> {
+        out: &mut Out,
+    ) -> Result<Vec<(Tag, usize)>, DeidError> {
         let mut creators = Creators::new();
         for el in elements.iter().filter(|e| e.tag.is_private_creator()) {
             let v = self.value(el)?;
@@ -91,18 +93,19 @@ impl<'a, 's> Rewriter<'a, 's> {
             rules::Object::default()
         };
         let rules = rules::rules(elements, &creators, scope, object, self.policy);
-        let mut out = Vec::new();
+        let mut starts = Vec::new();
         for (el, rule) in elements.iter().zip(rules) {
             let el_path = if self.trace.is_some() {
                 format!("{path}{}", el.tag)
             } else {
                 String::new()
             };
-            if let Some(o) = self.apply(el, &rule, scope, &el_path)? {
-                out.push((el.tag, o));
+            if self.depth == 0 {
+                starts.push((el.tag, out.split()));
             }
+            self.apply(el, &rule, scope, &el_path, out)?;
         }
-        Ok(out)
+        Ok(starts)
     }
 
     fn record(
@@ -132,33 +135,36 @@ impl<'a, 's> Rewriter<'a, 's> {
         }
     }
 
+    /// Writes what becomes of one element to `out` (nothing, if it is removed).
     fn apply(
         &mut self,
         el: &Element,
         rule: &Rule,
         scope: Scope,
         path: &str,
-    ) -> Result<Option<Out>, DeidError> {
+        out: &mut Out,
+    ) -> Result<(), DeidError> {
         let tag = el.tag;
         if rule.action == Action::Remove {
             let before = self.before(el)?;
             self.record(el, path, rule, "remove", before, Traced::Absent);
-            return Ok(None);
+            return Ok(());
         }
         if let Body::Sequence(items) = &el.body {
-            return self.sequence(el, items, rule, scope, path).map(Some);
+            return self.sequence(el, items, rule, scope, path, out);
         }
         if let (Some(work), PIXEL_DATA, 0, Action::Keep) =
             (self.pixels, tag, self.depth, rule.action)
         {
-            return self.masked_pixels(el, path, work).map(Some);
+            return self.masked_pixels(el, path, work, out);
         }
         if (tag, self.depth, rule.action) == (PIXEL_DATA, 0, Action::Keep)
-            && let Some(out) = self.screened.take()
+            && let Some(screened) = self.screened.take()
         {
             let shown = trace::unread(el);
             self.record(el, path, rule, "keep", shown.clone(), shown);
-            return Ok(Some(out));
+            out.append(screened);
+            return Ok(());
         }
         let vr = el.value_vr();
         let mut echo_why = None;
@@ -178,7 +184,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                             element_name(tag),
                             blob.name()
                         ));
-                        return Ok(None);
+                        return Ok(());
                     }
                 }
             }
@@ -203,7 +209,6 @@ impl<'a, 's> Rewriter<'a, 's> {
             (Action::Clean, _) => Some(self.clean(el, vr)?),
             (Action::Remove, _) => unreachable!("handled above"),
         };
-        let mut out = Out::new();
         let before = self.before(el)?;
         match new_value {
             None => {
@@ -211,12 +216,9 @@ impl<'a, 's> Rewriter<'a, 's> {
                 self.record(el, path, rule, "keep", before.clone(), before);
                 let whole = el.end - el.start;
                 if whole <= INLINE_MAX {
-                    let b = self
-                        .win
-                        .get(el.start, whole as usize)?
-                        .map(<[u8]>::to_vec)
-                        .unwrap_or_default();
-                    out.bytes(&b);
+                    if let Some(b) = self.win.get(el.start, whole as usize)? {
+                        out.bytes(b);
+                    }
                 } else {
                     out.source(el.start, whole);
                 }
@@ -239,7 +241,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                 out.bytes(&v);
             }
         }
-        Ok(Some(out))
+        Ok(())
     }
 
     /// Pixel Data with burned-in text blanked. Native: the element's own header, then each
@@ -251,8 +253,8 @@ impl<'a, 's> Rewriter<'a, 's> {
         el: &Element,
         path: &str,
         work: &PixelWork,
-    ) -> Result<Out, DeidError> {
-        let mut out = Out::new();
+        out: &mut Out,
+    ) -> Result<(), DeidError> {
         if let Some(d) = &work.decoded {
             let len: u64 = d.frames.iter().map(|f| f.len()).sum();
             let vr = if d.geometry.bits_allocated == 8 {
@@ -289,7 +291,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                 c.why = format!("clean-pixel-data: {}", work.settled_by);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The file's patient at the top level; a nested ID or name (other patient records) gets
@@ -386,7 +388,8 @@ impl<'a, 's> Rewriter<'a, 's> {
         rule: &Rule,
         scope: Scope,
         path: &str,
-    ) -> Result<Out, DeidError> {
+        out: &mut Out,
+    ) -> Result<(), DeidError> {
         // Z empties a sequence. X/Z is Z's dummy form for sequences: a Type 3 sequence may
         // not be empty, so its items stay, de-identified, with free text replaced.
         let empties = rule.action == Action::Empty && rule.source != Source::Basic("X/Z");
@@ -407,11 +410,8 @@ impl<'a, 's> Rewriter<'a, 's> {
                 } else {
                     String::new()
                 };
-                let parts = self.dataset(&item.elements, inner_scope, &item_path)?;
                 let mut content = Out::new();
-                for (_, o) in parts {
-                    content.append(o);
-                }
+                self.dataset(&item.elements, inner_scope, &item_path, &mut content)?;
                 let len = item.len.map(|_| content.len());
                 body.bytes(&item_header(item.enc, len));
                 body.append(content);
@@ -421,7 +421,6 @@ impl<'a, 's> Rewriter<'a, 's> {
             }
         }
         self.depth -= 1;
-        let mut out = Out::new();
         let len = el.len.map(|_| body.len());
         out.bytes(
             &header(el.tag, el.vr, el.enc, len).ok_or(Refusal::ValueTooLong { tag: el.tag })?,
@@ -436,7 +435,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             };
             out.bytes(&delimiter(end_enc, SEQ_END));
         }
-        Ok(out)
+        Ok(())
     }
 }
 

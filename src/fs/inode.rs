@@ -227,6 +227,11 @@ impl Node {
         self.place.as_ref().map_or(ROOT, |(p, _, _)| p.ino)
     }
 
+    /// The directory it is in, that directory's names and its entry there (`None`: the root).
+    pub fn place(&self) -> Option<(&Arc<Node>, &Arc<Names>, usize)> {
+        self.place.as_ref().map(|(p, n, i)| (p, n, *i as usize))
+    }
+
     /// The directory's part; `None` for a file.
     pub fn dir(&self) -> Option<&DirState> {
         self.dir.as_deref()

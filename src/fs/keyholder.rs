@@ -13,14 +13,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct KeyHolderView {
-    fs: DeidFs,
+    fs: Arc<DeidFs>,
 }
 
 impl KeyHolderView {
     pub fn new(source: Arc<dyn Source>, cfg: Config) -> Self {
-        Self {
-            fs: DeidFs::new(source, cfg),
-        }
+        let fs = Arc::new(DeidFs::new(source, cfg));
+        fs.read_ahead();
+        Self { fs }
     }
 
     /// The source path (relative to the root) of a view entry.

@@ -59,6 +59,9 @@ impl DeidFs {
                 .map_err(|e| e.at(&node.view_path()))?,
         );
         *guard = Some(listing.clone());
+        if let Some(ahead) = self.ahead.get() {
+            ahead.listed(&node);
+        }
         Ok(listing)
     }
 

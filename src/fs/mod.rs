@@ -3,12 +3,14 @@
 //! that speaks to the kernel; the key holder's tools use [`KeyHolderView`], the only type that
 //! also hands out source paths.
 //!
-//! `inode` (the table and its invariants), `listing` (visibility, names, sizes), `handles`
+//! `inode` (the table and its invariants), `listing` (visibility, names, sizes), `ahead`
+//! (reading ahead of walkers), `handles`
 //! (open files, reads, audit), `descriptors` (their source descriptors, bounded), `dirs` (open
 //! directories), `planner` (what a file becomes), `names` (pseudonyms) and
 //! `error` (errno and log level) hold the parts; this file holds the freshness rules and
 //! attributes.
 
+mod ahead;
 mod descriptors;
 mod dirs;
 mod error;
@@ -19,6 +21,7 @@ mod listing;
 mod names;
 mod planner;
 
+pub use ahead::READ_AHEAD_FILES;
 pub use dirs::OpenedDir;
 pub use error::{ErrorKind, FsError};
 pub use handles::{Caller, Opened};
@@ -56,6 +59,9 @@ pub struct Config {
     /// Answer opens with a handle that pins one version (always with an audit log); without,
     /// the kernel is told opens are not implemented and reads go by inode (`handles`).
     pub open_handles: bool,
+    /// Files whose headers the source is asked to read ahead of a walker (`read_ahead`; 0:
+    /// none).
+    pub read_ahead: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +103,8 @@ pub struct DeidFs {
     /// Told the inode of a file whose version changed (re-planned or hidden), so the kernel's
     /// pages and attributes of it are dropped (set by the FUSE adapter).
     on_change: std::sync::OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
+    /// Reads ahead of walkers (`read_ahead`).
+    ahead: std::sync::OnceLock<ahead::Ahead>,
 }
 
 impl DeidFs {
@@ -128,7 +136,21 @@ impl DeidFs {
             dirs: DashMap::new(),
             next_fh: AtomicU64::new(1),
             on_change: std::sync::OnceLock::new(),
+            ahead: std::sync::OnceLock::new(),
         }
+    }
+
+    /// From now on, each folder listed has the source read the headers of the files a walk
+    /// lists next (`ahead`; `Config::read_ahead` of them), if the source takes such hints.
+    pub fn read_ahead(self: &Arc<Self>) {
+        if let Some(a) = ahead::Ahead::start(self, self.cfg.read_ahead) {
+            let _ = self.ahead.set(a);
+        }
+    }
+
+    /// Whether folders listed have the source read ahead (`read_ahead`).
+    pub fn reads_ahead(&self) -> bool {
+        self.ahead.get().is_some()
     }
 
     /// Whether opens get handles (`Config::open_handles`) or are left to the kernel.

@@ -12,7 +12,7 @@ pub use memory::MemorySource;
 use crate::io::ReadAt;
 use std::ffi::OsString;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What identifies one version of a source file: any change gives another stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,4 +67,9 @@ pub trait Source: Send + Sync + 'static {
     fn open(&self, file: &Path) -> io::Result<Box<dyn SourceFile>>;
     /// The stamp of a file without opening it for reading.
     fn stamp(&self, file: &Path) -> io::Result<Stamp>;
+    /// Hints that the first `len` bytes of each of `files` will be read soon, without
+    /// waiting for them. `false`: this source ignores hints (do not give it more).
+    fn prefetch(&self, _files: &[PathBuf], _len: u64) -> bool {
+        false
+    }
 }
