@@ -11,7 +11,8 @@
 #              libgdcm-tools (gdcmconv: JPEG 2000 test files) cmake (builds CharLS,
 #              the JPEG-LS codec) (+ python3 / python3-pip,
 #              and curl for rustup, only if those are missing too)
-#        pip:  pydicom, numpy and the pylibjpeg decoders (for scripts/oracle.py
+#        pip:  pydicom, numpy, the pylibjpeg decoders, SimpleITK, nibabel, scipy and
+#              pydeface's template (--no-deps) (for scripts/oracle.py, head_volume.py
 #              and the tests), into the venv
 #              target/test-venv (DEIDFS_VENV overrides), never the system Python
 #        rust: rustup toolchain with rustfmt + clippy, if cargo is missing
@@ -104,9 +105,11 @@ install_deps() {
     # tests find them because the venv's bin/ comes first on PATH (see use_venv).
     # pydicom decodes compressed pixel data through the pylibjpeg plugins (libjpeg,
     # OpenJPEG, RLE): the independent decoder the pixel tests compare deidfs's frames with.
-    # SimpleITK reads series through the view in the research-fidelity tests.
-    local py_pkgs=("pydicom>=3,<4" numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle SimpleITK)
-    if ! "$VENV/bin/python3" -c 'import pydicom, numpy, pylibjpeg, libjpeg, openjpeg, rle, SimpleITK' >/dev/null 2>&1; then
+    # SimpleITK reads series through the view in the research-fidelity tests. nibabel, scipy
+    # and pydeface's template head (installed without its dependencies: only its data is
+    # used) make the head volumes of the defacing tests (scripts/head_volume.py).
+    local py_pkgs=("pydicom>=3,<4" numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle SimpleITK nibabel scipy)
+    if ! "$VENV/bin/python3" -c 'import pydicom, numpy, pylibjpeg, libjpeg, openjpeg, rle, SimpleITK, nibabel, scipy' >/dev/null 2>&1; then
         if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
             apt_install python3-venv
         fi
@@ -115,6 +118,10 @@ install_deps() {
         python3 -m venv "$VENV"
         echo "+ $VENV/bin/pip install ${py_pkgs[*]}"
         "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input "${py_pkgs[@]}"
+    fi
+    if ! "$VENV/bin/python3" -c 'import pydeface' >/dev/null 2>&1; then
+        echo "+ $VENV/bin/pip install --no-deps pydeface"
+        "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input --no-deps pydeface
     fi
     echo "ok: pydicom $("$VENV/bin/python3" -c 'import pydicom; print(pydicom.__version__)') in $VENV"
 

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod deface;
 pub mod deid;
 pub mod demo;
 pub mod dicom;
