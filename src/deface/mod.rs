@@ -10,15 +10,20 @@
 //! in front of and below the plane (eyes, nose, mouth, chin; the neck behind) is then set to
 //! air, never blurred: [`Cut::runs`] gives, for one slice, the run of each row to fill.
 //!
-//! The work is done on a copy of the volume at about 2 mm (`grid`); the brain is found by
-//! intensity and morphology (`brain`: the tissue inside the skull, cut off from the scalp and
-//! the face by an erosion); the plane and its check are in `shear`. Pure functions of the
-//! volume: same voxels, same plane, on any machine.
+//! The slices' headers make the volume (`series`: one series, orientation and size, evenly
+//! spaced); their pixels become physical values, and air stored values (`values`). The work
+//! is done on a copy of the volume at about 2 mm (`grid`); the brain is found by intensity and
+//! morphology (`brain`: the tissue inside the skull, cut off from the scalp and the face by an
+//! erosion); the plane and its check are in `shear`. Pure functions of the volume: same
+//! voxels, same plane, on any machine.
 
 mod brain;
 mod grid;
+pub mod series;
 mod shear;
+pub mod values;
 
+pub use series::{SliceFacts, volume_of};
 pub use shear::Cut;
 
 /// A point or direction in patient coordinates (LPS, millimetres).
@@ -30,7 +35,7 @@ pub const MIN_SLICES: usize = 20;
 pub const MIN_EXTENT_MM: f64 = 60.0;
 
 /// Where the slices of one series are.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Geometry {
     pub cols: usize,
     pub rows: usize,
