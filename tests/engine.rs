@@ -883,3 +883,60 @@ fn a_deflated_file_is_one_raw_deflate_stream_every_reader_inflates() {
         "{report}"
     );
 }
+
+#[test]
+fn with_clean_recognizable_visual_features_a_head_slice_is_hidden_and_other_images_are_unchanged() {
+    let basic = policy::load_builtin("basic").unwrap();
+    let names = ["clean-recognizable-visual-features".to_string()];
+    let faces = policy::file::with_options(basic.clone(), &names).unwrap();
+    let k = keys(1);
+    // Heads by body part, by description, by anatomic region code; CT and MR.
+    let head_ct = fx::ct_default().str((0x0018, 0x0015), "CS", "HEAD").build();
+    let brain_mr = fx::mr_like(fx::PATIENT_NAME, fx::PATIENT_ID, 16, 16).build();
+    let described = fx::ct_default()
+        .str((0x0018, 0x0015), "CS", "")
+        .str((0x0008, 0x103E), "LO", "CT Sinuses w/o")
+        .build();
+    let coded = fx::ct_default()
+        .str((0x0018, 0x0015), "CS", "")
+        .push(Elem::seq(
+            (0x0008, 0x2218),
+            vec![vec![
+                Elem::str((0x0008, 0x0100), "SH", "69536005"),
+                Elem::str((0x0008, 0x0102), "SH", "SCT"),
+                Elem::str((0x0008, 0x0104), "LO", "Head"),
+            ]],
+        ))
+        .build();
+    for (what, src) in [
+        ("head CT", &head_ct),
+        ("brain MR", &brain_mr),
+        ("sinus CT", &described),
+        ("coded head", &coded),
+    ] {
+        match run(src, &faces, &k) {
+            Err(DeidError::Refused(r)) => assert_eq!(r.reason(), "head-not-defaced", "{what}"),
+            other => panic!(
+                "{what}: served or failed otherwise: {:?}",
+                other.map(|v| v.len())
+            ),
+        }
+        assert!(
+            run(src, &basic, &k).is_ok(),
+            "{what}: served without the option"
+        );
+    }
+    // A chest CT is the same bytes with the option and without (its code is not listed: the
+    // option removed nothing from it).
+    let chest = fx::ct_default().build();
+    assert_eq!(
+        run(&chest, &faces, &k).unwrap(),
+        run(&chest, &basic, &k).unwrap()
+    );
+    // A head photograph is no cross-section: not this option's (no Image Position).
+    let no_position = fx::ct_default()
+        .str((0x0018, 0x0015), "CS", "HEAD")
+        .remove((0x0020, 0x0032))
+        .build();
+    assert!(run(&no_position, &faces, &k).is_ok());
+}

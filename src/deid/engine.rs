@@ -101,6 +101,7 @@ impl<'a> Engine<'a> {
             meta_facts,
             &layout.elements,
         )?;
+        self.no_face(&mut win, &layout.elements, &facts)?;
         let source_ts = meta::output_transfer_syntax(&layout);
         let encoded = Encoded {
             codec: Codec::of(&source_ts),
@@ -162,6 +163,7 @@ impl<'a> Engine<'a> {
         let meta_facts = screen::meta_facts(&mut Window::new(src), layout)?;
         let mut win = Window::new(&inflated);
         let facts = screen::screen(&mut win, self.policy, self.keys, meta_facts, &elements)?;
+        self.no_face(&mut win, &elements, &facts)?;
         // Deflate compresses native pixel data only: there is nothing to decode.
         let encoded = Encoded {
             codec: None,
@@ -191,6 +193,24 @@ impl<'a> Engine<'a> {
             ),
             trace,
         })
+    }
+
+    /// A head CT or MR renders the face: with the Clean Recognizable Visual Features option,
+    /// it is never served with it (for now, not served: docs/defacing.md).
+    fn no_face(
+        &self,
+        win: &mut Window,
+        elements: &[layout::Element],
+        facts: &Facts,
+    ) -> Result<(), DeidError> {
+        if self
+            .policy
+            .has(ProfileOption::CleanRecognizableVisualFeatures)
+            && super::head::is_head(win, elements, &facts.modality)?
+        {
+            return Err(Refusal::HeadNotDefaced.into());
+        }
+        Ok(())
     }
 
     /// The top-level data set rewritten, with the conformance marking in tag order.

@@ -64,7 +64,16 @@ pub(super) fn marking(
     ));
 
     let mut codes = vec![("113100", "Basic Application Confidentiality Profile")];
-    codes.extend(policy.options.iter().map(|o| o.code()));
+    // The options applied. Clean Recognizable Visual Features is listed only on images whose
+    // face was removed: no file is served so yet (a head slice is refused, `head`), and
+    // others are as without the option.
+    codes.extend(
+        policy
+            .options
+            .iter()
+            .filter(|o| **o != ProfileOption::CleanRecognizableVisualFeatures)
+            .map(|o| o.code()),
+    );
     let mut items = Out::new();
     for (value, meaning) in codes {
         let mut item = Out::new();

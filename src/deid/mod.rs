@@ -15,6 +15,7 @@ mod complete;
 mod deflate;
 pub mod echo;
 pub mod engine;
+mod head;
 mod header;
 pub mod iod;
 pub mod layout;

@@ -45,6 +45,10 @@ pub enum Refusal {
     Incomplete(String),
     #[error("{tag}: the new value does not fit its VR's length field")]
     ValueTooLong { tag: Tag },
+    #[error(
+        "a slice of a head CT or MR, whose face can be rendered: the clean-recognizable-visual-features option hides head series until the view removes faces (docs/defacing.md)"
+    )]
+    HeadNotDefaced,
 }
 
 impl Refusal {
@@ -65,6 +69,7 @@ impl Refusal {
             Refusal::Deflate(_) => "deflate",
             Refusal::Incomplete(_) => "incomplete",
             Refusal::ValueTooLong { .. } => "value-too-long",
+            Refusal::HeadNotDefaced => "head-not-defaced",
         }
     }
 }

@@ -2,7 +2,8 @@
 //! actions, why a rule applies, and the keys of private overrides and refusal exceptions.
 
 /// The ten options of Table E.1-1, in the order of its option columns, then the Clean Pixel
-/// Data Option (PS3.15 E.3.1), which has no column: it acts on pixels, not attributes.
+/// Data and Clean Recognizable Visual Features Options (PS3.15 E.3.1, E.3.2), which have no
+/// column: they act on pixels, not attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProfileOption {
     RetainSafePrivate,
@@ -16,10 +17,11 @@ pub enum ProfileOption {
     CleanStructuredContent,
     CleanGraphics,
     CleanPixelData,
+    CleanRecognizableVisualFeatures,
 }
 
 impl ProfileOption {
-    pub const ALL: [ProfileOption; 11] = [
+    pub const ALL: [ProfileOption; 12] = [
         ProfileOption::RetainSafePrivate,
         ProfileOption::RetainUids,
         ProfileOption::RetainDeviceIdentity,
@@ -31,13 +33,14 @@ impl ProfileOption {
         ProfileOption::CleanStructuredContent,
         ProfileOption::CleanGraphics,
         ProfileOption::CleanPixelData,
+        ProfileOption::CleanRecognizableVisualFeatures,
     ];
 
     /// Index of this option's column in `ProfileRow::options`; `None` for the options that
     /// Table E.1-1 has no column for.
     pub fn column(self) -> Option<usize> {
         match self {
-            ProfileOption::CleanPixelData => None,
+            ProfileOption::CleanPixelData | ProfileOption::CleanRecognizableVisualFeatures => None,
             o => Some(o as usize),
         }
     }
@@ -55,6 +58,7 @@ impl ProfileOption {
             ProfileOption::CleanStructuredContent => "clean-structured-content",
             ProfileOption::CleanGraphics => "clean-graphics",
             ProfileOption::CleanPixelData => "clean-pixel-data",
+            ProfileOption::CleanRecognizableVisualFeatures => "clean-recognizable-visual-features",
         }
     }
 
@@ -86,6 +90,9 @@ impl ProfileOption {
             ProfileOption::CleanStructuredContent => ("113104", "Clean Structured Content Option"),
             ProfileOption::CleanGraphics => ("113103", "Clean Graphics Option"),
             ProfileOption::CleanPixelData => ("113101", "Clean Pixel Data Option"),
+            ProfileOption::CleanRecognizableVisualFeatures => {
+                ("113102", "Clean Recognizable Visual Features Option")
+            }
         }
     }
 }
