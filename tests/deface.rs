@@ -242,3 +242,40 @@ fn a_volume_without_a_head_is_refused() {
     };
     assert_eq!(deface::cut(&volume), Err(Undefaceable::NoBrain));
 }
+
+/// The head with every `n`th slice only (thicker slices, as clinical head CT has).
+fn every(mut h: Head, n: usize) -> Head {
+    let g = &mut h.volume.geometry;
+    let plane = g.cols * g.rows;
+    let keep: Vec<usize> = (0..g.positions.len()).step_by(n).collect();
+    g.positions = keep.iter().map(|&k| g.positions[k]).collect();
+    fn take<T: Copy>(v: &[T], keep: &[usize], plane: usize) -> Vec<T> {
+        keep.iter()
+            .flat_map(|&k| v[k * plane..][..plane].to_vec())
+            .collect()
+    }
+    h.volume.values = take(&h.volume.values, &keep, plane);
+    h.labels = take(&h.labels, &keep, plane);
+    h
+}
+
+#[test]
+fn thick_slices_lose_the_face_as_well() {
+    common::require_tool("python3", "python3");
+    for (name, n) in [("ct-axial", 5), ("mr-axial", 3)] {
+        let h = every(head(name), n);
+        let cut = deface::cut(&h.volume).unwrap_or_else(|e| panic!("{name} every {n}: {e}"));
+        let (face, brain_removed, brain) = judge(&h, &cut);
+        eprintln!(
+            "{name}, {n} mm slices: facial surface removed {:.1}%, brain voxels removed \
+             {brain_removed} of {brain}",
+            face * 100.0
+        );
+        assert!(
+            face >= 0.85,
+            "{name} every {n}: {:.1}% of the face",
+            face * 100.0
+        );
+        assert_eq!(brain_removed, 0, "{name} every {n}");
+    }
+}

@@ -29,7 +29,7 @@ const CT_BONE_HU: f32 = 250.0;
 /// The skull is looked for this far out from the brain (from 2 mm), over its upper half...
 const VAULT_MM: f64 = 10.0;
 /// ...and must be at least this share of what is there.
-const VAULT_SKULL_AT_LEAST: f64 = 0.3;
+const VAULT_SKULL_AT_LEAST: f64 = 0.15;
 /// CT: what is not air.
 const CT_HEAD_HU: f32 = -400.0;
 
