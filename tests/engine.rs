@@ -933,10 +933,24 @@ fn with_clean_recognizable_visual_features_a_head_slice_is_hidden_and_other_imag
         run(&chest, &faces, &k).unwrap(),
         run(&chest, &basic, &k).unwrap()
     );
-    // A head photograph is no cross-section: not this option's (no Image Position).
+    // Without an Image Position at the top level (an enhanced volume keeps it per frame, a
+    // rendering saved as a secondary capture has none), a head image is hidden too.
     let no_position = fx::ct_default()
         .str((0x0018, 0x0015), "CS", "HEAD")
         .remove((0x0020, 0x0032))
         .build();
-    assert!(run(&no_position, &faces, &k).is_ok());
+    assert!(matches!(
+        run(&no_position, &faces, &k),
+        Err(DeidError::Refused(_))
+    ));
+    // A CT of another modality's words is not a head: an abdomen is served.
+    let abdomen = fx::ct_default()
+        .str((0x0018, 0x0015), "CS", "ABDOMEN")
+        .str(
+            (0x0008, 0x103E),
+            "LO",
+            "LIVER EARLY ARTERIAL, ORAL CONTRAST",
+        )
+        .build();
+    assert!(run(&abdomen, &faces, &k).is_ok());
 }

@@ -33,6 +33,8 @@ pub type Vec3 = [f64; 3];
 pub const MIN_SLICES: usize = 20;
 /// Nor a volume thinner than this along its slices (millimetres).
 pub const MIN_EXTENT_MM: f64 = 60.0;
+/// Pixels or slices further apart than this are no head image (millimetres).
+pub const MAX_SPACING_MM: f64 = 20.0;
 
 /// Where the slices of one series are.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,8 +149,8 @@ impl Geometry {
             && unit(self.row_dir)
             && unit(self.col_dir)
             && dot(self.row_dir, self.col_dir).abs() < 1e-3
-            && self.row_spacing > 0.0
-            && self.col_spacing > 0.0;
+            && (0.01..=MAX_SPACING_MM).contains(&self.row_spacing)
+            && (0.01..=MAX_SPACING_MM).contains(&self.col_spacing);
         if !fits {
             return Err(Undefaceable::BadGeometry);
         }
@@ -156,6 +158,9 @@ impl Geometry {
         let extent = spacing.abs() * (self.positions.len().max(1) - 1) as f64;
         if self.positions.len() < MIN_SLICES || extent < MIN_EXTENT_MM {
             return Err(Undefaceable::TooSmall);
+        }
+        if spacing.is_nan() || spacing.abs() > MAX_SPACING_MM {
+            return Err(Undefaceable::BadGeometry);
         }
         let n = self.normal();
         let even = self.positions.windows(2).all(|w| {

@@ -91,10 +91,20 @@ pub fn air(g: &Geometry, r: Rescale, modality: Modality) -> i64 {
     (((physical - r.intercept) / slope).round() as i64).clamp(lo, hi)
 }
 
-/// Sets the pixels of `runs` (row, first column, end column) of one frame to `value`.
+/// Sets the pixels of `runs` (row, first column, end column) of one frame to `value`: over
+/// the whole of Bits Allocated, in two's complement when signed (a reader that ignores Bits
+/// Stored reads the same value). Nothing is done unless single-sample greyscale.
 pub fn fill(frame: &mut [u8], g: &Geometry, runs: &[(u32, u32, u32)], value: i64) {
+    if !greyscale(g) {
+        return;
+    }
     let bytes = usize::from(g.bits_allocated / 8);
-    let raw = (value as u64) & ((1u64 << g.bits_stored) - 1);
+    let width = if g.signed {
+        g.bits_allocated
+    } else {
+        g.bits_stored
+    };
+    let raw = (value as u64) & (u64::MAX >> (64 - u32::from(width)));
     let mut sample = [0u8; 4];
     for (k, s) in sample.iter_mut().enumerate().take(bytes) {
         let shift = if g.big_endian { bytes - 1 - k } else { k };
@@ -173,6 +183,14 @@ mod tests {
         fill(&mut frame, &g, &[(1, 1, 3)], -1000);
         let v = physical(&frame, &g, Rescale::default()).unwrap();
         assert_eq!(v, vec![1799.0, 1799.0, 1799.0, 1799.0, -1000.0, -1000.0]);
+    }
+
+    #[test]
+    fn a_signed_fill_is_sign_extended_over_bits_allocated() {
+        let g = ct(12, true);
+        let mut frame = vec![0u8; 12];
+        fill(&mut frame, &g, &[(0, 0, 1)], -1000);
+        assert_eq!(i16::from_le_bytes([frame[0], frame[1]]), -1000);
     }
 
     #[test]

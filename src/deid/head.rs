@@ -1,8 +1,9 @@
-//! Whether a file is a slice of a head CT or MR, whose face can be rendered (PS3.15 E.3.2),
-//! from its header alone: a CT or MR image placed in patient space (Image Position and
-//! Orientation (Patient)) whose Body Part Examined, anatomic region code or descriptions name
-//! the head, the brain or a part of the face. Read only where the Clean Recognizable Visual
-//! Features option is asked for; nothing here reads pixels.
+//! Whether a file is an image of a head CT or MR, whose face can be rendered (PS3.15 E.3.2),
+//! from its header alone: a CT or MR image (a slice, an enhanced multi-frame volume, or a
+//! rendering saved as a secondary capture) whose Body Part Examined, anatomic region code or
+//! descriptions name the head, the brain, the neck or a part of the face. Read only where the
+//! Clean Recognizable Visual Features option is asked for; nothing here reads pixels. It
+//! errs towards the head: what it takes for one is hidden with the option, not served.
 
 use super::layout::{Body, Element};
 use super::read::Window;
@@ -12,8 +13,6 @@ use crate::dicom::tag::PIXEL_DATA;
 use std::io;
 
 const BODY_PART: Tag = Tag(0x0018, 0x0015);
-const IMAGE_POSITION: Tag = Tag(0x0020, 0x0032);
-const IMAGE_ORIENTATION: Tag = Tag(0x0020, 0x0037);
 const ANATOMIC_REGION: Tag = Tag(0x0008, 0x2218);
 const CODE_VALUE: Tag = Tag(0x0008, 0x0100);
 const DESCRIPTIONS: [Tag; 3] = [
@@ -24,11 +23,50 @@ const DESCRIPTIONS: [Tag; 3] = [
 
 /// Beginnings of words (upper case; a value's words are split at anything not a letter or
 /// digit) that place an image in the head: body parts of CID 4031, what protocols are
-/// called, and the brain sequences named after it. ("FACE" must begin a word: "SURFACE" is
-/// a coil.)
-const HEAD_WORDS: [&str; 20] = [
-    "HEAD", "BRAIN", "SKULL", "CRANI", "CEREB", "NEURO", "ORBIT", "SINUS", "FACE", "FACIAL", "IAC",
-    "PETROUS", "MAXILL", "MANDIB", "DENTAL", "JAW", "TMJ", "NASAL", "MPRAGE", "BRAVO",
+/// called (in English, German, French and Spanish), and the brain sequences named after it.
+/// ("FACE" must begin a word: "SURFACE" is a coil; "EAR" and "ORAL" are left out: "EARLY
+/// PHASE", "ORAL CONTRAST".)
+const HEAD_WORDS: [&str; 40] = [
+    "HEAD",
+    "BRAIN",
+    "SKULL",
+    "CRANI",
+    "CEREB",
+    "NEURO",
+    "ORBIT",
+    "SINUS",
+    "FACE",
+    "FACIAL",
+    "IAC",
+    "PETROUS",
+    "MASTOID",
+    "TEMPORALBONE",
+    "SELLA",
+    "PITUITARY",
+    "MAXILL",
+    "MANDIB",
+    "DENTAL",
+    "JAW",
+    "TMJ",
+    "NASAL",
+    "NASO",
+    "NECK",
+    "CAROTID",
+    "STROKE",
+    "MPRAGE",
+    "MP2RAGE",
+    "MEMPRAGE",
+    "BRAVO",
+    "SCHAEDEL",
+    "SCHADEL",
+    "KOPF",
+    "GEHIRN",
+    "HIRN",
+    "CRANE",
+    "CRANEO",
+    "TETE",
+    "CABEZA",
+    "CERVEAU",
 ];
 
 /// Whether `text` has a word beginning with one of [`HEAD_WORDS`].
@@ -42,10 +80,10 @@ fn names_the_head(text: &str) -> bool {
 }
 
 /// Anatomic Region codes of the head (SNOMED CT and the older SNOMED RT forms): head, brain,
-/// skull, head and neck, face.
-const HEAD_CODES: [&str; 10] = [
-    "69536005", "12738006", "89546000", "774007", "89545001", "T-D1100", "T-A0100", "T-11100",
-    "T-D1000", "T-D1200",
+/// skull, head and neck, face, neck.
+const HEAD_CODES: [&str; 12] = [
+    "69536005", "12738006", "89546000", "774007", "89545001", "45048000", "T-D1100", "T-A0100",
+    "T-11100", "T-D1000", "T-D1200", "T-D1600",
 ];
 
 /// Whether the top-level `elements` describe a slice of a head CT or MR.
@@ -53,8 +91,7 @@ pub(super) fn is_head(win: &mut Window, elements: &[Element], modality: &str) ->
     if !matches!(modality, "CT" | "MR") {
         return Ok(false);
     }
-    let has = |tag: Tag| elements.iter().any(|e| e.tag == tag);
-    if !(has(PIXEL_DATA) && has(IMAGE_POSITION) && has(IMAGE_ORIENTATION)) {
+    if !elements.iter().any(|e| e.tag == PIXEL_DATA) {
         return Ok(false);
     }
     for el in elements.iter().filter(|e| {

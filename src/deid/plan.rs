@@ -280,32 +280,40 @@ impl Out {
         self.segs.len()
     }
 
-    /// Parts of this output (each from its `split` to the next, in key order) with `parts`
-    /// put among them by key; a part with the key of one of these replaces it.
-    pub fn splice<K: Ord + Copy>(self, starts: &[(K, usize)], mut parts: Vec<(K, Out)>) -> Out {
-        parts.sort_by_key(|p| p.0);
-        let mut parts = parts.into_iter().peekable();
-        let mut segs = self.segs.into_iter();
+    /// This output's pieces (each from its `split` to the next) and `parts`, in key order
+    /// (a stable sort: pieces of one key keep their order); every piece with the key of one
+    /// of `parts` is replaced by it.
+    pub fn splice<K: Ord + Copy>(self, starts: &[(K, usize)], parts: Vec<(K, Out)>) -> Out {
+        enum Piece {
+            Mine(std::ops::Range<usize>),
+            Part(Out),
+        }
+        let replaced: Vec<K> = parts.iter().map(|p| p.0).collect();
+        let mut pieces: Vec<(K, Piece)> = starts
+            .iter()
+            .enumerate()
+            .map(|(k, &(key, start))| {
+                let end = starts.get(k + 1).map_or(self.segs.len(), |next| next.1);
+                (key, Piece::Mine(start..end))
+            })
+            .filter(|(key, _)| !replaced.contains(key))
+            .collect();
+        pieces.extend(parts.into_iter().map(|(key, p)| (key, Piece::Part(p))));
+        pieces.sort_by_key(|p| p.0);
+        let mut segs: Vec<Option<PendingSeg>> = self.segs.into_iter().map(Some).collect();
         let mut out = Out {
             data: Vec::with_capacity(self.data.len()),
             ..Out::default()
         };
-        for (k, &(key, start)) in starts.iter().enumerate() {
-            let n = starts.get(k + 1).map(|next| next.1 - start);
-            let mine = segs.by_ref().take(n.unwrap_or(usize::MAX));
-            while let Some((_, p)) = parts.next_if(|p| p.0 < key) {
-                out.append(p);
-            }
-            match parts.next_if(|p| p.0 == key) {
-                Some((_, p)) => {
-                    mine.for_each(drop);
-                    out.append(p);
+        for (_, piece) in pieces {
+            match piece {
+                Piece::Mine(r) => {
+                    for s in segs[r].iter_mut().filter_map(Option::take) {
+                        out.push(s, &self.data);
+                    }
                 }
-                None => mine.for_each(|s| out.push(s, &self.data)),
+                Piece::Part(p) => out.append(p),
             }
-        }
-        for (_, p) in parts {
-            out.append(p);
         }
         out
     }
@@ -388,6 +396,37 @@ mod tests {
             plan.segments.len(),
             1,
             "bytes written apart are joined again"
+        );
+    }
+
+    #[test]
+    fn splice_sorts_pieces_out_of_order_and_replaces_every_piece_of_a_replaced_key() {
+        let src: Vec<u8> = (0..=255u8).collect();
+        let mark = |b: &[u8]| {
+            let mut p = Out::new();
+            p.bytes(b);
+            p
+        };
+        // The source's elements out of tag order, one tag twice.
+        let mut o = Out::new();
+        let mut starts = Vec::new();
+        for (key, b) in [(30, b"c"), (10, b"a"), (20, b"b"), (10, b"A")] {
+            starts.push((key, o.split()));
+            o.bytes(b);
+        }
+        let plan = o.splice(&starts, vec![(20, mark(b"X"))]).finish();
+        assert_eq!(plan.to_vec(&src).unwrap(), b"aAXc");
+        let mut o = Out::new();
+        let mut starts = Vec::new();
+        for b in [b"a", b"A"] {
+            starts.push((10, o.split()));
+            o.bytes(b);
+        }
+        let plan = o.splice(&starts, vec![(10, mark(b"Y"))]).finish();
+        assert_eq!(
+            plan.to_vec(&src).unwrap(),
+            b"Y",
+            "both pieces of key 10 replaced"
         );
     }
 

@@ -22,6 +22,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 /// How many files ahead of the last folder listed the source is asked to read, by default:
 /// enough that the disk is kept busy while the walker lists a few folders of the usual size.
@@ -29,6 +30,8 @@ pub const READ_AHEAD_FILES: usize = 2048;
 
 /// Folders remembered as hinted, at most (then forgotten: a hint given twice costs an open).
 const HINTED_MAX: usize = 1 << 16;
+/// A folder hinted this long ago is hinted again when a walk comes by (its pages may be gone).
+const FRESH: Duration = Duration::from_secs(60);
 
 /// The reader ahead: told of every folder listed.
 pub(super) struct Ahead {
@@ -59,7 +62,7 @@ impl Ahead {
 }
 
 fn run(fs: &Weak<DeidFs>, rx: &Receiver<Arc<Node>>, files: usize) {
-    let mut hinted: HashMap<u64, usize> = HashMap::new();
+    let mut hinted: HashMap<u64, (usize, Instant)> = HashMap::new();
     let mut cursor = Vec::new();
     let mut ahead_by = 0usize;
     let mut next = rx.recv().ok();
@@ -77,11 +80,12 @@ fn run(fs: &Weak<DeidFs>, rx: &Receiver<Arc<Node>>, files: usize) {
             cursor: &mut cursor,
         };
         match walk.hinted.get(&key(&source)) {
-            // The walker follows: it has caught up by this folder's files.
-            Some(&n) if !walk.cursor.is_empty() => ahead_by = ahead_by.saturating_sub(n),
-            // It went its own way: start again from where it is.
+            // The walker follows: it has caught up by this folder.
+            Some(&(n, _)) if !walk.cursor.is_empty() => ahead_by = ahead_by.saturating_sub(n),
+            // It went its own way (or lists in another order, as `ls` does in some locales):
+            // start again from where it is, skipping what was hinted lately.
             _ => {
-                walk.hinted.insert(key(&source), 0);
+                walk.hinted.insert(key(&source), (1, Instant::now()));
                 *walk.cursor = walk.levels_to(&trail);
                 ahead_by = 0;
             }
@@ -134,8 +138,8 @@ struct Level {
 
 struct Walk<'a> {
     fs: &'a DeidFs,
-    /// Folders hinted, with their files' count.
-    hinted: &'a mut HashMap<u64, usize>,
+    /// Folders hinted, with how far each took the walk ahead, and when.
+    hinted: &'a mut HashMap<u64, (usize, Instant)>,
     /// The depth-first walk ahead, from the root down to the folder it is in.
     cursor: &'a mut Vec<Level>,
 }
@@ -182,8 +186,9 @@ impl Walk<'_> {
         (level, files)
     }
 
-    /// Goes into the next folder of the walk and hints its files (unless hinted before):
-    /// how many were hinted, or `None` at the end of the walk.
+    /// Goes into the next folder of the walk and hints its files (unless hinted lately): how
+    /// far that takes the walk ahead (its files, or 1 for a folder of none, so that folders of
+    /// folders count too), or `None` at the end of the walk.
     fn step(&mut self) -> Option<usize> {
         loop {
             let up = self.cursor.last_mut()?;
@@ -196,14 +201,18 @@ impl Walk<'_> {
             let (level, files) = self.level(path, name);
             let k = key(&level.source);
             self.cursor.push(level);
-            if self.hinted.contains_key(&k) {
-                return Some(0);
+            // Hinted lately: its pages are likely still cached (later, they may not be).
+            if let Some(&(n, at)) = self.hinted.get(&k)
+                && at.elapsed() < FRESH
+            {
+                return Some(n);
             }
-            self.hinted.insert(k, files.len());
+            let n = files.len().max(1);
+            self.hinted.insert(k, (n, Instant::now()));
             if !files.is_empty() {
                 self.fs.source.prefetch(&files, WINDOW_FIRST as u64);
             }
-            return Some(files.len());
+            return Some(n);
         }
     }
 }
