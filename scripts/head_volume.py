@@ -64,7 +64,7 @@ def labels_of(t1):
     return head, brain
 
 
-def pseudo_ct(t1, head, brain, face):
+def pseudo_ct(t1, head, brain):
     """HU from the T1 classes: dark in the head is bone (the skull, whole around the brain as
     a real one is; sinuses too, which a CT would show as air), bright outside the brain fat,
     the rest soft tissue; the brain 20-45 by its T1, its dark parts (ventricles) fluid."""
@@ -139,7 +139,7 @@ def main():
     # muscles.
     brain &= ndimage.distance_transform_edt(head) > 12
     labels = brain.astype(np.uint8) | (face.astype(np.uint8) << 1) | (head.astype(np.uint8) << 2)
-    ct = pseudo_ct(t1, head, brain, face)
+    ct = pseudo_ct(t1, head, brain)
     for plane in ("axial", "sagittal"):
         write(out, f"mr-{plane}", t1, labels, img.affine, "MR", plane)
         write(out, f"ct-{plane}", ct, labels, img.affine, "CT", plane)

@@ -3,8 +3,9 @@
 //! the verdict, or the error, which is not kept).
 //!
 //! The budget is shared: what the rest of the view holds (the node table, counted in
-//! [`PlanCache::reservations`]) comes off the plans' share, down to a floor ([`PLAN_FLOOR`], or the whole budget if smaller), so
-//! one `--cache-size` bounds plans and nodes together.
+//! [`PlanCache::reservations`]) comes off the plans' share, down to a floor
+//! ([`PLAN_FLOOR`], or the whole budget if smaller), so one `--cache-size` bounds plans and
+//! nodes together.
 
 use crate::deid::{FileInfo, Plan, plan};
 use crate::source::Stamp;

@@ -106,9 +106,9 @@ pub(super) fn fit(g: &Grid, brain: &[bool], head: &[bool]) -> Result<Cut, Undefa
         return Err(Undefaceable::NoBrain);
     };
     let (y0, z0) = (ty as f64, tz as f64);
-    let (y1, z1) = (y0 + base.0 as f64, z0 + base.1 as f64);
-    let len = ((y1 - y0).powi(2) + (z1 - z0).powi(2)).sqrt();
-    let mut n = [-(z1 - z0) / len, (y1 - y0) / len];
+    let (by, bz) = (base.0 as f64, base.1 as f64);
+    let len = by.hypot(bz);
+    let mut n = [-bz / len, by / len];
     if n[0] * (centre[0] - y0) + n[1] * (centre[1] - z0) < 0.0 {
         n = [-n[0], -n[1]];
     }

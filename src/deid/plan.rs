@@ -364,6 +364,12 @@ impl Out {
 mod tests {
     use super::*;
 
+    fn bytes_out(b: &[u8]) -> Out {
+        let mut p = Out::new();
+        p.bytes(b);
+        p
+    }
+
     #[test]
     fn splice_replaces_parts_by_key_and_puts_new_ones_in_order() {
         let src: Vec<u8> = (0..=255u8).collect();
@@ -376,17 +382,12 @@ mod tests {
         o.bytes(b"c");
         starts.push((30, o.split()));
         o.bytes(b"de");
-        let part = |b: &[u8]| {
-            let mut p = Out::new();
-            p.bytes(b);
-            p
-        };
         // 5 goes first, 20 is replaced, 25 goes between, 40 goes last.
         let parts = vec![
-            (40, part(b"Z")),
-            (20, part(b"X")),
-            (5, part(b"W")),
-            (25, part(b"Y")),
+            (40, bytes_out(b"Z")),
+            (20, bytes_out(b"X")),
+            (5, bytes_out(b"W")),
+            (25, bytes_out(b"Y")),
         ];
         let out = o.splice(&starts, parts);
         assert_eq!(out.len(), 8);
@@ -402,11 +403,6 @@ mod tests {
     #[test]
     fn splice_sorts_pieces_out_of_order_and_replaces_every_piece_of_a_replaced_key() {
         let src: Vec<u8> = (0..=255u8).collect();
-        let mark = |b: &[u8]| {
-            let mut p = Out::new();
-            p.bytes(b);
-            p
-        };
         // The source's elements out of tag order, one tag twice.
         let mut o = Out::new();
         let mut starts = Vec::new();
@@ -414,7 +410,7 @@ mod tests {
             starts.push((key, o.split()));
             o.bytes(b);
         }
-        let plan = o.splice(&starts, vec![(20, mark(b"X"))]).finish();
+        let plan = o.splice(&starts, vec![(20, bytes_out(b"X"))]).finish();
         assert_eq!(plan.to_vec(&src).unwrap(), b"aAXc");
         let mut o = Out::new();
         let mut starts = Vec::new();
@@ -422,7 +418,7 @@ mod tests {
             starts.push((10, o.split()));
             o.bytes(b);
         }
-        let plan = o.splice(&starts, vec![(10, mark(b"Y"))]).finish();
+        let plan = o.splice(&starts, vec![(10, bytes_out(b"Y"))]).finish();
         assert_eq!(
             plan.to_vec(&src).unwrap(),
             b"Y",

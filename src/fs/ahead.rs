@@ -113,14 +113,10 @@ fn run(fs: &Weak<DeidFs>, rx: &Receiver<Arc<Node>>, files: usize) {
 
 /// A folder's place from the root down: each step's source name and view name.
 fn trail(node: &Node) -> Vec<(OsString, String)> {
-    let mut trail = Vec::new();
-    let mut at = node;
-    while let Some((parent, names, i)) = at.place() {
-        trail.push((names.source(i).to_owned(), names.name(i).to_owned()));
-        at = parent;
-    }
-    trail.reverse();
-    trail
+    node.path()
+        .into_iter()
+        .map(|(names, i)| (names.source(i).to_owned(), names.name(i).to_owned()))
+        .collect()
 }
 
 fn key(source: &Path) -> u64 {

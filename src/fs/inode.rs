@@ -227,11 +227,6 @@ impl Node {
         self.place.as_ref().map_or(ROOT, |(p, _, _)| p.ino)
     }
 
-    /// The directory it is in, that directory's names and its entry there (`None`: the root).
-    pub fn place(&self) -> Option<(&Arc<Node>, &Arc<Names>, usize)> {
-        self.place.as_ref().map(|(p, n, i)| (p, n, *i as usize))
-    }
-
     /// The directory's part; `None` for a file.
     pub fn dir(&self) -> Option<&DirState> {
         self.dir.as_deref()
@@ -246,7 +241,7 @@ impl Node {
     }
 
     /// Its entry and those of the folders above it, from the root down.
-    fn path(&self) -> Vec<(&Names, usize)> {
+    pub fn path(&self) -> Vec<(&Names, usize)> {
         let mut parts = Vec::new();
         let mut at = self;
         while let Some((parent, names, i)) = &at.place {
