@@ -89,9 +89,21 @@ impl<E: Clone> PlanCache<E> {
         }
     }
 
+    /// The cached verdict; a plan withdrawn since it was made (`Plan::withdrawn`) is
+    /// dropped, not returned.
     pub fn get(&self, key: &PlanKey) -> Option<Verdict> {
         let mut g = crate::lock(&self.lru);
-        g.0.get(key).cloned()
+        let (lru, bytes) = &mut *g;
+        let v = lru.get(key).cloned()?;
+        if let Verdict::Served(plan, _) = &v
+            && plan.withdrawn()
+        {
+            if let Some(old) = lru.pop(key) {
+                *bytes -= old.weight();
+            }
+            return None;
+        }
+        Some(v)
     }
 
     /// The cached verdict, or `compute`'s, computed once however many ask at the same time.

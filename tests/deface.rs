@@ -270,3 +270,383 @@ fn thick_slices_lose_the_face_as_well() {
         );
     }
 }
+
+/// The head volumes as DICOM series (`scripts/head_series.py`), one folder each.
+fn series(specs: &[&str]) -> tempfile::TempDir {
+    common::require_pydicom();
+    let out = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/head_series.py");
+    let run = Command::new("python3")
+        .arg(&script)
+        .arg(heads())
+        .arg(out.path())
+        .args(specs)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        run.status.success(),
+        "scripts/head_series.py: {}",
+        String::from_utf8_lossy(&run.stderr).trim()
+    );
+    out
+}
+
+/// A live mount of `source` with the option, unmounted on drop.
+struct Mount {
+    child: std::process::Child,
+    view: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // SAFETY: kill with a pid we own.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        if deidfs::mount::is_mountpoint(&self.view) {
+            let _ = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+                .arg("unmount")
+                .arg(&self.view)
+                .status();
+        }
+    }
+}
+
+const OPTION: [&str; 2] = ["--option", "clean-recognizable-visual-features"];
+
+fn mount(source: &Path, key: &Path) -> Mount {
+    let dir = tempfile::tempdir().unwrap();
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("mount")
+        .arg(source)
+        .arg(&view)
+        .arg("--key-file")
+        .arg(key)
+        .arg("--foreground")
+        .args(OPTION)
+        .arg("--log-file")
+        .arg(dir.path().join("log"))
+        .spawn()
+        .unwrap();
+    common::wait_mounted(&view);
+    Mount {
+        child,
+        view,
+        _dir: dir,
+    }
+}
+
+/// One served slice: its Image Position and stored values (16-bit, little endian as
+/// served), or why it could not be read.
+fn served_slice(path: &Path) -> std::io::Result<(Vec3, Vec<u16>)> {
+    let bytes = std::fs::read(path)?;
+    let obj = dicom_object::from_reader(&bytes[128..]).expect("a served slice parses");
+    let ipp = obj
+        .element(dicom_dictionary_std::tags::IMAGE_POSITION_PATIENT)
+        .unwrap()
+        .to_multi_float64()
+        .unwrap();
+    let pixels = obj
+        .element(dicom_dictionary_std::tags::PIXEL_DATA)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let values = pixels
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    Ok(([ipp[0], ipp[1], ipp[2]], values))
+}
+
+/// What the mount did to the head `name` served in `folder`: the share of the facial
+/// surface removed and the reference brain voxels changed (of all of them), judged on the
+/// served pixels.
+fn judge_served(name: &str, folder: &Path) -> (f64, usize, usize) {
+    let h = head(name);
+    let g = &h.volume.geometry;
+    let plane = g.cols * g.rows;
+    let ct = h.volume.modality == Modality::Ct;
+    // As head_series.py stores the values (numpy rounds ties to even).
+    let stored = |v: f32| -> u16 {
+        if ct {
+            (v + 1024.0).round_ties_even().clamp(0.0, 4095.0) as u16
+        } else {
+            v.round_ties_even().clamp(0.0, 65535.0) as u16
+        }
+    };
+    let air = if ct { 24 } else { 0 };
+    let mut gone = vec![false; h.volume.values.len()];
+    let mut seen = vec![false; g.positions.len()];
+    let mut brain_changed = 0;
+    let mut unreadable = 0;
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok((position, values)) = served_slice(&path) else {
+            // The screening detector takes the pseudo-CT's bone for text in a few slices
+            // (without the option too): they fail every read. Counted as kept here.
+            unreadable += 1;
+            continue;
+        };
+        let k = (0..g.positions.len())
+            .min_by(|&a, &b| {
+                let d = |p: Vec3| (0..3).map(|i| (p[i] - position[i]).powi(2)).sum::<f64>();
+                d(g.positions[a]).total_cmp(&d(g.positions[b]))
+            })
+            .unwrap();
+        assert!(!seen[k], "{name}: two slices at one position");
+        seen[k] = true;
+        assert_eq!(values.len(), plane, "{name}: slice size");
+        for (j, &v) in values.iter().enumerate() {
+            let i = k * plane + j;
+            let source = stored(h.volume.values[i]);
+            gone[i] = v != source || (v == air && source != air);
+            if v != source && v != air {
+                panic!("{name}: a pixel changed to something else than air");
+            }
+            if h.labels[i] & 1 != 0 && v != source {
+                brain_changed += 1;
+            }
+        }
+    }
+    assert_eq!(
+        seen.iter().filter(|s| **s).count() + unreadable,
+        g.positions.len(),
+        "{name}: every slice listed"
+    );
+    assert!(
+        unreadable * 50 <= g.positions.len(),
+        "{name}: {unreadable} slices unreadable"
+    );
+    let before = depth_map(&h, &|_| true);
+    let after = depth_map(&h, &|i| !gone[i]);
+    let facial: Vec<_> = before.iter().filter(|(_, (_, face))| *face).collect();
+    let cut_away = facial
+        .iter()
+        .filter(|(bin, (y, _))| after.get(bin).is_none_or(|(y2, _)| y2 - y >= 5.0))
+        .count();
+    let brain = h.labels.iter().filter(|&&l| l & 1 != 0).count();
+    (cut_away as f64 / facial.len() as f64, brain_changed, brain)
+}
+
+/// The folder of the view holding the series `folder` of the source (by pseudonym).
+fn view_folder(view: &Path, key: &Path, folder: &str) -> PathBuf {
+    let keys =
+        deidfs::pseudonym::Pseudonyms::new(&deidfs::pseudonym::SecretKey::load(key).unwrap());
+    view.join(deidfs::fs::view_path(&keys, Path::new(folder), false).trim_start_matches('/'))
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn through_a_mount_head_series_lose_their_face_and_no_brain_voxel_and_a_broken_series_is_hidden() {
+    let src = series(&[
+        "ct-axial:native",
+        "mr-sagittal:native",
+        "mr-axial:rle",
+        "ct-axial:missing",
+    ]);
+    let keydir = tempfile::tempdir().unwrap();
+    let key = keydir.path().join("k.key");
+    assert!(
+        Command::new(env!("CARGO_BIN_EXE_deidfs"))
+            .arg("keygen")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let m = mount(src.path(), &key);
+    for (name, folder) in [
+        ("ct-axial", "ct-axial-native"),
+        ("mr-sagittal", "mr-sagittal-native"),
+        ("mr-axial", "mr-axial-rle"),
+    ] {
+        let shown = view_folder(&m.view, &key, folder);
+        let t = std::time::Instant::now();
+        let first = std::fs::read_dir(&shown).unwrap().next().unwrap().unwrap();
+        let mut byte = [0u8; 1];
+        use std::os::unix::fs::FileExt;
+        std::fs::File::open(first.path())
+            .unwrap()
+            .read_exact_at(&mut byte, 4096)
+            .unwrap();
+        let first_byte = t.elapsed();
+        let (face, brain_changed, brain) = judge_served(name, &shown);
+        eprintln!(
+            "{folder} through the mount: facial surface removed {:.1}%, brain voxels changed \
+             {brain_changed} of {brain}; first byte of the first slice read in {first_byte:.2?}",
+            face * 100.0
+        );
+        assert!(
+            face >= 0.85,
+            "{folder}: only {:.1}% of the face removed",
+            face * 100.0
+        );
+        assert_eq!(brain_changed, 0, "{folder}: brain voxels changed");
+        let log = std::fs::read_to_string(m._dir.path().join("log")).unwrap();
+        for line in log.lines().filter(|l| l.contains("op=\"read\"")) {
+            assert!(
+                line.contains("pixels-text-found"),
+                "only screening fails reads: {line}"
+            );
+        }
+        // Marked as cleaned (PS3.15 E.3.2).
+        let obj = dicom_object::open_file(first.path()).unwrap();
+        assert!(common::method_codes(&obj).contains(&"113102".to_string()));
+        let features = obj
+            .element(dicom_dictionary_std::tags::RECOGNIZABLE_VISUAL_FEATURES)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(features.trim(), "NO");
+    }
+    // A slice missing: the whole series is hidden.
+    let broken = view_folder(&m.view, &key, "ct-axial-missing");
+    assert_eq!(
+        std::fs::read_dir(&broken).unwrap().count(),
+        0,
+        "missing-slice series hidden"
+    );
+    // Export writes what the mount shows, byte for byte.
+    let out = tempfile::tempdir().unwrap();
+    let export = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("export")
+        .arg(src.path())
+        .arg(out.path().join("x"))
+        .arg("--key-file")
+        .arg(&key)
+        .args(OPTION)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&export.stdout).to_string()
+        + &String::from_utf8_lossy(&export.stderr);
+    assert!(
+        said.contains("deface-uneven-slices"),
+        "export says why: {said}"
+    );
+    let mut compared = 0;
+    for folder in ["ct-axial-native", "mr-axial-rle"] {
+        let shown = view_folder(&m.view, &key, folder);
+        let written = view_folder(&out.path().join("x"), &key, folder);
+        for entry in std::fs::read_dir(&shown).unwrap() {
+            let entry = entry.unwrap();
+            let exported = written.join(entry.file_name());
+            match std::fs::read(entry.path()) {
+                Ok(b) => assert!(
+                    b == std::fs::read(&exported).unwrap(),
+                    "export equals the mount"
+                ),
+                // What no read serves (the screening's false positives) is not written.
+                Err(_) => assert!(!exported.exists(), "an unreadable slice exported"),
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 400);
+    assert!(
+        !view_folder(&out.path().join("x"), &key, "ct-axial-missing")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "the broken series is not exported"
+    );
+}
+
+/// A chest-like CT (no skull, no brain) written as `NAME.json` and `NAME.f32` the way
+/// `scripts/head_volume.py` writes heads, so that `head_series.py` can make a series of it
+/// that says HEAD in every header.
+fn write_chest(dir: &Path, name: &str) {
+    let (cols, rows, slices) = (128usize, 96usize, 60usize);
+    let mut values = Vec::with_capacity(cols * rows * slices);
+    for _ in 0..slices {
+        for r in 0..rows {
+            for c in 0..cols {
+                let (x, y) = ((c as f64 - 64.0) / 60.0, (r as f64 - 48.0) / 40.0);
+                let lung = ((x.abs() - 0.45) / 0.3).powi(2) + (y / 0.7).powi(2) < 1.0;
+                let v: f32 = match (x * x + y * y < 1.0, lung) {
+                    (false, _) => -1000.0,
+                    (true, true) => -850.0,
+                    (true, false) => 40.0,
+                };
+                values.extend(v.to_le_bytes());
+            }
+        }
+    }
+    let positions: Vec<[f64; 3]> = (0..slices)
+        .map(|k| [-192.0, -144.0, -300.0 + 3.0 * k as f64])
+        .collect();
+    let json = serde_json::json!({
+        "cols": cols, "rows": rows, "row_dir": [1.0, 0.0, 0.0], "col_dir": [0.0, 1.0, 0.0],
+        "row_spacing": 3.0, "col_spacing": 3.0, "positions": positions, "modality": "CT",
+    });
+    std::fs::write(dir.join(format!("{name}.json")), json.to_string()).unwrap();
+    std::fs::write(dir.join(format!("{name}.f32")), values).unwrap();
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn a_series_whose_headers_say_head_but_whose_pixels_hold_none_fails_its_first_read_and_is_hidden() {
+    common::require_pydicom();
+    let volumes = tempfile::tempdir().unwrap();
+    write_chest(volumes.path(), "chest");
+    let src = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/head_series.py");
+    let run = Command::new("python3")
+        .arg(&script)
+        .arg(volumes.path())
+        .arg(src.path())
+        .arg("chest:native")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let keydir = tempfile::tempdir().unwrap();
+    let key = keydir.path().join("k.key");
+    assert!(
+        Command::new(env!("CARGO_BIN_EXE_deidfs"))
+            .arg("keygen")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    // scan finds out from the pixels, and says why.
+    let scan = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("scan")
+        .arg(src.path())
+        .args(OPTION)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&scan.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&scan.stderr)));
+    assert_eq!(report["visible"], 0, "{report}");
+    assert_eq!(report["hidden"]["deface-no-head"], 60, "{report}");
+
+    let m = mount(src.path(), &key);
+    let folder = view_folder(&m.view, &key, "chest-native");
+    // Listing reads headers only: the series is shown until a slice is read.
+    let files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 60);
+    let err = std::fs::read(&files[7]).expect_err("no slice of it is served");
+    // EIO, or ENOENT when the kernel tries the read again once the file is hidden.
+    assert!(
+        [Some(libc::EIO), Some(libc::ENOENT)].contains(&err.raw_os_error()),
+        "{err}"
+    );
+    // From then on the whole series is hidden.
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+    for f in &files {
+        assert!(std::fs::read(f).is_err(), "no slice served");
+    }
+    let log = std::fs::read_to_string(m._dir.path().join("log")).unwrap();
+    assert!(log.contains("deface-no-head"), "the log says why");
+}

@@ -2,7 +2,7 @@
 //! and each voxel's place in patient coordinates. Masks on it are `Vec<bool>` in the same
 //! order; morphology (boxes of a radius in millimetres) and connected parts are here too.
 
-use super::{Vec3, Volume, dot};
+use super::{Geometry, Vec3, dot};
 
 /// About the size of a working voxel, in millimetres.
 const TARGET_MM: f64 = 2.0;
@@ -22,8 +22,12 @@ pub(super) struct Grid {
 }
 
 impl Grid {
-    pub fn of(v: &Volume) -> Grid {
-        let g = &v.geometry;
+    /// The grid of the volume whose slice `k` (physical values, row after row) `slice`
+    /// gives: asked for each slice once, in order, so one slice is held at a time.
+    pub fn build<S: AsRef<[f32]>, E>(
+        g: &Geometry,
+        mut slice: impl FnMut(usize) -> Result<S, E>,
+    ) -> Result<Grid, E> {
         let factor = |mm: f64| ((TARGET_MM / mm).round() as usize).max(1);
         let (fx, fy) = (factor(g.col_spacing), factor(g.row_spacing));
         let fz = factor(g.slice_spacing().abs().max(1e-3));
@@ -31,19 +35,28 @@ impl Grid {
         let mut values = vec![0f32; nx * ny * nz];
         let plane = g.cols * g.rows;
         for z in 0..nz {
-            for y in 0..ny {
-                for x in 0..nx {
-                    let mut sum = 0f32;
-                    for dz in 0..fz {
-                        let slice = &v.values[(z * fz + dz) * plane..][..plane];
+            let block = &mut values[z * ny * nx..][..ny * nx];
+            for dz in 0..fz {
+                let s = slice(z * fz + dz)?;
+                let s = s.as_ref();
+                if s.len() < plane {
+                    // The caller checked the sizes: a short slice adds nothing.
+                    continue;
+                }
+                for y in 0..ny {
+                    for x in 0..nx {
+                        let mut sum = 0f32;
                         for dy in 0..fy {
-                            let row = &slice[(y * fy + dy) * g.cols + x * fx..][..fx];
-                            sum += row.iter().sum::<f32>();
+                            sum += s[(y * fy + dy) * g.cols + x * fx..][..fx]
+                                .iter()
+                                .sum::<f32>();
                         }
+                        block[y * nx + x] += sum;
                     }
-                    values[(z * ny + y) * nx + x] = sum / (fx * fy * fz) as f32;
                 }
             }
+            let n = (fx * fy * fz) as f32;
+            block.iter_mut().for_each(|v| *v /= n);
         }
         // A block's centre: half a block in from its first voxel, in each direction.
         let shift = |k: usize| {
@@ -56,7 +69,7 @@ impl Grid {
             }
             p
         };
-        Grid {
+        Ok(Grid {
             nx,
             ny,
             nz,
@@ -69,7 +82,7 @@ impl Grid {
             col_dir: g.col_dir,
             origins: (0..nz).map(shift).collect(),
             values,
-        }
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -18,6 +18,7 @@
 //! voxels, same plane, on any machine.
 
 mod brain;
+pub mod face;
 mod grid;
 pub mod series;
 mod shear;
@@ -82,6 +83,8 @@ pub enum Undefaceable {
     NoBrain,
     /// The plane would leave most of the tissue in front of and below the brain.
     FaceNotRemoved,
+    /// One file holds the whole volume (enhanced multi-frame): not defaced yet.
+    MultiFrame,
 }
 
 impl Undefaceable {
@@ -92,9 +95,26 @@ impl Undefaceable {
             Undefaceable::UnevenSpacing => "deface: slices missing or unevenly spaced",
             Undefaceable::NoBrain => "deface: no head found",
             Undefaceable::FaceNotRemoved => "deface: face not removable by a plane",
+            Undefaceable::MultiFrame => "deface: multi-frame volumes are not defaced yet",
         }
     }
 }
+
+impl Undefaceable {
+    /// The short reason a view counts and logs for a series it hides.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Undefaceable::TooSmall => "deface-too-small",
+            Undefaceable::BadGeometry => "deface-geometry",
+            Undefaceable::UnevenSpacing => "deface-uneven-slices",
+            Undefaceable::NoBrain => "deface-no-head",
+            Undefaceable::FaceNotRemoved => "deface-face-remains",
+            Undefaceable::MultiFrame => "deface-multi-frame",
+        }
+    }
+}
+
+impl std::error::Error for Undefaceable {}
 
 impl std::fmt::Display for Undefaceable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,9 +125,28 @@ impl std::fmt::Display for Undefaceable {
 /// The plane that removes the face of `volume`, or why there is none.
 pub fn cut(volume: &Volume) -> Result<Cut, Undefaceable> {
     volume.geometry.check(volume.values.len())?;
-    let grid = grid::Grid::of(volume);
-    let (brain, head) = brain::find(&grid, volume.modality)?;
-    shear::fit(&grid, &brain, &head)
+    let plane = volume.geometry.cols * volume.geometry.rows;
+    let slice = |k: usize| Ok::<_, std::convert::Infallible>(&volume.values[k * plane..][..plane]);
+    match cut_slices(&volume.geometry, volume.modality, slice) {
+        Ok(found) => found,
+        Err(never) => match never {},
+    }
+}
+
+/// The plane that removes the face of the volume whose slice `k` (physical values, row
+/// after row, `cols * rows` of them) `slice` gives, or why there is none. Each slice is asked
+/// for once, in order, and only one is held at a time; an error of `slice` (the pixels could
+/// not be read) is returned as it is.
+pub fn cut_slices<S: AsRef<[f32]>, E>(
+    geometry: &Geometry,
+    modality: Modality,
+    slice: impl FnMut(usize) -> Result<S, E>,
+) -> Result<Result<Cut, Undefaceable>, E> {
+    if let Err(why) = geometry.check(geometry.cols * geometry.rows * geometry.positions.len()) {
+        return Ok(Err(why));
+    }
+    let grid = grid::Grid::build(geometry, slice)?;
+    Ok(brain::find(&grid, modality).and_then(|(brain, head)| shear::fit(&grid, &brain, &head)))
 }
 
 /// The dot product.

@@ -22,6 +22,12 @@ impl Default for Rescale {
     }
 }
 
+/// Whether a frame of `g` can be a slice of a volume here (single-sample greyscale, 8, 16 or
+/// 32 bits).
+pub fn volume_pixels(g: &Geometry) -> bool {
+    greyscale(g)
+}
+
 fn greyscale(g: &Geometry) -> bool {
     g.samples == 1
         && matches!(
@@ -95,6 +101,13 @@ pub fn air(g: &Geometry, r: Rescale, modality: Modality) -> i64 {
 /// the whole of Bits Allocated, in two's complement when signed (a reader that ignores Bits
 /// Stored reads the same value). Nothing is done unless single-sample greyscale.
 pub fn fill(frame: &mut [u8], g: &Geometry, runs: &[(u32, u32, u32)], value: i64) {
+    fill_at(frame, 0, g, runs, value);
+}
+
+/// [`fill`] for the part of a frame that starts `within` bytes into it: `part` holds the
+/// frame's bytes `within..within + part.len()` (a read of any range gets the bytes the
+/// whole frame filled would have there).
+pub fn fill_at(part: &mut [u8], within: u64, g: &Geometry, runs: &[(u32, u32, u32)], value: i64) {
     if !greyscale(g) {
         return;
     }
@@ -110,13 +123,12 @@ pub fn fill(frame: &mut [u8], g: &Geometry, runs: &[(u32, u32, u32)], value: i64
         let shift = if g.big_endian { bytes - 1 - k } else { k };
         *s = (raw >> (8 * shift)) as u8;
     }
+    let (lo, hi) = (within, within + part.len() as u64);
     for &(row, start, end) in runs {
-        let at = (row as usize * g.cols as usize + start as usize) * bytes;
-        let len = (end - start) as usize * bytes;
-        if let Some(pixels) = frame.get_mut(at..at + len) {
-            for px in pixels.chunks_exact_mut(bytes) {
-                px.copy_from_slice(&sample[..bytes]);
-            }
+        let at = (u64::from(row) * u64::from(g.cols) + u64::from(start)) * bytes as u64;
+        let to = at + u64::from(end - start) * bytes as u64;
+        for p in at.max(lo)..to.min(hi) {
+            part[(p - lo) as usize] = sample[((p - at) % bytes as u64) as usize];
         }
     }
 }
@@ -183,6 +195,22 @@ mod tests {
         fill(&mut frame, &g, &[(1, 1, 3)], -1000);
         let v = physical(&frame, &g, Rescale::default()).unwrap();
         assert_eq!(v, vec![1799.0, 1799.0, 1799.0, 1799.0, -1000.0, -1000.0]);
+    }
+
+    #[test]
+    fn a_fill_of_any_part_of_a_frame_gives_the_bytes_of_the_whole_frame_filled() {
+        let g = ct(16, true);
+        let source: Vec<u8> = (0..12u8).collect();
+        let mut whole = source.clone();
+        let runs = [(0, 1, 3), (1, 0, 1)];
+        fill(&mut whole, &g, &runs, -1000);
+        for from in 0..12 {
+            for to in from..=12 {
+                let mut part = source[from..to].to_vec();
+                fill_at(&mut part, from as u64, &g, &runs, -1000);
+                assert_eq!(part, whole[from..to], "{from}..{to}");
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::layout::{Body, Element, Fragment};
 use super::read::Window;
 use super::refusal::{DeidError, Refusal};
 use super::screen::Facts;
+use crate::deface::face::SliceFace;
 use crate::dicom::tag::{BURNED_IN, MANUFACTURER, MODEL, PIXEL_DATA};
 use crate::dicom::{Encoding, Tag, Vr};
 use crate::pixels::decode::{Codec, MAX_FRAME_BYTES};
@@ -41,6 +42,12 @@ pub(super) struct PixelWork {
     pub settled_by: String,
     /// Encapsulated pixel data, served decoded (the file becomes Explicit VR Little Endian).
     pub decoded: Option<Decoded>,
+    /// The image as served (native, or decoded).
+    pub geometry: Geometry,
+    /// Burned-in text was located and blanked (false: the work is the face's alone).
+    pub text: bool,
+    /// The face side of a head series' plane set to air too (`deface::face`).
+    pub face: Option<Arc<SliceFace>>,
 }
 
 /// The decoded image that replaces encapsulated pixel data.
@@ -242,7 +249,54 @@ pub(super) fn decide(
         frames: g.frames,
         settled_by: by.join(", "),
         decoded,
+        geometry: g,
+        text: true,
+        face: None,
     }))
+}
+
+/// Pixel work with nothing to blank (a head slice only defaced): the native frames as they
+/// are, or encapsulated ones decoded (the face is removed from decoded pixels).
+pub(super) fn plain(
+    win: &mut Window,
+    elements: &[Element],
+    encoded: &Encoded,
+) -> Result<PixelWork, DeidError> {
+    let top = top_level(elements)?;
+    let Some(pixels) = top.get(&PIXEL_DATA).copied() else {
+        return Err(Refusal::PixelLayout("no Pixel Data".into()).into());
+    };
+    let header = pixel_header(win, &top)?;
+    let (g, fragments) = frames_of(win, &header, pixels, encoded)?;
+    let mask = Arc::new(Mask::new(&g, &[], None).map_err(|e| Refusal::PixelLayout(e.to_string()))?);
+    let codec = encoded.codec.unwrap_or(Codec::Uncompressed);
+    let source_photometric = header.photometric.clone().unwrap_or_default();
+    let decoded = fragments.map(|frames| Decoded {
+        frames: frames
+            .into_iter()
+            .map(|f| {
+                Arc::new(DecodedFrame::new(
+                    codec,
+                    source_photometric.clone(),
+                    g.clone(),
+                    f,
+                    mask.clone(),
+                    encoded.cache.clone(),
+                ))
+            })
+            .collect(),
+        geometry: g.clone(),
+        lossy: Codec::lossy(&encoded.transfer_syntax),
+    });
+    Ok(PixelWork {
+        mask,
+        frames: g.frames,
+        settled_by: String::new(),
+        decoded,
+        geometry: g,
+        text: false,
+        face: None,
+    })
 }
 
 /// What the engine knows of the encoding of the pixels: the transfer syntax, its codec, and

@@ -5,6 +5,7 @@
 
 use super::burned_in::{self, Encoded, PixelWork};
 use super::deflate;
+use super::head::{self, Defacing, HeadSlice};
 use super::layout::{self, Layout, Limits};
 use super::meta;
 use super::pixel_screen;
@@ -15,6 +16,8 @@ use super::rewrite::Rewriter;
 use super::rules::Scope;
 use super::screen::{self, Facts};
 use super::trace::Change;
+use crate::deface::Undefaceable;
+use crate::deface::face::SeriesFace;
 use crate::dicom::Encoding;
 use crate::dicom::encoding::{TS_DEFLATED, TS_EXPLICIT_LE};
 use crate::io::ReadAt;
@@ -39,6 +42,8 @@ pub struct FileInfo {
     /// Vendor blobs the research-safe dictionary would clean but that do not parse, removed:
     /// element and reason, never a value.
     pub blobs_removed: Vec<String>,
+    /// A head slice served with its series' face removed.
+    pub defaced: bool,
 }
 
 #[derive(Debug)]
@@ -58,6 +63,14 @@ struct Rewritten {
     blobs_removed: Vec<String>,
 }
 
+/// What becomes of the top-level Pixel Data: pixel work, or screened frames; and whether
+/// the face was removed.
+struct PixelsOut<'p> {
+    work: Option<&'p PixelWork>,
+    screened: Option<Out>,
+    defaced: bool,
+}
+
 /// Everything a plan depends on besides the source bytes.
 pub struct Engine<'a> {
     pub policy: &'a Policy,
@@ -67,6 +80,19 @@ pub struct Engine<'a> {
     pub trace: bool,
     /// Where decoded frames are kept between reads (shared by every plan of a view).
     pub frames: Arc<FrameCache>,
+    /// The series of head slices (a view, which knows a file's neighbours); without, a head
+    /// slice is refused under the Clean Recognizable Visual Features option.
+    pub faces: Option<&'a dyn Faces>,
+}
+
+/// The series of a head slice, as the view knows it (the engine sees one file).
+pub trait Faces: Sync {
+    /// The face of `slice`'s series and the slice's place in its volume, or why the series
+    /// cannot be defaced.
+    fn face(
+        &self,
+        slice: &HeadSlice,
+    ) -> std::io::Result<Result<(Arc<SeriesFace>, usize), Undefaceable>>;
 }
 
 /// Decoded frames kept by an engine made for one file or one export (each frame is read
@@ -81,6 +107,7 @@ impl<'a> Engine<'a> {
             limits: Limits::default(),
             trace: false,
             frames: FrameCache::new(DEFAULT_FRAME_CACHE),
+            faces: None,
         }
     }
 
@@ -101,14 +128,37 @@ impl<'a> Engine<'a> {
             meta_facts,
             &layout.elements,
         )?;
-        self.no_face(&mut win, &layout.elements, &facts)?;
         let source_ts = meta::output_transfer_syntax(&layout);
         let encoded = Encoded {
             codec: Codec::of(&source_ts),
             transfer_syntax: source_ts.clone(),
             cache: self.frames.clone(),
         };
-        let pixels = burned_in::decide(&mut win, self.policy, &layout.elements, &facts, &encoded)?;
+        let defacing = self.defacing(&mut win, &layout.elements, &facts, &encoded)?;
+        let mut pixels =
+            burned_in::decide(&mut win, self.policy, &layout.elements, &facts, &encoded)?;
+        // Images not at risk: their frames are screened for text when read.
+        let screened = match pixels {
+            None if self.policy.screen_pixels => pixel_screen::plan(
+                &mut win,
+                &layout.elements,
+                &encoded,
+                self.policy.has(ProfileOption::CleanPixelData),
+                defacing.as_ref(),
+            )?,
+            _ => None,
+        };
+        // A head slice not defaced by its screened frames is by its pixel work.
+        if let Some(d) = &defacing
+            && screened.is_none()
+        {
+            let mut work = match pixels.take() {
+                Some(w) => w,
+                None => burned_in::plain(&mut win, &layout.elements, &encoded)?,
+            };
+            work.face = Some(d.slice(&work.geometry));
+            pixels = Some(work);
+        }
         let ts = match pixels.as_ref().and_then(|p| p.decoded.as_ref()) {
             // Encapsulated transfer syntaxes are all explicit little endian: only the pixel
             // data changes.
@@ -122,16 +172,7 @@ impl<'a> Engine<'a> {
             }
             None => source_ts,
         };
-        // Images not at risk: their frames are screened for text when read.
-        let screened = match pixels {
-            None if self.policy.screen_pixels => pixel_screen::plan(
-                &mut win,
-                &layout.elements,
-                &encoded,
-                self.policy.has(ProfileOption::CleanPixelData),
-            )?,
-            _ => None,
-        };
+        let defaced = defacing.is_some();
         let Rewritten {
             dataset,
             trace,
@@ -139,8 +180,11 @@ impl<'a> Engine<'a> {
             blobs_removed,
         } = self.rewrite(
             &facts,
-            pixels.as_ref(),
-            screened,
+            PixelsOut {
+                work: pixels.as_ref(),
+                screened,
+                defaced,
+            },
             win,
             layout.enc,
             &layout.elements,
@@ -148,9 +192,11 @@ impl<'a> Engine<'a> {
         let mut out = Out::new();
         out.bytes(&meta::file_head(self.policy, self.keys, &facts, &ts)?);
         out.append(dataset);
+        let mut info = info(&facts, pixels.as_ref(), ts, echoes, blobs_removed);
+        info.defaced = defaced;
         Ok(Outcome {
             plan: out.finish(),
-            info: info(&facts, pixels.as_ref(), ts, echoes, blobs_removed),
+            info,
             trace,
         })
     }
@@ -177,7 +223,17 @@ impl<'a> Engine<'a> {
             trace,
             echoes,
             blobs_removed,
-        } = self.rewrite(&facts, pixels.as_ref(), None, win, enc, &elements)?;
+        } = self.rewrite(
+            &facts,
+            PixelsOut {
+                work: pixels.as_ref(),
+                screened: None,
+                defaced: false,
+            },
+            win,
+            enc,
+            &elements,
+        )?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
         let mut out = Out::new();
@@ -195,8 +251,40 @@ impl<'a> Engine<'a> {
         })
     }
 
+    /// A slice of a head CT or MR, with the Clean Recognizable Visual Features option: its
+    /// series' face, or the reason it is refused (its series cannot be defaced, or the view
+    /// gave no series: a file alone is not defaced). `None` for every other file.
+    fn defacing(
+        &self,
+        win: &mut Window,
+        elements: &[layout::Element],
+        facts: &Facts,
+        encoded: &Encoded,
+    ) -> Result<Option<Defacing>, DeidError> {
+        if !self
+            .policy
+            .has(ProfileOption::CleanRecognizableVisualFeatures)
+            || !head::is_head(win, elements, &facts.modality)?
+        {
+            return Ok(None);
+        }
+        let slice = head::slice_of(win, elements, &facts.modality, encoded)?
+            .map_err(Refusal::Undefaceable)?;
+        let faces = self.faces.ok_or(Refusal::HeadNotDefaced)?;
+        let (series, index) = faces.face(&slice)?.map_err(Refusal::Undefaceable)?;
+        // Found by a read of another slice since the series was grouped.
+        if let Some(why) = series.failed() {
+            return Err(Refusal::Undefaceable(why.clone()).into());
+        }
+        Ok(Some(Defacing {
+            series,
+            index,
+            rescale: slice.rescale,
+        }))
+    }
+
     /// A head CT or MR renders the face: with the Clean Recognizable Visual Features option,
-    /// it is never served with it (for now, not served: docs/defacing.md).
+    /// a deflated one is not served (its pixels are not defaced: docs/defacing.md).
     fn no_face(
         &self,
         win: &mut Window,
@@ -217,18 +305,22 @@ impl<'a> Engine<'a> {
     fn rewrite(
         &self,
         facts: &Facts,
-        pixels: Option<&PixelWork>,
-        screened: Option<Out>,
+        pixels: PixelsOut,
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
     ) -> Result<Rewritten, DeidError> {
+        let PixelsOut {
+            work: pixels,
+            screened,
+            defaced,
+        } = pixels;
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         rw.screened = screened;
         let mut body = Out::new();
         let starts = rw.dataset(elements, Scope::Plain, "", &mut body)?;
         // The marks replace the elements of their tags, or go in at their place.
-        let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels)?;
+        let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels, defaced)?;
         let out = body.splice(&starts, marks);
         let mut echoes = std::mem::take(&mut rw.echoes);
         echoes.sort();
@@ -252,7 +344,11 @@ fn info(
     FileInfo {
         echoes,
         blobs_removed,
-        pixels: pixels.map(|p| p.settled_by.clone()).unwrap_or_default(),
+        pixels: pixels
+            .filter(|p| p.text)
+            .map(|p| p.settled_by.clone())
+            .unwrap_or_default(),
+        defaced: false,
         sop_class: facts.sop_class.clone(),
         modality: facts.modality.clone(),
         transfer_syntax,

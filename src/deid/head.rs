@@ -3,14 +3,31 @@
 //! rendering saved as a secondary capture) whose Body Part Examined, anatomic region code or
 //! descriptions name the head, the brain, the neck or a part of the face. Read only where the
 //! Clean Recognizable Visual Features option is asked for; nothing here reads pixels. It
-//! errs towards the head: what it takes for one is hidden with the option, not served.
+//! errs towards the head: what it takes for one is defaced with the option (or hidden when
+//! it cannot be), never served as it is.
+//!
+//! Also what defacing needs of a head slice from its header ([`HeadSlice`]: where it is, what
+//! its values mean, where its pixels are), for the engine planning it and for the view
+//! finding the other slices of its series ([`head_slice`]).
 
-use super::layout::{Body, Element};
-use super::read::Window;
+use super::burned_in::{Encoded, frames_of};
+use super::header::{header_text, pixel_header, top_level};
+use super::layout::{self, Body, Element, Limits};
+use super::meta;
+use super::read::{Head, Window};
+use super::refusal::DeidError;
 use super::values::string_of;
+use crate::deface::face::{SeriesFace, SliceFace};
+use crate::deface::values::{Rescale, physical};
+use crate::deface::{Modality, SliceFacts, Undefaceable};
 use crate::dicom::Tag;
-use crate::dicom::tag::PIXEL_DATA;
+use crate::dicom::tag::{MODALITY, PIXEL_DATA};
+use crate::io::ReadAt;
+use crate::pixels::Geometry;
+use crate::pixels::decode::Codec;
+use crate::pixels::frames::{FrameCache, Ranges, decode_ranges};
 use std::io;
+use std::sync::Arc;
 
 const BODY_PART: Tag = Tag(0x0018, 0x0015);
 const ANATOMIC_REGION: Tag = Tag(0x0008, 0x2218);
@@ -120,6 +137,210 @@ pub(super) fn is_head(win: &mut Window, elements: &[Element], modality: &str) ->
         }
     }
     Ok(false)
+}
+
+const SERIES_UID: Tag = Tag(0x0020, 0x000E);
+const FRAME_OF_REFERENCE: Tag = Tag(0x0020, 0x0052);
+const POSITION: Tag = Tag(0x0020, 0x0032);
+const ORIENTATION: Tag = Tag(0x0020, 0x0037);
+const PIXEL_SPACING: Tag = Tag(0x0028, 0x0030);
+const HIGH_BIT: Tag = Tag(0x0028, 0x0102);
+const INTERCEPT: Tag = Tag(0x0028, 0x1052);
+const SLOPE: Tag = Tag(0x0028, 0x1053);
+
+/// What defacing needs of one slice of a head series, from its header.
+#[derive(Debug, Clone)]
+pub struct HeadSlice {
+    pub facts: SliceFacts,
+    pub modality: Modality,
+    pub rescale: Rescale,
+    pub pixels: SlicePixels,
+}
+
+/// Where a slice's pixels are and what they are as served.
+#[derive(Debug, Clone)]
+pub struct SlicePixels {
+    /// The image as served: the native frame, or the frame decoded from its fragments.
+    pub geometry: Geometry,
+    pub at: PixelsAt,
+}
+
+#[derive(Debug, Clone)]
+pub enum PixelsAt {
+    /// The native frame starts at this offset of the file.
+    Native { offset: u64 },
+    /// The frame is decoded from these fragment values.
+    Encoded {
+        codec: Codec,
+        source_photometric: String,
+        ranges: Ranges,
+    },
+}
+
+impl HeadSlice {
+    /// The slice's physical values (row after row), read from its file.
+    pub fn physical(&self, src: &dyn ReadAt) -> io::Result<Vec<f32>> {
+        let g = &self.pixels.geometry;
+        let frame = match &self.pixels.at {
+            PixelsAt::Native { offset } => {
+                let mut b = vec![0u8; g.frame_bytes() as usize];
+                src.read_exact_at(&mut b, *offset)?;
+                b
+            }
+            PixelsAt::Encoded {
+                codec,
+                source_photometric,
+                ranges,
+            } => decode_ranges(src, *codec, g, source_photometric, ranges)
+                .map_err(io::Error::from)?,
+        };
+        physical(&frame, g, self.rescale)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a greyscale slice"))
+    }
+}
+
+/// A head slice to deface: its series' face, its place in the volume, its rescale.
+pub(super) struct Defacing {
+    pub series: Arc<SeriesFace>,
+    pub index: usize,
+    pub rescale: Rescale,
+}
+
+impl Defacing {
+    /// The slice's face, for its pixels as served (`g`).
+    pub fn slice(&self, g: &Geometry) -> Arc<SliceFace> {
+        Arc::new(SliceFace::new(
+            self.series.clone(),
+            self.index,
+            g.clone(),
+            self.rescale,
+        ))
+    }
+}
+
+/// What defacing needs of a slice of a head CT or MR (`modality`), or why it cannot be
+/// defaced: one greyscale frame whose place, orientation, spacing and rescale the header
+/// gives as numbers. Refused (`Err`) where its pixels cannot be read exactly.
+pub(super) fn slice_of(
+    win: &mut Window,
+    elements: &[Element],
+    modality: &str,
+    encoded: &Encoded,
+) -> Result<Result<HeadSlice, Undefaceable>, DeidError> {
+    let modality = match modality {
+        "CT" => Modality::Ct,
+        "MR" => Modality::Mr,
+        _ => return Ok(Err(Undefaceable::BadGeometry)),
+    };
+    let top = top_level(elements)?;
+    let Some(pixels) = top.get(&PIXEL_DATA).copied() else {
+        return Ok(Err(Undefaceable::BadGeometry));
+    };
+    let header = pixel_header(win, &top)?;
+    let (g, fragments) = frames_of(win, &header, pixels, encoded)?;
+    if g.frames != 1 {
+        return Ok(Err(Undefaceable::MultiFrame));
+    }
+    let mut numbers = |tag: Tag| -> io::Result<Option<Vec<f64>>> {
+        let Some(el) = top.get(&tag) else {
+            return Ok(None);
+        };
+        let text = header_text(win, el)?;
+        Ok(text
+            .split('\\')
+            .map(|v| v.trim().parse::<f64>().ok().filter(|n| n.is_finite()))
+            .collect())
+    };
+    let fixed = |v: Option<Vec<f64>>, n: usize| v.filter(|v| v.len() == n);
+    let (Some(position), Some(orientation), Some(spacing)) = (
+        fixed(numbers(POSITION)?, 3),
+        fixed(numbers(ORIENTATION)?, 6),
+        fixed(numbers(PIXEL_SPACING)?, 2),
+    ) else {
+        return Ok(Err(Undefaceable::BadGeometry));
+    };
+    let one = |v: Option<Vec<f64>>, default: f64| match v {
+        None => Some(default),
+        Some(v) if v.len() == 1 => Some(v[0]),
+        Some(_) => None,
+    };
+    let (Some(slope), Some(intercept), Some(high_bit)) = (
+        one(numbers(SLOPE)?, 1.0),
+        one(numbers(INTERCEPT)?, 0.0),
+        one(numbers(HIGH_BIT)?, f64::from(g.bits_stored) - 1.0),
+    ) else {
+        return Ok(Err(Undefaceable::BadGeometry));
+    };
+    // Values read another way than the one filled in would miss the face.
+    if !crate::deface::values::volume_pixels(&g)
+        || high_bit != f64::from(g.bits_stored) - 1.0
+        || slope == 0.0
+    {
+        return Ok(Err(Undefaceable::BadGeometry));
+    }
+    let mut text = |tag: Tag| -> io::Result<String> {
+        match top.get(&tag) {
+            Some(el) => header_text(win, el),
+            None => Ok(String::new()),
+        }
+    };
+    let facts = SliceFacts {
+        series_uid: text(SERIES_UID)?,
+        frame_of_reference: text(FRAME_OF_REFERENCE)?,
+        orientation: [0, 1, 2, 3, 4, 5].map(|i| orientation[i]),
+        position: [position[0], position[1], position[2]],
+        rows: g.rows as usize,
+        cols: g.cols as usize,
+        spacing: [spacing[0], spacing[1]],
+    };
+    let at = match fragments {
+        None => PixelsAt::Native {
+            offset: pixels.value_start,
+        },
+        Some(mut frames) => PixelsAt::Encoded {
+            codec: encoded.codec.unwrap_or(Codec::Uncompressed),
+            source_photometric: header.photometric.clone().unwrap_or_default(),
+            ranges: frames.swap_remove(0),
+        },
+    };
+    Ok(Ok(HeadSlice {
+        facts,
+        modality,
+        rescale: Rescale { slope, intercept },
+        pixels: SlicePixels { geometry: g, at },
+    }))
+}
+
+/// The head slice a file holds (`None`: not a slice of a head CT or MR, or not readable as
+/// one), from its header: what the view reads of every file in a head slice's folder to find
+/// the rest of its series.
+pub fn head_slice(src: &dyn ReadAt) -> Result<Option<Result<HeadSlice, Undefaceable>>, DeidError> {
+    let head = Head::read(src)?;
+    let src: &dyn ReadAt = &head;
+    let layout = layout::walk(src, Limits::default())?;
+    if layout.deflated {
+        return Ok(None);
+    }
+    let mut win = Window::new(src);
+    let modality = match top_level(&layout.elements)?.get(&MODALITY) {
+        Some(el) => header_text(&mut win, el)?,
+        None => return Ok(None),
+    };
+    if !is_head(&mut win, &layout.elements, &modality)? {
+        return Ok(None);
+    }
+    let transfer_syntax = meta::output_transfer_syntax(&layout);
+    let encoded = Encoded {
+        codec: Codec::of(&transfer_syntax),
+        transfer_syntax,
+        cache: FrameCache::new(0),
+    };
+    Ok(Some(slice_of(
+        &mut win,
+        &layout.elements,
+        &modality,
+        &encoded,
+    )?))
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub(super) fn marking(
     enc: Encoding,
     dates_shifted: bool,
     pixels: Option<&PixelWork>,
+    defaced: bool,
 ) -> Result<Vec<(Tag, Out)>, DeidError> {
     let mut v = vec![(
         PATIENT_IDENTITY_REMOVED,
@@ -65,13 +66,12 @@ pub(super) fn marking(
 
     let mut codes = vec![("113100", "Basic Application Confidentiality Profile")];
     // The options applied. Clean Recognizable Visual Features is listed only on images whose
-    // face was removed: no file is served so yet (a head slice is refused, `head`), and
-    // others are as without the option.
+    // face was removed: others are as without the option.
     codes.extend(
         policy
             .options
             .iter()
-            .filter(|o| **o != ProfileOption::CleanRecognizableVisualFeatures)
+            .filter(|o| **o != ProfileOption::CleanRecognizableVisualFeatures || defaced)
             .map(|o| o.code()),
     );
     let mut items = Out::new();
@@ -107,9 +107,16 @@ pub(super) fn marking(
         } else {
             None
         };
-    if pixels.is_some() {
+    if pixels.is_some_and(|p| p.text) {
         // The text is gone from the pixels (PS3.15 E.3.1).
         v.push((BURNED_IN, element(BURNED_IN, Vr::CS, b"NO", enc)?));
+    }
+    if defaced {
+        // The face is gone (PS3.15 E.3.2).
+        v.push((
+            RECOGNIZABLE_VISUAL_FEATURES,
+            element(RECOGNIZABLE_VISUAL_FEATURES, Vr::CS, b"NO", enc)?,
+        ));
     }
     if let Some(d) = pixels.and_then(|p| p.decoded.as_ref()) {
         // The decoded image as Explicit VR Little Endian holds it; offset tables describe

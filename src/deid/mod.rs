@@ -15,7 +15,7 @@ mod complete;
 mod deflate;
 pub mod echo;
 pub mod engine;
-mod head;
+pub mod head;
 mod header;
 pub mod iod;
 pub mod layout;
@@ -32,7 +32,8 @@ pub mod trace;
 pub mod values;
 mod vendor;
 
-pub use engine::{Engine, FileInfo, Outcome};
+pub use engine::{Engine, Faces, FileInfo, Outcome};
+pub use head::{HeadSlice, head_slice};
 pub use meta::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION};
 pub use plan::{Plan, Segment};
 pub use refusal::{DeidError, Refusal};

@@ -6,8 +6,11 @@
 //! Images screening cannot read (PALETTE COLOR, 1-bit, a compression without a decoder here,
 //! a layout whose frames cannot be told apart, deflated data sets) are planned as before:
 //! the header did not mark them at risk, and screening is a second line, not the first.
+//! A native slice of a head series being defaced is screened first, then defaced; an
+//! encapsulated one is not screened (its face is removed from the decoded pixels).
 
 use super::burned_in::{Encoded, frames_of};
+use super::head::Defacing;
 use super::header::{pixel_header, top_level};
 use super::layout::{Body, Element};
 use super::plan::{Out, Segment};
@@ -25,6 +28,7 @@ pub(super) fn plan(
     elements: &[Element],
     encoded: &Encoded,
     clean: bool,
+    face: Option<&Defacing>,
 ) -> Result<Option<Out>, DeidError> {
     let Ok(top) = top_level(elements) else {
         return Ok(None);
@@ -47,13 +51,24 @@ pub(super) fn plan(
             let frame = g.frame_bytes();
             out.source(el.start, el.header_len());
             let mut at = el.value_start;
+            let face = face.map(|d| d.slice(&g));
             for f in 0..g.frames {
                 let s = ScreenedFrame::new(f, at, frame, g.clone(), Pixels::Native, clean);
-                out.segment(Segment::Screened(Arc::new(s)));
+                let seg = Segment::Screened(Arc::new(s));
+                out.segment(match &face {
+                    // Screened, then defaced.
+                    Some(face) => Segment::Defaced {
+                        inner: Box::new(seg),
+                        face: face.clone(),
+                    },
+                    None => seg,
+                });
                 at += frame;
             }
             out.source(at, el.end - at);
         }
+        // A face is removed from decoded pixels, which screening does not serve.
+        Some(_) if face.is_some() => return Ok(None),
         Some(frames) => {
             let (Body::Fragments(items), Some(codec)) = (&el.body, encoded.codec) else {
                 return Ok(None);

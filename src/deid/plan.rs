@@ -9,6 +9,7 @@
 //! masked pixels) is a new variant with its arms in `Segment`'s four methods: `len`, `held`,
 //! `read` and `write_to`. `Plan` itself never looks inside a segment.
 
+use crate::deface::face::SliceFace;
 use crate::io::ReadAt;
 use crate::pixels::Mask;
 use crate::pixels::frames::DecodedFrame;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 /// The plan format: what segments mean. Part of every plan cache key and of the export
 /// manifest's digests; raise it whenever a change makes an old plan's bytes wrong (a new
 /// segment kind, a changed meaning of an old one).
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -41,6 +42,13 @@ pub enum Segment {
     /// screening detector found no text in it (or, where it may clean, with the text
     /// blanked). Same length as the range.
     Screened(Arc<ScreenedFrame>),
+    /// One frame of a head series' slice (`inner`: its native or decoded pixels) with the
+    /// face side of the series' plane set to air (`deface::face`), found when any slice of
+    /// the series is first read. Same length as `inner`.
+    Defaced {
+        inner: Box<Segment>,
+        face: Arc<SliceFace>,
+    },
 }
 
 impl Segment {
@@ -50,6 +58,7 @@ impl Segment {
             Segment::Source { len, .. } | Segment::Masked { len, .. } => *len,
             Segment::Decoded(f) => f.len(),
             Segment::Screened(f) => f.len(),
+            Segment::Defaced { inner, .. } => inner.len(),
         }
     }
 
@@ -66,6 +75,7 @@ impl Segment {
             | Segment::Masked { .. }
             | Segment::Decoded(_)
             | Segment::Screened(_) => 0,
+            Segment::Defaced { inner, .. } => inner.held(),
         }
     }
 
@@ -86,7 +96,17 @@ impl Segment {
             }
             Segment::Decoded(f) => f.read(src, within, dst),
             Segment::Screened(f) => f.read(src, within, dst),
+            Segment::Defaced { inner, face } => {
+                inner.read(src, within, dst)?;
+                face.apply(within, dst)
+            }
         }
+    }
+
+    /// Whether something found after planning voids the segment (a head series with no
+    /// plane to remove its face by): a plan holding it is made again.
+    fn withdrawn(&self) -> bool {
+        matches!(self, Segment::Defaced { face, .. } if face.withdrawn())
     }
 
     /// Appends the whole segment to `out`; source ranges are copied by the source
@@ -95,7 +115,7 @@ impl Segment {
         match self {
             Segment::Inline(b) => out.write_all(b),
             Segment::Source { offset, len } => src.copy_to(*offset, *len, out),
-            Segment::Masked { .. } | Segment::Screened(_) => {
+            Segment::Masked { .. } | Segment::Screened(_) | Segment::Defaced { .. } => {
                 let len = usize::try_from(self.len()).map_err(|_| io::ErrorKind::OutOfMemory)?;
                 let mut buf = vec![0u8; len];
                 self.read(src, 0, &mut buf)?;
@@ -126,6 +146,21 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the plan is void since it was made (`Segment::withdrawn`): it must be made
+    /// again, and will not be served.
+    pub fn withdrawn(&self) -> bool {
+        self.segments.iter().any(Segment::withdrawn)
+    }
+
+    /// Where the first defaced frame starts, if the plan has one (a head slice's).
+    pub fn defaced_at(&self) -> Option<u64> {
+        let i = self
+            .segments
+            .iter()
+            .position(|s| matches!(s, Segment::Defaced { .. }))?;
+        Some(self.starts[i])
     }
 
     /// Bytes held in memory (for cache accounting).
@@ -256,11 +291,6 @@ impl Out {
         }
         self.segs.push(PendingSeg::Source { offset, len });
         self.sealed = false;
-    }
-
-    /// A source range with a mask applied (never merged with its neighbours).
-    pub fn masked(&mut self, offset: u64, len: u64, mask: Arc<Mask>) {
-        self.segment(Segment::Masked { offset, len, mask });
     }
 
     /// A segment made elsewhere (masked or decoded frames), never merged.

@@ -46,9 +46,13 @@ pub enum Refusal {
     #[error("{tag}: the new value does not fit its VR's length field")]
     ValueTooLong { tag: Tag },
     #[error(
-        "a slice of a head CT or MR, whose face can be rendered: the clean-recognizable-visual-features option hides head series until the view removes faces (docs/defacing.md)"
+        "a slice of a head CT or MR, whose face can be rendered: with the clean-recognizable-visual-features option its face is removed from the whole series, which a single file is not (mount or export the series' folder; docs/defacing.md)"
     )]
     HeadNotDefaced,
+    #[error(
+        "a slice of a head CT or MR whose face cannot be removed ({0}): hidden with the clean-recognizable-visual-features option (docs/defacing.md)"
+    )]
+    Undefaceable(crate::deface::Undefaceable),
 }
 
 impl Refusal {
@@ -70,6 +74,7 @@ impl Refusal {
             Refusal::Incomplete(_) => "incomplete",
             Refusal::ValueTooLong { .. } => "value-too-long",
             Refusal::HeadNotDefaced => "head-not-defaced",
+            Refusal::Undefaceable(why) => why.code(),
         }
     }
 }

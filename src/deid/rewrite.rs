@@ -266,7 +266,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                 .ok_or(Refusal::ValueTooLong { tag: el.tag })?;
             out.bytes(&h);
             for f in &d.frames {
-                out.segment(Segment::Decoded(f.clone()));
+                out.segment(defaced(Segment::Decoded(f.clone()), work));
             }
             out.bytes(&vec![0u8; (len % 2) as usize]);
         } else {
@@ -275,20 +275,45 @@ impl<'a, 's> Rewriter<'a, 's> {
             let frame = work.mask.frame_len();
             let mut at = el.value_start;
             for _ in 0..work.frames {
-                out.masked(at, frame, work.mask.clone());
+                let seg = if work.mask.is_empty() {
+                    Segment::Source {
+                        offset: at,
+                        len: frame,
+                    }
+                } else {
+                    Segment::Masked {
+                        offset: at,
+                        len: frame,
+                        mask: work.mask.clone(),
+                    }
+                };
+                out.segment(defaced(seg, work));
                 at += frame;
             }
             out.source(at, el.end - at);
         }
         let shown = trace::unread(el);
         if let Some(t) = self.trace.as_mut() {
+            use crate::policy::ProfileOption::{CleanPixelData, CleanRecognizableVisualFeatures};
+            let mut done = Vec::new();
+            if work.text {
+                done.push(format!("clean-pixel-data: {}", work.settled_by));
+            }
+            if work.face.is_some() {
+                done.push("clean-recognizable-visual-features: face removed".to_string());
+            }
+            let option = if work.text {
+                CleanPixelData
+            } else {
+                CleanRecognizableVisualFeatures
+            };
             let why = Rule {
                 action: Action::Clean,
-                source: Source::Option(crate::policy::ProfileOption::CleanPixelData),
+                source: Source::Option(option),
             };
             t.record(el, path, self.depth, &why, "clean", (shown.clone(), shown));
             if let Some(c) = t.changes.last_mut() {
-                c.why = format!("clean-pixel-data: {}", work.settled_by);
+                c.why = done.join("; ");
             }
         }
         Ok(())
@@ -458,5 +483,16 @@ pub(super) fn element_name(tag: Tag) -> String {
             format!("({:04X},xx{:02X}) private", tag.0, tag.1 & 0xFF)
         }
         _ => tag.to_string(),
+    }
+}
+
+/// A frame's segment with the face of its series removed, when the work says so.
+fn defaced(seg: Segment, work: &PixelWork) -> Segment {
+    match &work.face {
+        Some(face) => Segment::Defaced {
+            inner: Box::new(seg),
+            face: face.clone(),
+        },
+        None => seg,
     }
 }

@@ -18,6 +18,7 @@ pub const BURNED_IN: Tag = Tag(0x0028, 0x0301);
 pub const PHOTOMETRIC: Tag = Tag(0x0028, 0x0004);
 pub const PLANAR: Tag = Tag(0x0028, 0x0006);
 pub const LOSSY: Tag = Tag(0x0028, 0x2110);
+pub const RECOGNIZABLE_VISUAL_FEATURES: Tag = Tag(0x0028, 0x0302);
 pub const EXTENDED_OFFSET_TABLE: Tag = Tag(0x7FE0, 0x0001);
 pub const EXTENDED_OFFSET_TABLE_LENGTHS: Tag = Tag(0x7FE0, 0x0002);
 pub const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);

@@ -62,6 +62,15 @@ impl FsError {
         }
     }
 
+    /// Why a head slice's series cannot be defaced, when that is what failed the read (its
+    /// series' plane, searched for at the first read, was not found).
+    pub fn undefaceable(&self) -> Option<&crate::deface::Undefaceable> {
+        match &self.kind {
+            ErrorKind::Io(e) => e.get_ref()?.downcast_ref(),
+            _ => None,
+        }
+    }
+
     /// How loudly it is logged: lookups of names that do not exist are routine.
     pub fn level(&self) -> tracing::Level {
         match self.kind {

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const INODE_KEYS: u64 = 1 << 63;
 
 pub(super) struct Handle {
+    ino: u64,
     plan: Arc<Plan>,
     /// The source path, to open again when the pool closed the descriptor: PHI, never logged.
     source: PathBuf,
@@ -82,6 +83,7 @@ impl DeidFs {
         self.handles.insert(
             fh,
             Arc::new(Handle {
+                ino,
                 plan,
                 source,
                 stamp,
@@ -103,9 +105,29 @@ impl DeidFs {
         let file = self.descriptor(fh, || h.source.clone(), h.stamp, || h.view_path.clone())?;
         let buf = serve(&h.plan, &*file, h.stamp, offset, size, || {
             h.view_path.clone()
-        })?;
+        })
+        .inspect_err(|e| self.withdrawn(h.ino, e))?;
         h.served.fetch_add(buf.len() as u64, Ordering::Relaxed);
         Ok(buf)
+    }
+
+    /// After a read failed because the file's head series cannot be defaced (found at its
+    /// first read): the file is hidden, and its folder listed again, which hides the rest
+    /// of the series (their plans are withdrawn).
+    fn withdrawn(&self, ino: u64, e: &FsError) {
+        let Some(why) = e.undefaceable() else {
+            return;
+        };
+        let Ok(node) = self.node(ino) else { return };
+        tracing::warn!(file = %node.view_path(), reason = why.code(), "hidden: {why}");
+        *lock(&node.state) = None;
+        if let Ok(parent) = self.node(node.parent())
+            && let Some(dir) = parent.dir()
+        {
+            *lock(&dir.listing) = None;
+        }
+        self.entries_changed(node.parent());
+        self.changed(ino);
     }
 
     /// Reads a file by inode (no open): the version its node shows. When the source changed
@@ -128,7 +150,7 @@ impl DeidFs {
                 return self.read_shown(&node, offset, size);
             }
         }
-        first
+        first.inspect_err(|e| self.withdrawn(ino, e))
     }
 
     fn read_shown(&self, node: &Node, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
@@ -148,7 +170,7 @@ impl DeidFs {
             if file.stamp().map_err(FsError::io)? != stamp {
                 return Err(FsError::new(ErrorKind::Stale).at(&view_path()));
             }
-            self.cfg.planner.plan(&*file)
+            self.plan_file(&node.source(), &*file)
         })?;
         let Verdict::Served(plan, _) = verdict else {
             return Err(not_found());

@@ -66,6 +66,32 @@ impl KeyHolderView {
         }
     }
 
+    /// Why a file listed as served is hidden after all: its head series has no plane to
+    /// remove its face by (searched here, by reading its first defaced byte: once per
+    /// series), or it was hidden since listed. `None` while it is served.
+    pub fn hidden_since(&self, ino: u64) -> Result<Option<&'static str>, FsError> {
+        let node = self.fs.node(ino)?;
+        let at = |e: FsError| e.at(&node.view_path());
+        let (_, verdict, file) = self.fs.plan_source(&node.source()).map_err(at)?;
+        let plan = match verdict {
+            Verdict::Hidden(reason) => return Ok(Some(reason)),
+            Verdict::Served(plan, _) => plan,
+        };
+        let Some(start) = plan.defaced_at() else {
+            return Ok(None);
+        };
+        match plan.read_at(file.as_ref(), start, &mut [0u8]) {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                let e = FsError::io(e);
+                match e.undefaceable() {
+                    Some(why) => Ok(Some(why.code())),
+                    None => Err(at(e)),
+                }
+            }
+        }
+    }
+
     /// Facts about a served file (modality, transfer syntax...; no PHI): from its cached
     /// plan, or planned again (the view keeps only versions and sizes per file).
     pub fn file_info(&self, ino: u64) -> Option<Arc<FileInfo>> {

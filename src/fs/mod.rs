@@ -14,6 +14,7 @@ mod ahead;
 mod descriptors;
 mod dirs;
 mod error;
+mod faces;
 mod handles;
 mod inode;
 mod keyholder;
@@ -105,6 +106,8 @@ pub struct DeidFs {
     on_change: std::sync::OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
     /// Reads ahead of walkers (`read_ahead`).
     ahead: std::sync::OnceLock<ahead::Ahead>,
+    /// The head series of folders planned (`faces`).
+    faces: faces::Faces,
 }
 
 impl DeidFs {
@@ -126,6 +129,7 @@ impl DeidFs {
         let inodes = Inodes::new(cache.reservations());
         Self {
             planners,
+            faces: faces::Faces::new(source.clone()),
             source,
             planner_id: cfg.planner.id().into(),
             cache,
@@ -199,10 +203,19 @@ impl DeidFs {
     fn plan_source(&self, rel: &Path) -> Result<(Stamp, Verdict, Box<dyn SourceFile>), FsError> {
         let file = self.source.open(rel).map_err(FsError::io)?;
         let stamp = file.stamp().map_err(FsError::io)?;
-        let verdict = self.cache.get_or_compute(&self.plan_key(stamp), || {
-            self.cfg.planner.plan(file.as_ref())
-        })?;
+        let verdict = self
+            .cache
+            .get_or_compute(&self.plan_key(stamp), || self.plan_file(rel, file.as_ref()))?;
         Ok((stamp, verdict, file))
+    }
+
+    /// The planner's verdict on `file`, the source file at `rel`.
+    fn plan_file(&self, rel: &Path, file: &dyn SourceFile) -> Result<Verdict, FsError> {
+        let faces = faces::FileFaces {
+            faces: &self.faces,
+            rel,
+        };
+        self.cfg.planner.plan(file, &faces)
     }
 
     /// Plans a file again if its source changed; `Ok(false)` when it is now hidden. A change

@@ -4,7 +4,7 @@
 use super::error::FsError;
 use super::names::view_name;
 use crate::cache::Verdict;
-use crate::deid::{DeidError, Engine};
+use crate::deid::{DeidError, Engine, Faces};
 use crate::pixels::frames::FrameCache;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
@@ -17,7 +17,8 @@ pub trait Planner: Send + Sync + 'static {
     /// Identifies everything the decisions depend on (part of the plan cache key).
     fn id(&self) -> String;
     /// The verdict on one file; `Err` only for I/O errors (transient: nothing is hidden).
-    fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError>;
+    /// `faces` finds the series of a head slice among its neighbours.
+    fn plan(&self, file: &dyn SourceFile, faces: &dyn Faces) -> Result<Verdict, FsError>;
     /// `(token, shown name)` of a source entry; the token names its children, and for a
     /// folder it is its shown name (the view keeps only the name). `chars` grows on a
     /// collision.
@@ -48,9 +49,10 @@ impl Planner for Deidentify {
         format!("{}/{}", self.policy.id(), self.keys.key_id())
     }
 
-    fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
+    fn plan(&self, file: &dyn SourceFile, faces: &dyn Faces) -> Result<Verdict, FsError> {
         let mut engine = Engine::new(&self.policy, &self.keys);
         engine.frames = self.frames.clone();
+        engine.faces = Some(faces);
         match engine.plan(file) {
             Ok(outcome) => Ok(Verdict::Served(
                 Arc::new(outcome.plan),
@@ -81,7 +83,7 @@ impl Planner for Mirror {
         "mirror".into()
     }
 
-    fn plan(&self, file: &dyn SourceFile) -> Result<Verdict, FsError> {
+    fn plan(&self, file: &dyn SourceFile, _faces: &dyn Faces) -> Result<Verdict, FsError> {
         let mut out = crate::deid::plan::Out::new();
         out.source(0, file.len());
         Ok(Verdict::Served(Arc::new(out.finish()), Arc::default()))

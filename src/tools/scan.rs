@@ -29,8 +29,27 @@ pub struct ScanReport {
 pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> {
     let report = std::sync::Mutex::new(ScanReport::default());
     // Each file's facts are read while its plan is fresh in the cache.
+    let late = std::sync::Mutex::new(Vec::new());
     let hidden = visit(fs, super::walk::JOBS, |f| {
         let info = fs.file_info(f.ino);
+        // A head slice is shown only if its series' face can be removed, which its pixels
+        // say (a mount finds out at the first read); a slice of a series found to have none
+        // since it was listed has no facts.
+        if info.as_ref().is_none_or(|i| i.defaced) {
+            match fs.hidden_since(f.ino) {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    let path = fs.source_path(f.ino).unwrap_or_default();
+                    crate::lock(&late).push((path, reason));
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a head slice could not be read");
+                    crate::lock(&late).push((Default::default(), "unreadable"));
+                    return;
+                }
+            }
+        }
         let mut r = crate::lock(&report);
         r.visible += 1;
         if let Some(info) = info {
@@ -58,6 +77,7 @@ pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> 
     })?;
     let mut r = report.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut hidden = hidden;
+    hidden.extend(late.into_inner().unwrap_or_else(|e| e.into_inner()));
     hidden.sort();
     for (path, reason) in hidden {
         *r.hidden.entry(reason.to_string()).or_default() += 1;
