@@ -2,7 +2,10 @@
 //! 200 slices by default), made from `scripts/head_volume.py`'s pseudo-CT resampled (nearest
 //! voxel) to that size: a benchmark instrument (`scripts/bench-deface.sh`).
 //!
-//! cargo run --release --example deface_time -- HEADS_DIR [COLS ROWS SLICES]
+//! cargo run --release --example deface_time -- HEADS_DIR [COLS ROWS SLICES [WRITE_DIR]]
+//!
+//! With WRITE_DIR, the resampled volume is also written there as `ct-clinical.json` and
+//! `ct-clinical.f32` (the layout of `scripts/head_volume.py`), for `scripts/head_series.py`.
 
 use deidfs::deface::{self, Geometry, Modality, Volume};
 use std::time::Instant;
@@ -69,6 +72,20 @@ fn main() -> Result<(), String> {
         modality: Modality::Ct,
         values: big,
     };
+    if let Some(out) = args.get(4) {
+        let out = std::path::Path::new(out);
+        let json = serde_json::json!({
+            "cols": cols, "rows": rows,
+            "row_dir": volume.geometry.row_dir, "col_dir": volume.geometry.col_dir,
+            "row_spacing": volume.geometry.row_spacing,
+            "col_spacing": volume.geometry.col_spacing,
+            "positions": volume.geometry.positions, "modality": "CT",
+        });
+        std::fs::write(out.join("ct-clinical.json"), json.to_string())
+            .map_err(|e| e.to_string())?;
+        let bytes: Vec<u8> = volume.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(out.join("ct-clinical.f32"), bytes).map_err(|e| e.to_string())?;
+    }
     let t = Instant::now();
     let cut = deface::cut(&volume).map_err(|e| e.to_string())?;
     let found = t.elapsed();

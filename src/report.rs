@@ -68,6 +68,9 @@ pub fn scan(r: &ScanReport) -> String {
         r.visible,
         r.hidden.values().sum::<usize>()
     );
+    if r.defaced > 0 {
+        out += &format!("visible with the face removed: {}\n", r.defaced);
+    }
     for (title, map) in [
         ("hidden by reason", &r.hidden),
         ("visible by modality", &r.by_modality),

@@ -502,6 +502,18 @@ fn through_a_mount_head_series_lose_their_face_and_no_brain_voxel_and_a_broken_s
             .unwrap();
         assert_eq!(features.trim(), "NO");
     }
+    // scan counts what the mount shows: the three series defaced, the broken one hidden.
+    let scan = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("scan")
+        .arg(src.path())
+        .args(OPTION)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
+    assert_eq!(report["hidden"]["deface-uneven-slices"], 255, "{report}");
+    assert_eq!(report["defaced"], report["visible"], "{report}");
+    assert!(report["defaced"].as_u64().unwrap() > 600, "{report}");
     // A slice missing: the whole series is hidden.
     let broken = view_folder(&m.view, &key, "ct-axial-missing");
     assert_eq!(

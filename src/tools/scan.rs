@@ -18,6 +18,8 @@ pub struct ScanReport {
     pub echoes_by_element: BTreeMap<String, usize>,
     /// Visible files with at least one echo.
     pub files_with_echoes: usize,
+    /// Visible head slices served with their series' face removed.
+    pub defaced: usize,
     /// Vendor blobs removed because they do not parse, by element.
     pub blobs_removed_by_element: BTreeMap<String, usize>,
     /// Source paths of hidden files with the reason: only with --show-paths (PHI).
@@ -69,6 +71,7 @@ pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> 
                 *r.echoes_by_element.entry(element.clone()).or_default() += 1;
             }
             r.files_with_echoes += usize::from(!info.echoes.is_empty());
+            r.defaced += usize::from(info.defaced);
             for b in &info.blobs_removed {
                 let element = b.split(" (").next().unwrap_or(b).to_string();
                 *r.blobs_removed_by_element.entry(element).or_default() += 1;
