@@ -273,12 +273,17 @@ fn thick_slices_lose_the_face_as_well() {
 
 /// The head volumes as DICOM series (`scripts/head_series.py`), one folder each.
 fn series(specs: &[&str]) -> tempfile::TempDir {
+    series_of(heads(), specs)
+}
+
+/// The volumes of `volumes` (as `scripts/head_volume.py` writes them) as DICOM series.
+fn series_of(volumes: &Path, specs: &[&str]) -> tempfile::TempDir {
     common::require_pydicom();
     let out = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/head_series.py");
     let run = Command::new("python3")
         .arg(&script)
-        .arg(heads())
+        .arg(volumes)
         .arg(out.path())
         .args(specs)
         .output()
@@ -289,6 +294,32 @@ fn series(specs: &[&str]) -> tempfile::TempDir {
         String::from_utf8_lossy(&run.stderr).trim()
     );
     out
+}
+
+/// A new key, in a folder of its own.
+fn new_key() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    let made = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("keygen")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    (dir, key)
+}
+
+/// `deidfs scan --json` of `source` with the option.
+fn scan_report(source: &Path) -> serde_json::Value {
+    let scan = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("scan")
+        .arg(source)
+        .args(OPTION)
+        .arg("--json")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&scan.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&scan.stderr)))
 }
 
 /// A live mount of `source` with the option, unmounted on drop.
@@ -446,17 +477,7 @@ fn through_a_mount_head_series_lose_their_face_and_no_brain_voxel_and_a_broken_s
         "mr-axial:rle",
         "ct-axial:missing",
     ]);
-    let keydir = tempfile::tempdir().unwrap();
-    let key = keydir.path().join("k.key");
-    assert!(
-        Command::new(env!("CARGO_BIN_EXE_deidfs"))
-            .arg("keygen")
-            .arg(&key)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    let (_keydir, key) = new_key();
     let m = mount(src.path(), &key);
     for (name, folder) in [
         ("ct-axial", "ct-axial-native"),
@@ -503,14 +524,7 @@ fn through_a_mount_head_series_lose_their_face_and_no_brain_voxel_and_a_broken_s
         assert_eq!(features.trim(), "NO");
     }
     // scan counts what the mount shows: the three series defaced, the broken one hidden.
-    let scan = Command::new(env!("CARGO_BIN_EXE_deidfs"))
-        .arg("scan")
-        .arg(src.path())
-        .args(OPTION)
-        .arg("--json")
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
+    let report = scan_report(src.path());
     assert_eq!(report["hidden"]["deface-uneven-slices"], 255, "{report}");
     assert_eq!(report["defaced"], report["visible"], "{report}");
     assert!(report["defaced"].as_u64().unwrap() > 600, "{report}");
@@ -599,44 +613,12 @@ fn write_chest(dir: &Path, name: &str) {
 #[test]
 #[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
 fn a_series_whose_headers_say_head_but_whose_pixels_hold_none_fails_its_first_read_and_is_hidden() {
-    common::require_pydicom();
     let volumes = tempfile::tempdir().unwrap();
     write_chest(volumes.path(), "chest");
-    let src = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/head_series.py");
-    let run = Command::new("python3")
-        .arg(&script)
-        .arg(volumes.path())
-        .arg(src.path())
-        .arg("chest:native")
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let keydir = tempfile::tempdir().unwrap();
-    let key = keydir.path().join("k.key");
-    assert!(
-        Command::new(env!("CARGO_BIN_EXE_deidfs"))
-            .arg("keygen")
-            .arg(&key)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    let src = series_of(volumes.path(), &["chest:native"]);
+    let (_keydir, key) = new_key();
     // scan finds out from the pixels, and says why.
-    let scan = Command::new(env!("CARGO_BIN_EXE_deidfs"))
-        .arg("scan")
-        .arg(src.path())
-        .args(OPTION)
-        .arg("--json")
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&scan.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&scan.stderr)));
+    let report = scan_report(src.path());
     assert_eq!(report["visible"], 0, "{report}");
     assert_eq!(report["hidden"]["deface-no-head"], 60, "{report}");
 

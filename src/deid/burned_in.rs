@@ -59,6 +59,37 @@ pub(super) struct Decoded {
     pub lossy: bool,
 }
 
+impl Decoded {
+    /// The frames of `fragments` decoded (as `g` describes them) and masked by `mask`.
+    fn new(
+        fragments: Vec<Ranges>,
+        header: &PixelHeader,
+        g: &Geometry,
+        mask: &Arc<Mask>,
+        encoded: &Encoded,
+    ) -> Decoded {
+        let codec = encoded.codec.unwrap_or(Codec::Uncompressed);
+        let source_photometric = header.photometric.clone().unwrap_or_default();
+        Decoded {
+            frames: fragments
+                .into_iter()
+                .map(|f| {
+                    Arc::new(DecodedFrame::new(
+                        codec,
+                        source_photometric.clone(),
+                        g.clone(),
+                        f,
+                        mask.clone(),
+                        encoded.cache.clone(),
+                    ))
+                })
+                .collect(),
+            geometry: g.clone(),
+            lossy: Codec::lossy(&encoded.transfer_syntax),
+        }
+    }
+}
+
 /// The decision for one file: no pixel work (`None`), a mask, or a refusal.
 pub(super) fn decide(
     win: &mut Window,
@@ -227,23 +258,7 @@ pub(super) fn decide(
         mask.apply(0, &mut frame);
         verify(&g, &frame)?;
     }
-    let decoded = fragments.map(|frames| Decoded {
-        frames: frames
-            .into_iter()
-            .map(|f| {
-                Arc::new(DecodedFrame::new(
-                    codec,
-                    source_photometric.clone(),
-                    g.clone(),
-                    f,
-                    mask.clone(),
-                    encoded.cache.clone(),
-                ))
-            })
-            .collect(),
-        geometry: g.clone(),
-        lossy: Codec::lossy(&encoded.transfer_syntax),
-    });
+    let decoded = fragments.map(|frames| Decoded::new(frames, &header, &g, &mask, encoded));
     Ok(Some(PixelWork {
         mask,
         frames: g.frames,
@@ -269,25 +284,7 @@ pub(super) fn plain(
     let header = pixel_header(win, &top)?;
     let (g, fragments) = frames_of(win, &header, pixels, encoded)?;
     let mask = Arc::new(Mask::new(&g, &[], None).map_err(|e| Refusal::PixelLayout(e.to_string()))?);
-    let codec = encoded.codec.unwrap_or(Codec::Uncompressed);
-    let source_photometric = header.photometric.clone().unwrap_or_default();
-    let decoded = fragments.map(|frames| Decoded {
-        frames: frames
-            .into_iter()
-            .map(|f| {
-                Arc::new(DecodedFrame::new(
-                    codec,
-                    source_photometric.clone(),
-                    g.clone(),
-                    f,
-                    mask.clone(),
-                    encoded.cache.clone(),
-                ))
-            })
-            .collect(),
-        geometry: g.clone(),
-        lossy: Codec::lossy(&encoded.transfer_syntax),
-    });
+    let decoded = fragments.map(|frames| Decoded::new(frames, &header, &g, &mask, encoded));
     Ok(PixelWork {
         mask,
         frames: g.frames,
@@ -305,6 +302,17 @@ pub(super) struct Encoded {
     pub transfer_syntax: String,
     pub codec: Option<Codec>,
     pub cache: Arc<FrameCache>,
+}
+
+impl Encoded {
+    /// Pixels in `transfer_syntax`, decoded (when they must be) into `cache`.
+    pub fn new(transfer_syntax: String, cache: Arc<FrameCache>) -> Encoded {
+        Encoded {
+            codec: Codec::of(&transfer_syntax),
+            transfer_syntax,
+            cache,
+        }
+    }
 }
 
 /// The image the Pixel Data element `pixels` holds: native frames as the header describes

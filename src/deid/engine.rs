@@ -21,7 +21,6 @@ use crate::deface::face::SeriesFace;
 use crate::dicom::Encoding;
 use crate::dicom::encoding::{TS_DEFLATED, TS_EXPLICIT_LE};
 use crate::io::ReadAt;
-use crate::pixels::decode::Codec;
 use crate::pixels::frames::FrameCache;
 use crate::policy::{Policy, ProfileOption};
 use crate::pseudonym::Pseudonyms;
@@ -129,11 +128,7 @@ impl<'a> Engine<'a> {
             &layout.elements,
         )?;
         let source_ts = meta::output_transfer_syntax(&layout);
-        let encoded = Encoded {
-            codec: Codec::of(&source_ts),
-            transfer_syntax: source_ts.clone(),
-            cache: self.frames.clone(),
-        };
+        let encoded = Encoded::new(source_ts.clone(), self.frames.clone());
         let defacing = self.defacing(&mut win, &layout.elements, &facts, &encoded)?;
         let mut pixels =
             burned_in::decide(&mut win, self.policy, &layout.elements, &facts, &encoded)?;
@@ -192,11 +187,9 @@ impl<'a> Engine<'a> {
         let mut out = Out::new();
         out.bytes(&meta::file_head(self.policy, self.keys, &facts, &ts)?);
         out.append(dataset);
-        let mut info = info(&facts, pixels.as_ref(), ts, echoes, blobs_removed);
-        info.defaced = defaced;
         Ok(Outcome {
             plan: out.finish(),
-            info,
+            info: info(&facts, pixels.as_ref(), defaced, ts, echoes, blobs_removed),
             trace,
         })
     }
@@ -243,6 +236,7 @@ impl<'a> Engine<'a> {
             info: info(
                 &facts,
                 pixels.as_ref(),
+                false,
                 TS_DEFLATED.into(),
                 echoes,
                 blobs_removed,
@@ -261,11 +255,7 @@ impl<'a> Engine<'a> {
         facts: &Facts,
         encoded: &Encoded,
     ) -> Result<Option<Defacing>, DeidError> {
-        if !self
-            .policy
-            .has(ProfileOption::CleanRecognizableVisualFeatures)
-            || !head::is_head(win, elements, &facts.modality)?
-        {
+        if !self.face_to_remove(win, elements, facts)? {
             return Ok(None);
         }
         let slice = head::slice_of(win, elements, &facts.modality, encoded)?
@@ -291,14 +281,24 @@ impl<'a> Engine<'a> {
         elements: &[layout::Element],
         facts: &Facts,
     ) -> Result<(), DeidError> {
-        if self
-            .policy
-            .has(ProfileOption::CleanRecognizableVisualFeatures)
-            && super::head::is_head(win, elements, &facts.modality)?
-        {
+        if self.face_to_remove(win, elements, facts)? {
             return Err(Refusal::HeadNotDefaced.into());
         }
         Ok(())
+    }
+
+    /// Whether the file is a head CT or MR image under the Clean Recognizable Visual
+    /// Features option.
+    fn face_to_remove(
+        &self,
+        win: &mut Window,
+        elements: &[layout::Element],
+        facts: &Facts,
+    ) -> std::io::Result<bool> {
+        Ok(self
+            .policy
+            .has(ProfileOption::CleanRecognizableVisualFeatures)
+            && head::is_head(win, elements, &facts.modality)?)
     }
 
     /// The top-level data set rewritten, with the conformance marking in tag order.
@@ -337,6 +337,7 @@ impl<'a> Engine<'a> {
 fn info(
     facts: &Facts,
     pixels: Option<&PixelWork>,
+    defaced: bool,
     transfer_syntax: String,
     echoes: Vec<String>,
     blobs_removed: Vec<String>,
@@ -348,7 +349,7 @@ fn info(
             .filter(|p| p.text)
             .map(|p| p.settled_by.clone())
             .unwrap_or_default(),
-        defaced: false,
+        defaced,
         sop_class: facts.sop_class.clone(),
         modality: facts.modality.clone(),
         transfer_syntax,

@@ -329,12 +329,7 @@ pub fn head_slice(src: &dyn ReadAt) -> Result<Option<Result<HeadSlice, Undefacea
     if !is_head(&mut win, &layout.elements, &modality)? {
         return Ok(None);
     }
-    let transfer_syntax = meta::output_transfer_syntax(&layout);
-    let encoded = Encoded {
-        codec: Codec::of(&transfer_syntax),
-        transfer_syntax,
-        cache: FrameCache::new(0),
-    };
+    let encoded = Encoded::new(meta::output_transfer_syntax(&layout), FrameCache::new(0));
     Ok(Some(slice_of(
         &mut win,
         &layout.elements,

@@ -54,15 +54,8 @@ pub(super) fn plan(
             let face = face.map(|d| d.slice(&g));
             for f in 0..g.frames {
                 let s = ScreenedFrame::new(f, at, frame, g.clone(), Pixels::Native, clean);
-                let seg = Segment::Screened(Arc::new(s));
-                out.segment(match &face {
-                    // Screened, then defaced.
-                    Some(face) => Segment::Defaced {
-                        inner: Box::new(seg),
-                        face: face.clone(),
-                    },
-                    None => seg,
-                });
+                // Screened, then defaced.
+                out.segment(Segment::Screened(Arc::new(s)).defaced(face.as_ref()));
                 at += frame;
             }
             out.source(at, el.end - at);

@@ -103,6 +103,18 @@ impl Segment {
         }
     }
 
+    /// This segment with the face side of its series' plane set to air (`face`), or as it
+    /// is (`None`).
+    pub fn defaced(self, face: Option<&Arc<SliceFace>>) -> Segment {
+        match face {
+            Some(face) => Segment::Defaced {
+                inner: Box::new(self),
+                face: face.clone(),
+            },
+            None => self,
+        }
+    }
+
     /// Whether something found after planning voids the segment (a head series with no
     /// plane to remove its face by): a plan holding it is made again.
     fn withdrawn(&self) -> bool {
@@ -132,6 +144,9 @@ pub struct Plan {
     /// Output offset where each segment starts (same length as `segments`).
     starts: Vec<u64>,
     len: u64,
+    /// The first `Defaced` segment, if any: most plans have none, and a cache hit asks
+    /// whether the plan was withdrawn.
+    first_defaced: Option<usize>,
 }
 
 impl Plan {
@@ -151,16 +166,13 @@ impl Plan {
     /// Whether the plan is void since it was made (`Segment::withdrawn`): it must be made
     /// again, and will not be served.
     pub fn withdrawn(&self) -> bool {
-        self.segments.iter().any(Segment::withdrawn)
+        self.first_defaced
+            .is_some_and(|i| self.segments[i..].iter().any(Segment::withdrawn))
     }
 
     /// Where the first defaced frame starts, if the plan has one (a head slice's).
     pub fn defaced_at(&self) -> Option<u64> {
-        let i = self
-            .segments
-            .iter()
-            .position(|s| matches!(s, Segment::Defaced { .. }))?;
-        Some(self.starts[i])
+        Some(self.starts[self.first_defaced?])
     }
 
     /// Bytes held in memory (for cache accounting).
@@ -377,10 +389,14 @@ impl Out {
             at += seg.len();
             segments.push(seg);
         }
+        let first_defaced = segments
+            .iter()
+            .position(|s| matches!(s, Segment::Defaced { .. }));
         Plan {
             segments,
             starts,
             len: at,
+            first_defaced,
         }
     }
 

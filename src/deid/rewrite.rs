@@ -266,7 +266,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                 .ok_or(Refusal::ValueTooLong { tag: el.tag })?;
             out.bytes(&h);
             for f in &d.frames {
-                out.segment(defaced(Segment::Decoded(f.clone()), work));
+                out.segment(Segment::Decoded(f.clone()).defaced(work.face.as_ref()));
             }
             out.bytes(&vec![0u8; (len % 2) as usize]);
         } else {
@@ -287,7 +287,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                         mask: work.mask.clone(),
                     }
                 };
-                out.segment(defaced(seg, work));
+                out.segment(seg.defaced(work.face.as_ref()));
                 at += frame;
             }
             out.source(at, el.end - at);
@@ -483,16 +483,5 @@ pub(super) fn element_name(tag: Tag) -> String {
             format!("({:04X},xx{:02X}) private", tag.0, tag.1 & 0xFF)
         }
         _ => tag.to_string(),
-    }
-}
-
-/// A frame's segment with the face of its series removed, when the work says so.
-fn defaced(seg: Segment, work: &PixelWork) -> Segment {
-    match &work.face {
-        Some(face) => Segment::Defaced {
-            inner: Box::new(seg),
-            face: face.clone(),
-        },
-        None => seg,
     }
 }

@@ -30,8 +30,9 @@ pub struct ScanReport {
 /// What the view would show and hide, counted by reason, modality and transfer syntax.
 pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> {
     let report = std::sync::Mutex::new(ScanReport::default());
-    // Each file's facts are read while its plan is fresh in the cache.
+    // Head slices found hidden after their folder was listed, with the reason.
     let late = std::sync::Mutex::new(Vec::new());
+    // Each file's facts are read while its plan is fresh in the cache.
     let hidden = visit(fs, super::walk::JOBS, |f| {
         let info = fs.file_info(f.ino);
         // A head slice is shown only if its series' face can be removed, which its pixels
