@@ -523,6 +523,53 @@ fn through_a_mount_head_series_lose_their_face_and_no_brain_voxel_and_a_broken_s
             .unwrap();
         assert_eq!(features.trim(), "NO");
     }
+    // No identifier head_series.py planted is in any served slice.
+    for folder in ["ct-axial-native", "mr-sagittal-native", "mr-axial-rle"] {
+        for entry in std::fs::read_dir(view_folder(&m.view, &key, folder)).unwrap() {
+            let Ok(bytes) = std::fs::read(entry.unwrap().path()) else {
+                continue; // refused by the text screening (see judge_served)
+            };
+            for planted in [&b"Doe^Jane"[..], b"HEAD-0001", b"19700101"] {
+                assert!(
+                    !bytes.windows(planted.len()).any(|w| w == planted),
+                    "{folder}: {} served",
+                    String::from_utf8_lossy(planted)
+                );
+            }
+        }
+    }
+    // A research tool reads the defaced series as the volume it was: dcm2niix makes one
+    // NIfTI of every slice.
+    common::require_tool("dcm2niix", "dcm2niix");
+    let nifti = tempfile::tempdir().unwrap();
+    let converted = Command::new("dcm2niix")
+        .arg("-o")
+        .arg(nifti.path())
+        .arg("-f")
+        .arg("mr")
+        .arg(view_folder(&m.view, &key, "mr-sagittal-native"))
+        .output()
+        .unwrap();
+    assert!(
+        converted.status.success(),
+        "dcm2niix: {}",
+        String::from_utf8_lossy(&converted.stdout)
+    );
+    let shape = Command::new("python3")
+        .arg("-c")
+        .arg("import nibabel, sys; print(*nibabel.load(sys.argv[1]).shape)")
+        .arg(nifti.path().join("mr.nii"))
+        .output()
+        .unwrap();
+    let mut dims: Vec<u64> = String::from_utf8_lossy(&shape.stdout)
+        .split_whitespace()
+        .map(|d| d.parse().unwrap())
+        .collect();
+    dims.sort_unstable();
+    let g = &head("mr-sagittal").volume.geometry;
+    let mut want = vec![g.cols as u64, g.rows as u64, g.positions.len() as u64];
+    want.sort_unstable();
+    assert_eq!(dims, want, "dcm2niix: every slice in one volume");
     // scan counts what the mount shows: the three series defaced, the broken one hidden.
     let report = scan_report(src.path());
     assert_eq!(report["hidden"]["deface-uneven-slices"], 255, "{report}");
