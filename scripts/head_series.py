@@ -7,8 +7,12 @@ Intercept -1024; MR: unsigned, no rescale), Body Part Examined HEAD.
 Usage: python3 scripts/head_series.py VOLUMES_DIR OUT_DIR NAME[:VARIANT] ...
 
 VARIANT: `native` (Explicit VR Little Endian, the default), `rle` (RLE Lossless, encoded
-by pydicom), `missing` (native, one slice in the middle left out). Each NAME:VARIANT goes to
-OUT_DIR/NAME-VARIANT/NNNN.dcm. Exit 3 when pydicom or numpy is missing.
+by pydicom), `missing` (native, one slice in the middle left out), `enhanced` (one Enhanced
+CT or MR Image Storage file of every slice, frames in reverse order, each frame's place in
+the per-frame functional groups and the spacing, orientation and rescale in the shared
+ones, as enhanced scanners write them), `echoes` (enhanced, with every position twice: a
+second echo, here of the same values, after the first). Each NAME:VARIANT goes to OUT_DIR/NAME-VARIANT/
+(NNNN.dcm, or volume.dcm). Exit 3 when pydicom or numpy is missing.
 """
 
 import json
@@ -26,6 +30,8 @@ except ImportError as e:  # the test tier says it was skipped
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 
 
 def uid(*parts):
@@ -47,6 +53,11 @@ def write_series(volumes, out, name, variant):
     folder = os.path.join(out, f"{name}-{variant}")
     os.makedirs(folder, exist_ok=True)
     study, series, frame = uid(name, "study"), uid(name, variant, "series"), uid(name, "for")
+    if variant in ("enhanced", "echoes"):
+        echoes = 2 if variant == "echoes" else 1
+        path = os.path.join(folder, "volume.dcm")
+        write_enhanced(g, stored, ct, path, (study, series, frame), echoes)
+        return
     skip = n // 2 if variant == "missing" else None
     for k in range(n):
         if k == skip:
@@ -89,6 +100,80 @@ def write_series(volumes, out, name, variant):
         if variant == "rle":
             ds.compress(RLELossless, stored[k])
         ds.save_as(os.path.join(folder, f"{k:04d}.dcm"), enforce_file_format=True)
+
+
+def item(**values):
+    ds = Dataset()
+    for k, v in values.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def write_enhanced(g, stored, ct, path, uids, echoes):
+    study, series, frame = uids
+    n = len(g["positions"])
+    order = list(range(n))[::-1] * echoes
+    ds = Dataset()
+    ds.SOPClassUID = ENHANCED_CT if ct else ENHANCED_MR
+    ds.SOPInstanceUID = uid(path, "enhanced")
+    ds.StudyDate = "20240102"
+    ds.ContentDate, ds.ContentTime, ds.AcquisitionDateTime = "20240102", "101010", "20240102101010"
+    ds.Modality = g["modality"]
+    ds.Manufacturer = "deidfs test"
+    ds.StudyDescription = "HEAD ROUTINE"
+    ds.SeriesDescription = "enhanced"
+    ds.PatientName = "Doe^Jane"
+    ds.PatientID = "HEAD-0001"
+    ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "F"
+    ds.BodyPartExamined = "HEAD"
+    ds.StudyInstanceUID = study
+    ds.SeriesInstanceUID = series
+    ds.FrameOfReferenceUID = frame
+    ds.StudyID = "1"
+    ds.SeriesNumber = 3
+    ds.InstanceNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = stored.shape[1], stored.shape[2]
+    ds.NumberOfFrames = len(order)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12 if ct else 16, 11 if ct else 15
+    ds.PixelRepresentation = 0
+    shared = item(
+        PixelMeasuresSequence=[
+            item(
+                PixelSpacing=[f"{g['row_spacing']:.6f}", f"{g['col_spacing']:.6f}"],
+                SliceThickness="1.0",
+            )
+        ],
+        PlaneOrientationSequence=[
+            item(ImageOrientationPatient=[f"{v:.6f}" for v in g["row_dir"] + g["col_dir"]])
+        ],
+    )
+    if ct:
+        shared.PixelValueTransformationSequence = [
+            item(RescaleIntercept="-1024", RescaleSlope="1", RescaleType="HU")
+        ]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    ds.PerFrameFunctionalGroupsSequence = [
+        item(
+            PlanePositionSequence=[
+                item(ImagePositionPatient=[f"{v:.4f}" for v in g["positions"][k]])
+            ],
+            FrameContentSequence=[
+                item(InStackPositionNumber=k + 1, StackID="1", TemporalPositionIndex=e + 1)
+            ],
+        )
+        for e in range(echoes)
+        for k in order[:n]
+    ]
+    ds.PixelData = stored[order].tobytes()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
 
 
 def main():

@@ -83,8 +83,6 @@ pub enum Undefaceable {
     NoBrain,
     /// The plane would leave most of the tissue in front of and below the brain.
     FaceNotRemoved,
-    /// One file holds the whole volume (enhanced multi-frame): not defaced yet.
-    MultiFrame,
 }
 
 impl Undefaceable {
@@ -95,7 +93,6 @@ impl Undefaceable {
             Undefaceable::UnevenSpacing => "deface: slices missing or unevenly spaced",
             Undefaceable::NoBrain => "deface: no head found",
             Undefaceable::FaceNotRemoved => "deface: face not removable by a plane",
-            Undefaceable::MultiFrame => "deface: multi-frame volumes are not defaced yet",
         }
     }
 }
@@ -109,7 +106,6 @@ impl Undefaceable {
             Undefaceable::UnevenSpacing => "deface-uneven-slices",
             Undefaceable::NoBrain => "deface-no-head",
             Undefaceable::FaceNotRemoved => "deface-face-remains",
-            Undefaceable::MultiFrame => "deface-multi-frame",
         }
     }
 }

@@ -46,8 +46,9 @@ pub(super) struct PixelWork {
     pub geometry: Geometry,
     /// Burned-in text was located and blanked (false: the work is the face's alone).
     pub text: bool,
-    /// The face side of a head series' plane set to air too (`deface::face`).
-    pub face: Option<Arc<SliceFace>>,
+    /// The face side of a head series' plane set to air too (`deface::face`), one per
+    /// frame (none: no face to remove).
+    pub faces: Vec<Arc<SliceFace>>,
 }
 
 /// The decoded image that replaces encapsulated pixel data.
@@ -266,7 +267,7 @@ pub(super) fn decide(
         decoded,
         geometry: g,
         text: true,
-        face: None,
+        faces: Vec::new(),
     }))
 }
 
@@ -292,7 +293,7 @@ pub(super) fn plain(
         decoded,
         geometry: g,
         text: false,
-        face: None,
+        faces: Vec::new(),
     })
 }
 

@@ -84,14 +84,16 @@ pub struct Engine<'a> {
     pub faces: Option<&'a dyn Faces>,
 }
 
-/// The series of a head slice, as the view knows it (the engine sees one file).
+/// The face of a head image's series and each of its frames' place in the volume, or why
+/// the series cannot be defaced.
+pub type HeadFace = Result<(Arc<SeriesFace>, Vec<usize>), Undefaceable>;
+
+/// The series of a head image, as the view knows it (the engine sees one file).
 pub trait Faces: Sync {
-    /// The face of `slice`'s series and the slice's place in its volume, or why the series
-    /// cannot be defaced.
-    fn face(
-        &self,
-        slice: &HeadSlice,
-    ) -> std::io::Result<Result<(Arc<SeriesFace>, usize), Undefaceable>>;
+    /// The face of the series of `frames` (one slice of a series of files, or every frame
+    /// of an enhanced multi-frame volume) and each frame's place in its volume, or why the
+    /// series cannot be defaced.
+    fn face(&self, frames: &[HeadSlice]) -> std::io::Result<HeadFace>;
 }
 
 /// Decoded frames kept by an engine made for one file or one export (each frame is read
@@ -151,7 +153,7 @@ impl<'a> Engine<'a> {
                 Some(w) => w,
                 None => burned_in::plain(&mut win, &layout.elements, &encoded)?,
             };
-            work.face = Some(d.slice(&work.geometry));
+            work.faces = d.frames(&work.geometry);
             pixels = Some(work);
         }
         let ts = match pixels.as_ref().and_then(|p| p.decoded.as_ref()) {
@@ -258,10 +260,10 @@ impl<'a> Engine<'a> {
         if !self.face_to_remove(win, elements, facts)? {
             return Ok(None);
         }
-        let slice = head::slice_of(win, elements, &facts.modality, encoded)?
+        let frames = head::slice_of(win, elements, &facts.modality, encoded)?
             .map_err(Refusal::Undefaceable)?;
         let faces = self.faces.ok_or(Refusal::HeadNotDefaced)?;
-        let (series, index) = faces.face(&slice)?.map_err(Refusal::Undefaceable)?;
+        let (series, index) = faces.face(&frames)?.map_err(Refusal::Undefaceable)?;
         // Found by a read of another slice since the series was grouped.
         if let Some(why) = series.failed() {
             return Err(Refusal::Undefaceable(why.clone()).into());
@@ -269,7 +271,7 @@ impl<'a> Engine<'a> {
         Ok(Some(Defacing {
             series,
             index,
-            rescale: slice.rescale,
+            rescale: frames.iter().map(|f| f.rescale).collect(),
         }))
     }
 

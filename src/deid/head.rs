@@ -120,8 +120,7 @@ pub(super) fn is_head(win: &mut Window, elements: &[Element], modality: &str) ->
             return Ok(true);
         }
     }
-    let regions = elements.iter().filter(|e| e.tag == ANATOMIC_REGION);
-    for el in regions {
+    for el in regions(elements) {
         let Body::Sequence(items) = &el.body else {
             continue;
         };
@@ -199,34 +198,118 @@ impl HeadSlice {
     }
 }
 
-/// A head slice to deface: its series' face, its place in the volume, its rescale.
+/// A head image to deface: its series' face, and each frame's place in the volume and
+/// rescale (one of each for a slice).
 pub(super) struct Defacing {
     pub series: Arc<SeriesFace>,
-    pub index: usize,
-    pub rescale: Rescale,
+    pub index: Vec<usize>,
+    pub rescale: Vec<Rescale>,
 }
 
 impl Defacing {
-    /// The slice's face, for its pixels as served (`g`).
-    pub fn slice(&self, g: &Geometry) -> Arc<SliceFace> {
-        Arc::new(SliceFace::new(
-            self.series.clone(),
-            self.index,
-            g.clone(),
-            self.rescale,
-        ))
+    /// Each frame's face, for its pixels as served (`g`).
+    pub fn frames(&self, g: &Geometry) -> Vec<Arc<SliceFace>> {
+        self.index
+            .iter()
+            .zip(&self.rescale)
+            .map(|(&k, &r)| Arc::new(SliceFace::new(self.series.clone(), k, g.clone(), r)))
+            .collect()
     }
 }
 
-/// What defacing needs of a slice of a head CT or MR (`modality`), or why it cannot be
-/// defaced: one greyscale frame whose place, orientation, spacing and rescale the header
-/// gives as numbers. Refused (`Err`) where its pixels cannot be read exactly.
+/// The functional groups of an enhanced (multi-frame) image: the shared item and one item
+/// per frame (PS3.3 C.7.6.16), where each frame's place, orientation, spacing and rescale are.
+struct Groups<'e> {
+    shared: Option<&'e [Element]>,
+    per_frame: Option<&'e [super::layout::Item]>,
+}
+
+const SHARED_GROUPS: Tag = Tag(0x5200, 0x9229);
+const PER_FRAME_GROUPS: Tag = Tag(0x5200, 0x9230);
+const FRAME_ANATOMY: Tag = Tag(0x0020, 0x9071);
+
+/// The functional group macro (a sequence of one item) that holds `tag`.
+fn macro_of(tag: Tag) -> Option<Tag> {
+    Some(match tag {
+        POSITION => Tag(0x0020, 0x9113),          // Plane Position Sequence
+        ORIENTATION => Tag(0x0020, 0x9116),       // Plane Orientation Sequence
+        PIXEL_SPACING => Tag(0x0028, 0x9110),     // Pixel Measures Sequence
+        SLOPE | INTERCEPT => Tag(0x0028, 0x9145), // Pixel Value Transformation Sequence
+        _ => return None,
+    })
+}
+
+/// The elements of the first item of sequence `tag` among `elements`.
+fn first_item(elements: &[Element], tag: Tag) -> Option<&[Element]> {
+    match &elements.iter().find(|e| e.tag == tag)?.body {
+        Body::Sequence(items) => items.first().map(|i| i.elements.as_slice()),
+        _ => None,
+    }
+}
+
+impl<'e> Groups<'e> {
+    fn of(elements: &'e [Element]) -> Groups<'e> {
+        let per_frame = match elements.iter().find(|e| e.tag == PER_FRAME_GROUPS) {
+            Some(Element {
+                body: Body::Sequence(items),
+                ..
+            }) => Some(items.as_slice()),
+            _ => None,
+        };
+        Groups {
+            shared: first_item(elements, SHARED_GROUPS),
+            per_frame,
+        }
+    }
+
+    /// `tag` for frame `frame`: in the frame's own groups, else in the shared ones, else at
+    /// the top level (`top`).
+    fn find(&self, top: &'e [Element], tag: Tag, frame: usize) -> Option<&'e Element> {
+        let in_group = |group: &'e [Element]| {
+            first_item(group, macro_of(tag)?)?
+                .iter()
+                .find(|e| e.tag == tag)
+        };
+        self.per_frame
+            .and_then(|items| items.get(frame))
+            .and_then(|item| in_group(&item.elements))
+            .or_else(|| self.shared.and_then(in_group))
+            .or_else(|| top.iter().find(|e| e.tag == tag))
+    }
+}
+
+/// The Anatomic Region Sequences of an image: at the top level, and in the Frame Anatomy
+/// of its shared and first frame's functional groups (enhanced images).
+fn regions(elements: &[Element]) -> Vec<&Element> {
+    let groups = Groups::of(elements);
+    let anatomy = [
+        groups.shared,
+        groups
+            .per_frame
+            .and_then(|f| f.first())
+            .map(|i| i.elements.as_slice()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|g| first_item(g, FRAME_ANATOMY));
+    elements
+        .iter()
+        .chain(anatomy.flatten())
+        .filter(|e| e.tag == ANATOMIC_REGION)
+        .collect()
+}
+
+/// What defacing needs of each frame of an image of a head CT or MR (`modality`), or why
+/// it cannot be defaced: greyscale frames whose place, orientation, spacing and rescale the
+/// header gives as numbers (at the top level for a slice; in the functional groups of an
+/// enhanced multi-frame image, one volume in one file). Refused (`Err`) where its pixels
+/// cannot be read exactly.
 pub(super) fn slice_of(
     win: &mut Window,
     elements: &[Element],
     modality: &str,
     encoded: &Encoded,
-) -> Result<Result<HeadSlice, Undefaceable>, DeidError> {
+) -> Result<Result<Vec<HeadSlice>, Undefaceable>, DeidError> {
     let modality = match modality {
         "CT" => Modality::Ct,
         "MR" => Modality::Mr,
@@ -238,11 +321,20 @@ pub(super) fn slice_of(
     };
     let header = pixel_header(win, &top)?;
     let (g, fragments) = frames_of(win, &header, pixels, encoded)?;
-    if g.frames != 1 {
-        return Ok(Err(Undefaceable::MultiFrame));
+    let mut text = |tag: Tag| -> io::Result<String> {
+        match top.get(&tag) {
+            Some(el) => header_text(win, el),
+            None => Ok(String::new()),
+        }
+    };
+    let (series_uid, frame_of_reference) = (text(SERIES_UID)?, text(FRAME_OF_REFERENCE)?);
+    let groups = Groups::of(elements);
+    let frames = g.frames as usize;
+    if frames > 1 && groups.per_frame.is_some_and(|items| items.len() != frames) {
+        return Ok(Err(Undefaceable::BadGeometry));
     }
-    let mut numbers = |tag: Tag| -> io::Result<Option<Vec<f64>>> {
-        let Some(el) = top.get(&tag) else {
+    let mut numbers = |tag: Tag, frame: usize| -> io::Result<Option<Vec<f64>>> {
+        let Some(el) = groups.find(elements, tag, frame) else {
             return Ok(None);
         };
         let text = header_text(win, el)?;
@@ -252,69 +344,80 @@ pub(super) fn slice_of(
             .collect())
     };
     let fixed = |v: Option<Vec<f64>>, n: usize| v.filter(|v| v.len() == n);
-    let (Some(position), Some(orientation), Some(spacing)) = (
-        fixed(numbers(POSITION)?, 3),
-        fixed(numbers(ORIENTATION)?, 6),
-        fixed(numbers(PIXEL_SPACING)?, 2),
-    ) else {
-        return Ok(Err(Undefaceable::BadGeometry));
-    };
     let one = |v: Option<Vec<f64>>, default: f64| match v {
         None => Some(default),
         Some(v) if v.len() == 1 => Some(v[0]),
         Some(_) => None,
     };
-    let (Some(slope), Some(intercept), Some(high_bit)) = (
-        one(numbers(SLOPE)?, 1.0),
-        one(numbers(INTERCEPT)?, 0.0),
-        one(numbers(HIGH_BIT)?, f64::from(g.bits_stored) - 1.0),
-    ) else {
+    let Some(high_bit) = one(numbers(HIGH_BIT, 0)?, f64::from(g.bits_stored) - 1.0) else {
         return Ok(Err(Undefaceable::BadGeometry));
     };
     // Values read another way than the one filled in would miss the face.
-    if !crate::deface::values::volume_pixels(&g)
-        || high_bit != f64::from(g.bits_stored) - 1.0
-        || slope == 0.0
-    {
+    if !crate::deface::values::volume_pixels(&g) || high_bit != f64::from(g.bits_stored) - 1.0 {
         return Ok(Err(Undefaceable::BadGeometry));
     }
-    let mut text = |tag: Tag| -> io::Result<String> {
-        match top.get(&tag) {
-            Some(el) => header_text(win, el),
-            None => Ok(String::new()),
+    let one_frame = Geometry {
+        frames: 1,
+        ..g.clone()
+    };
+    let mut ranges = fragments.map(|f| f.into_iter());
+    let mut out = Vec::with_capacity(frames);
+    for f in 0..frames {
+        let (Some(position), Some(orientation), Some(spacing)) = (
+            fixed(numbers(POSITION, f)?, 3),
+            fixed(numbers(ORIENTATION, f)?, 6),
+            fixed(numbers(PIXEL_SPACING, f)?, 2),
+        ) else {
+            return Ok(Err(Undefaceable::BadGeometry));
+        };
+        let (Some(slope), Some(intercept)) = (
+            one(numbers(SLOPE, f)?, 1.0),
+            one(numbers(INTERCEPT, f)?, 0.0),
+        ) else {
+            return Ok(Err(Undefaceable::BadGeometry));
+        };
+        if slope == 0.0 {
+            return Ok(Err(Undefaceable::BadGeometry));
         }
-    };
-    let facts = SliceFacts {
-        series_uid: text(SERIES_UID)?,
-        frame_of_reference: text(FRAME_OF_REFERENCE)?,
-        orientation: [0, 1, 2, 3, 4, 5].map(|i| orientation[i]),
-        position: [position[0], position[1], position[2]],
-        rows: g.rows as usize,
-        cols: g.cols as usize,
-        spacing: [spacing[0], spacing[1]],
-    };
-    let at = match fragments {
-        None => PixelsAt::Native {
-            offset: pixels.value_start,
-        },
-        Some(mut frames) => PixelsAt::Encoded {
-            codec: encoded.codec.unwrap_or(Codec::Uncompressed),
-            source_photometric: header.photometric.clone().unwrap_or_default(),
-            ranges: frames.swap_remove(0),
-        },
-    };
-    Ok(Ok(HeadSlice {
-        facts,
-        modality,
-        rescale: Rescale { slope, intercept },
-        pixels: SlicePixels { geometry: g, at },
-    }))
+        let facts = SliceFacts {
+            series_uid: series_uid.clone(),
+            frame_of_reference: frame_of_reference.clone(),
+            orientation: [0, 1, 2, 3, 4, 5].map(|i| orientation[i]),
+            position: [position[0], position[1], position[2]],
+            rows: g.rows as usize,
+            cols: g.cols as usize,
+            spacing: [spacing[0], spacing[1]],
+        };
+        let at = match ranges.as_mut().map(|r| r.next()) {
+            None => PixelsAt::Native {
+                offset: pixels.value_start + f as u64 * g.frame_bytes(),
+            },
+            Some(Some(ranges)) => PixelsAt::Encoded {
+                codec: encoded.codec.unwrap_or(Codec::Uncompressed),
+                source_photometric: header.photometric.clone().unwrap_or_default(),
+                ranges,
+            },
+            Some(None) => return Ok(Err(Undefaceable::BadGeometry)),
+        };
+        out.push(HeadSlice {
+            facts,
+            modality,
+            rescale: Rescale { slope, intercept },
+            pixels: SlicePixels {
+                geometry: one_frame.clone(),
+                at,
+            },
+        });
+    }
+    Ok(Ok(out))
 }
 
-/// The head slice a file holds (`None`: not a slice of a head CT or MR, or not readable as
-/// one), from its header: what the view reads of every file in a head slice's folder to find
-/// the rest of its series.
-pub fn head_slice(src: &dyn ReadAt) -> Result<Option<Result<HeadSlice, Undefaceable>>, DeidError> {
+/// The head frames a file holds (`None`: not an image of a head CT or MR, or not readable
+/// as one), from its header: what the view reads of every file in a head slice's folder to
+/// find the rest of its series.
+pub fn head_slice(
+    src: &dyn ReadAt,
+) -> Result<Option<Result<Vec<HeadSlice>, Undefaceable>>, DeidError> {
     let head = Head::read(src)?;
     let src: &dyn ReadAt = &head;
     let layout = layout::walk(src, Limits::default())?;

@@ -51,11 +51,11 @@ pub(super) fn plan(
             let frame = g.frame_bytes();
             out.source(el.start, el.header_len());
             let mut at = el.value_start;
-            let face = face.map(|d| d.slice(&g));
+            let faces = face.map(|d| d.frames(&g)).unwrap_or_default();
             for f in 0..g.frames {
                 let s = ScreenedFrame::new(f, at, frame, g.clone(), Pixels::Native, clean);
                 // Screened, then defaced.
-                out.segment(Segment::Screened(Arc::new(s)).defaced(face.as_ref()));
+                out.segment(Segment::Screened(Arc::new(s)).defaced(faces.get(f as usize)));
                 at += frame;
             }
             out.source(at, el.end - at);

@@ -265,8 +265,8 @@ impl<'a, 's> Rewriter<'a, 's> {
             let h = header(el.tag, vr, el.enc, Some(len + len % 2))
                 .ok_or(Refusal::ValueTooLong { tag: el.tag })?;
             out.bytes(&h);
-            for f in &d.frames {
-                out.segment(Segment::Decoded(f.clone()).defaced(work.face.as_ref()));
+            for (k, f) in d.frames.iter().enumerate() {
+                out.segment(Segment::Decoded(f.clone()).defaced(work.faces.get(k)));
             }
             out.bytes(&vec![0u8; (len % 2) as usize]);
         } else {
@@ -274,7 +274,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             out.bytes(&head);
             let frame = work.mask.frame_len();
             let mut at = el.value_start;
-            for _ in 0..work.frames {
+            for k in 0..work.frames as usize {
                 let seg = if work.mask.is_empty() {
                     Segment::Source {
                         offset: at,
@@ -287,7 +287,7 @@ impl<'a, 's> Rewriter<'a, 's> {
                         mask: work.mask.clone(),
                     }
                 };
-                out.segment(seg.defaced(work.face.as_ref()));
+                out.segment(seg.defaced(work.faces.get(k)));
                 at += frame;
             }
             out.source(at, el.end - at);
@@ -299,7 +299,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             if work.text {
                 done.push(format!("clean-pixel-data: {}", work.settled_by));
             }
-            if work.face.is_some() {
+            if !work.faces.is_empty() {
                 done.push("clean-recognizable-visual-features: face removed".to_string());
             }
             let option = if work.text {

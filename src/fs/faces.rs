@@ -12,7 +12,7 @@
 
 use crate::deface::face::SeriesFace;
 use crate::deface::{Undefaceable, volume_of};
-use crate::deid::{DeidError, HeadSlice, head_slice};
+use crate::deid::{DeidError, HeadFace, HeadSlice, head_slice};
 use crate::lock;
 use crate::source::{Kind, Source, Stamp};
 use lru::LruCache;
@@ -29,6 +29,8 @@ pub const FOLDERS: usize = 256;
 pub(super) struct Faces {
     source: Arc<dyn Source>,
     folders: Mutex<LruCache<PathBuf, Arc<Folder>>>,
+    /// Enhanced multi-frame volumes, by file, for the version found.
+    volumes: Mutex<LruCache<PathBuf, (Stamp, HeadFace)>>,
 }
 
 /// One version of a folder: its series, found by the first planner to ask (the others wait).
@@ -51,11 +53,24 @@ impl Faces {
             folders: Mutex::new(LruCache::new(
                 NonZeroUsize::new(FOLDERS).unwrap_or(NonZeroUsize::MIN),
             )),
+            volumes: Mutex::new(LruCache::new(
+                NonZeroUsize::new(FOLDERS).unwrap_or(NonZeroUsize::MIN),
+            )),
+        }
+    }
+
+    /// The face of the series of `frames`, the head frames of the file at `rel`, and each
+    /// frame's place in the volume: a slice's series is found in its folder, an enhanced
+    /// multi-frame image is a volume of its own.
+    pub fn face(&self, rel: &Path, frames: &[HeadSlice]) -> io::Result<HeadFace> {
+        match frames {
+            [slice] => Ok(self.slice(rel, slice)?.map(|(face, k)| (face, vec![k]))),
+            _ => self.volume(rel, frames),
         }
     }
 
     /// The face of the series of `slice`, the file at `rel`, and its place in the volume.
-    pub fn face(
+    fn slice(
         &self,
         rel: &Path,
         slice: &HeadSlice,
@@ -76,6 +91,66 @@ impl Faces {
         Err(io::Error::other(
             "a head slice changed while its series was read: try again",
         ))
+    }
+
+    /// The face of the enhanced multi-frame image at `rel`, whose frames are `frames`, and
+    /// each frame's place in the volume (kept for the file's version). The volume is made of
+    /// one frame per position (the first in the file): frames at one position (echoes,
+    /// phases) are one slice of it, defaced alike.
+    fn volume(&self, rel: &Path, frames: &[HeadSlice]) -> io::Result<HeadFace> {
+        let stamp = self.source.open(rel)?.stamp()?;
+        if let Some((seen, found)) = lock(&self.volumes).get(rel)
+            && *seen == stamp
+        {
+            return Ok(found.clone());
+        }
+        let found = self.volume_of(rel, &stamp, frames);
+        lock(&self.volumes).put(rel.to_path_buf(), (stamp, found.clone()));
+        Ok(found)
+    }
+
+    fn volume_of(&self, rel: &Path, stamp: &Stamp, frames: &[HeadSlice]) -> HeadFace {
+        let first = frames.first().ok_or(Undefaceable::TooSmall)?;
+        let alike = |f: &HeadSlice| {
+            key(f) == key(first)
+                && (0..2).all(|i| (f.facts.spacing[i] - first.facts.spacing[i]).abs() < 1e-3)
+        };
+        if !frames.iter().all(alike) {
+            return Err(Undefaceable::BadGeometry);
+        }
+        // The first frame at each position (to a thousandth of a millimetre).
+        let mut at: HashMap<[i64; 3], usize> = HashMap::new();
+        let mut distinct: Vec<usize> = Vec::new();
+        let place: Vec<usize> = (0..frames.len())
+            .map(|f| {
+                let p = frames[f]
+                    .facts
+                    .position
+                    .map(|v| (v * 1000.0).round() as i64);
+                *at.entry(p).or_insert_with(|| {
+                    distinct.push(f);
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        let facts: Vec<_> = distinct.iter().map(|&f| frames[f].facts.clone()).collect();
+        let (geometry, order) = volume_of(&facts)?;
+        let mut rank = vec![0; distinct.len()];
+        for (k, &i) in order.iter().enumerate() {
+            rank[i] = k;
+        }
+        let index = place.iter().map(|&d| rank[d]).collect();
+        let in_order: Vec<HeadSlice> = order.iter().map(|&i| frames[distinct[i]].clone()).collect();
+        let (source, rel, stamp) = (self.source.clone(), rel.to_path_buf(), *stamp);
+        let read = move |k: usize| -> io::Result<Vec<f32>> {
+            let file = source.open(&rel)?;
+            if file.stamp()? != stamp {
+                return Err(io::Error::other("the volume changed since it was planned"));
+            }
+            in_order[k].physical(file.as_ref())
+        };
+        let face = SeriesFace::new(geometry, first.modality, Box::new(read));
+        Ok((Arc::new(face), index))
     }
 
     /// The series of folder `dir` (read again when it changed, or when `fresh`).
@@ -118,10 +193,14 @@ impl Faces {
             };
             let Ok(stamp) = file.stamp() else { continue };
             match head_slice(file.as_ref()) {
-                Ok(Some(Ok(slice))) => groups
-                    .entry(key(&slice))
-                    .or_default()
-                    .push((entry.name, stamp, slice)),
+                // A multi-frame image is a volume of its own.
+                Ok(Some(Ok(mut frames))) if frames.len() == 1 => {
+                    let slice = frames.swap_remove(0);
+                    groups
+                        .entry(key(&slice))
+                        .or_default()
+                        .push((entry.name, stamp, slice));
+                }
                 Ok(_) | Err(DeidError::Refused(_)) => {}
                 Err(DeidError::Io(e)) => {
                     tracing::debug!(error = %e, "a file of a head series' folder could not be read");
@@ -178,11 +257,8 @@ pub(super) struct FileFaces<'a> {
 }
 
 impl crate::deid::Faces for FileFaces<'_> {
-    fn face(
-        &self,
-        slice: &HeadSlice,
-    ) -> io::Result<Result<(Arc<SeriesFace>, usize), Undefaceable>> {
-        self.faces.face(self.rel, slice)
+    fn face(&self, frames: &[HeadSlice]) -> io::Result<HeadFace> {
+        self.faces.face(self.rel, frames)
     }
 }
 
