@@ -67,8 +67,8 @@ pub enum Command {
         /// Memory for cached plans, in bytes (suffixes K, M, G accepted).
         #[arg(long, default_value = "256M", value_parser = parse_bytes)]
         cache_size: u64,
-        /// FUSE worker threads.
-        #[arg(long, default_value_t = 4)]
+        /// FUSE worker threads (at least 1).
+        #[arg(long, default_value_t = 4, value_parser = at_least_one)]
         threads: usize,
         /// Seconds the kernel may cache names and sizes; archive changes show within it.
         #[arg(long, default_value_t = 60)]
@@ -121,7 +121,7 @@ pub enum Command {
         policy: PolicyArgs,
         /// Folders listed and written at once (writing waits on the disk more than on the
         /// processor: more than the cores pays).
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 8, value_parser = at_least_one)]
         jobs: usize,
     },
     /// Count what the view would show and hide, by reason, modality and transfer syntax.
@@ -144,6 +144,15 @@ pub enum Command {
         #[arg(long)]
         exit: bool,
     },
+}
+
+/// A count of threads or jobs: 1 or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("0 would do nothing: give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a number: give 1 or more")),
+    }
 }
 
 /// "4096", "64K", "256M", "2G" -> bytes.

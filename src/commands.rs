@@ -178,6 +178,7 @@ fn export(
     policy: &PolicyArgs,
     jobs: usize,
 ) -> anyhow::Result<ExitCode> {
+    run::check_export_dest(source, dest)?;
     let (keys, policy) = setup(key_file, policy)?;
     // `jobs` threads in all: each lists a directory (planning its files) and then writes
     // them, while the others write theirs.

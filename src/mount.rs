@@ -49,13 +49,28 @@ pub fn check_source(source: &Path, mountpoint: &Path) -> anyhow::Result<()> {
 pub fn preflight(spec: &MountSpec) -> anyhow::Result<()> {
     let m = &spec.mountpoint;
     match std::fs::metadata(m) {
-        Err(_) => {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+            let what = match crate::mountinfo::mount_at(m) {
+                Some(found) if found.is_deidfs() => "a deidfs view whose daemon has stopped",
+                _ => "a FUSE filesystem whose daemon has stopped",
+            };
+            bail!(
+                "mountpoint {}: {what} is still mounted there; clear it with `deidfs unmount {}`, then mount again",
+                m.display(),
+                m.display()
+            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             bail!(
                 "mountpoint {}: does not exist; create it with `mkdir -p {}`",
                 m.display(),
                 m.display()
             );
         }
+        Err(e) => bail!(
+            "mountpoint {}: {e}; give a directory you can read",
+            m.display()
+        ),
         Ok(md) if !md.is_dir() => {
             bail!(
                 "mountpoint {}: not a directory; give an empty directory",
@@ -231,10 +246,18 @@ pub fn report_ready() {
     }
 }
 
-/// `deidfs unmount`: fusermount3 -u, else umount; a dead daemon's mount is cleared lazily.
+/// `deidfs unmount`: of a deidfs view only (anything else mounted there is left as it is,
+/// and said), fusermount3 -u, else umount; a dead daemon's mount is cleared lazily.
 pub fn unmount(mountpoint: &Path) -> anyhow::Result<()> {
-    if !is_mountpoint(mountpoint) {
-        bail!("{}: nothing is mounted there", mountpoint.display());
+    match crate::mountinfo::mount_at(mountpoint) {
+        None => bail!("{}: nothing is mounted there", mountpoint.display()),
+        Some(m) if !m.is_deidfs() => bail!(
+            "{}: a {} filesystem ({}) is mounted there, not a deidfs view: left mounted; unmount it with umount if you mean to",
+            mountpoint.display(),
+            m.fs_type,
+            m.source
+        ),
+        Some(_) => {}
     }
     let attempts: [(&str, &[&str]); 3] = [
         ("fusermount3", &["-u"]),

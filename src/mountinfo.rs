@@ -9,11 +9,15 @@ pub struct Mount {
     pub mount_point: PathBuf,
     /// e.g. `ext4`, `fuse.deidfs`.
     pub fs_type: String,
+    /// The mount source (a device, a server path, or what a FUSE daemon calls itself).
+    pub source: String,
 }
 
 impl Mount {
+    /// A deidfs view: `fuse.deidfs` when mounted through fusermount3 (as a user) or a helper,
+    /// plain `fuse` with the source `deidfs` when root mounts it directly.
     pub fn is_deidfs(&self) -> bool {
-        self.fs_type == "fuse.deidfs"
+        self.fs_type == "fuse.deidfs" || (self.fs_type == "fuse" && self.source == "deidfs")
     }
 }
 
@@ -22,20 +26,40 @@ pub fn mounts() -> Vec<Mount> {
     parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
 }
 
-/// Parses mountinfo text: field 5 is the mount point, and after the ` - ` separator comes
-/// the filesystem type. Paths are octal-escaped (`\040` for a space).
+/// Parses mountinfo text: field 5 is the mount point, and after the ` - ` separator come
+/// the filesystem type and the source. Paths are octal-escaped (`\040` for a space).
 pub fn parse(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|l| {
             let (left, right) = l.split_once(" - ")?;
             let mount_point = unescape(left.split(' ').nth(4)?);
-            let fs_type = right.split(' ').next()?.to_string();
+            let mut right = right.split(' ');
+            let fs_type = right.next()?.to_string();
+            let source = unescape(right.next().unwrap_or_default())
+                .to_string_lossy()
+                .into_owned();
             Some(Mount {
                 mount_point,
                 fs_type,
+                source,
             })
         })
         .collect()
+}
+
+/// What is mounted at `path` (the topmost of the mounts there), found without touching the
+/// path itself: a dead FUSE mount cannot even be resolved ("Transport endpoint is not
+/// connected"), so the path is made absolute by its parent.
+pub fn mount_at(path: &Path) -> Option<Mount> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let parent = std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
+        .ok()
+        .or_else(|| std::path::absolute(parent.unwrap_or(Path::new("."))).ok())?;
+    let at = match path.file_name() {
+        Some(name) => parent.join(name),
+        None => std::fs::canonicalize(path).ok()?,
+    };
+    mounts().into_iter().rev().find(|m| m.mount_point == at)
 }
 
 /// The innermost live deidfs mount that holds `path`.
@@ -87,6 +111,19 @@ mod tests {
         assert_eq!(m[1].mount_point, PathBuf::from("/mnt/my view"));
         assert!(m[1].is_deidfs() && !m[0].is_deidfs() && !m[2].is_deidfs());
         assert_eq!(m[2].fs_type, "fuse.sshfs");
+        assert_eq!(m[2].source, "host:");
+    }
+
+    #[test]
+    fn a_view_root_mounted_shows_as_fuse_with_the_source_deidfs() {
+        let m = parse(
+            "42 27 0:39 / /tmp/view ro,nosuid - fuse deidfs ro,user_id=0\n\
+             43 27 0:40 / /tmp/other rw - fuse sshfs rw\n\
+             44 27 0:41 / /tmp/t rw - tmpfs deidfs rw\n",
+        );
+        assert!(m[0].is_deidfs());
+        assert!(!m[1].is_deidfs(), "another FUSE filesystem");
+        assert!(!m[2].is_deidfs(), "a tmpfs named deidfs");
     }
 
     #[test]

@@ -30,7 +30,9 @@ impl fmt::Debug for SecretKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("key file {path}: cannot read it ({source}); create one with `deidfs keygen {path}`")]
+    #[error("key file {path}: no such file; create one with `deidfs keygen {path}`")]
+    Missing { path: PathBuf },
+    #[error("key file {path}: cannot read it ({source}); check the path and its permissions")]
     Read { path: PathBuf, source: io::Error },
     #[error(
         "key file {path} is readable by group or others (mode {mode:04o}); fix it with `chmod 600 {path}`"
@@ -82,9 +84,18 @@ impl SecretKey {
 
     /// Loads a key file, refusing one that others could read.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let read_err = |source| KeyError::Read {
-            path: path.to_path_buf(),
-            source,
+        let read_err = |source: io::Error| match source.kind() {
+            io::ErrorKind::NotFound => KeyError::Missing {
+                path: path.to_path_buf(),
+            },
+            // Not text: not a key file deidfs wrote.
+            io::ErrorKind::InvalidData => KeyError::Format {
+                path: path.to_path_buf(),
+            },
+            _ => KeyError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
         };
         let meta = std::fs::metadata(path).map_err(read_err)?;
         let mode = meta.permissions().mode() & 0o777;

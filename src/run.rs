@@ -136,6 +136,49 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     crate::mount::serve(&req.spec, Arc::new(source), cfg, stop, ready)
 }
 
+/// Whether `a` and `b` name one existing file (by device and inode: links and `..` alike).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// `path` with its deepest existing ancestor resolved (links, `..`), the rest appended: where
+/// a file not yet written will be.
+pub fn resolved(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut at = abs.as_path();
+    loop {
+        if let Ok(found) = std::fs::canonicalize(at) {
+            return rest.iter().rev().fold(found, |p, c| p.join(c));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses an export destination inside the source (the next run would export its own
+/// output), or the source itself.
+pub fn check_export_dest(source: &Path, dest: &Path) -> anyhow::Result<()> {
+    let (source_at, dest_at) = (resolved(source), resolved(dest));
+    if dest_at.starts_with(&source_at) {
+        bail!(
+            "{}: inside the source {}; export to a folder outside the archive (the next run would export its own output)",
+            dest.display(),
+            source.display()
+        );
+    }
+    Ok(())
+}
+
 fn open(path: &Path) -> anyhow::Result<FileAt> {
     FileAt::open(path).with_context(|| format!("{}: cannot open", path.display()))
 }
@@ -148,6 +191,35 @@ pub fn deid_file(
     keys: &Pseudonyms,
     policy: &Policy,
 ) -> anyhow::Result<Option<Refusal>> {
+    if input.is_dir() {
+        bail!(
+            "{}: a directory; deid takes one file (for a folder: `deidfs export {} DEST --key-file KEY`)",
+            input.display(),
+            input.display()
+        );
+    }
+    if same_file(input, output) {
+        bail!(
+            "{}: the output is the input file; write the de-identified copy to another path (the original is never overwritten)",
+            output.display()
+        );
+    }
+    if output.is_dir() {
+        bail!(
+            "{}: a directory; give the output file's path (e.g. {})",
+            output.display(),
+            output.join("out.dcm").display()
+        );
+    }
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        bail!(
+            "{}: no such folder for the output; create it with `mkdir -p {}`",
+            parent.display(),
+            parent.display()
+        );
+    }
     let src = open(input)?;
     let outcome = match Engine::new(policy, keys).plan(&src) {
         Ok(o) => o,

@@ -170,6 +170,11 @@ pub fn walk(src: &dyn ReadAt, limits: Limits) -> Result<Layout, LayoutError> {
             elements: Vec::new(),
         });
     }
+    // Without a file meta group, a file shorter than one element header holds no data set:
+    // it is no DICOM file (rather than a truncated one).
+    if meta.is_none() && w.file_len < dataset_start + 8 {
+        return Err(LayoutError::NotDicom("shorter than one data element"));
+    }
     let enc = w.detect(dataset_start, declared)?;
     if !enc.explicit && enc.big_endian {
         return Err(LayoutError::NotDicom(
