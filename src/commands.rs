@@ -13,8 +13,10 @@ use std::process::ExitCode;
 /// Exit status when a file is refused (not an error of the command itself).
 pub const EXIT_REFUSED: u8 = 3;
 
-pub fn run(cli: Cli) -> ExitCode {
-    match dispatch(cli) {
+/// Runs the parsed command line; `args` is the command line it was parsed from (without the
+/// program name), which a detaching mount hands to its daemon.
+pub fn run(cli: Cli, args: Vec<std::ffi::OsString>) -> ExitCode {
+    match dispatch(cli, args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("deidfs: {}", crate::error_text(&e));
@@ -28,7 +30,7 @@ fn setup(key_file: &Path, args: &PolicyArgs) -> anyhow::Result<(Pseudonyms, Poli
     Ok((keys, run::load_policy(&args.policy, &args.options)?))
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Keygen { keyfile } => {
             let key = SecretKey::generate_file(&keyfile)?;
@@ -85,7 +87,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ttl: std::time::Duration::from_secs(ttl),
             };
             if !foreground {
-                mount::detach(std::env::args_os().skip(1).collect())?;
+                mount::detach(args)?;
                 let m = spec.mountpoint.display();
                 println!("deidfs: mounted at {m}; unmount with `deidfs unmount {m}`");
                 return Ok(ExitCode::SUCCESS);

@@ -22,6 +22,7 @@ pub mod demo;
 pub mod dicom;
 pub mod fs;
 pub mod fuse;
+pub mod helper;
 pub mod io;
 pub mod mount;
 pub mod mountinfo;

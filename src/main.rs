@@ -1,5 +1,24 @@
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use deidfs::cli::Cli;
+use std::ffi::OsString;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    deidfs::commands::run(deidfs::cli::Cli::parse())
+fn main() -> ExitCode {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    let subcommands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let names: Vec<&str> = subcommands.iter().map(String::as_str).collect();
+    // Run by mount(8) (fstab, systemd): the helper's arguments mean a `deidfs mount`.
+    match deidfs::helper::mount_args(&argv, &names) {
+        None => {}
+        Some(Ok(args)) => argv.splice(1.., args).for_each(drop),
+        Some(Err(e)) => {
+            eprintln!("deidfs: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let cli = Cli::parse_from(&argv);
+    deidfs::commands::run(cli, argv.split_off(1))
 }

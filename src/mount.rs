@@ -181,6 +181,8 @@ pub fn serve(
     let _ = notifier.set(session.notifier());
     tracing::info!(planner = %planner, "mounted");
     ready();
+    // Under systemd (Type=notify): the view is live. Nothing is sent without NOTIFY_SOCKET.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     while !stop.load(Ordering::Relaxed) && !session.guard.is_finished() {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -193,6 +195,7 @@ pub fn serve(
         return Ok(());
     }
     tracing::info!("signal received: unmounting");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     session.umount_and_join().context("unmount failed")
 }
 

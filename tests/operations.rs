@@ -259,3 +259,213 @@ fn unmount_leaves_what_is_not_a_deidfs_view_mounted() {
     assert!(said(&o).contains("not a deidfs view"), "{}", said(&o));
     assert!(still, "the tmpfs is still mounted");
 }
+
+/// The example units of docs/systemd with this machine's paths: the binary under test, the
+/// archive `src`, the view `view`, the key `key`.
+fn unit_text(name: &str, src: &Path, view: &Path, key: &Path) -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/systemd")
+            .join(name),
+    )
+    .unwrap();
+    text.replace("/usr/local/bin/deidfs", env!("CARGO_BIN_EXE_deidfs"))
+        .replace("/srv/pacs", src.to_str().unwrap())
+        .replace("/mnt/deid", view.to_str().unwrap())
+        .replace("/etc/deidfs/view.key", key.to_str().unwrap())
+}
+
+#[test]
+fn the_documented_systemd_units_pass_systemds_own_parser() {
+    let (dir, key, src) = setup();
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no systemd-analyze (apt-get install systemd)");
+        return;
+    }
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    let units = dir.path().join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    let service = units.join("deidfs-view.service");
+    std::fs::write(
+        &service,
+        unit_text("deidfs-view.service", &src, &view, &key),
+    )
+    .unwrap();
+    // A mount unit is named after its mount point.
+    let escaped = Command::new("systemd-escape")
+        .args(["--path", "--suffix=mount"])
+        .arg(&view)
+        .output()
+        .unwrap();
+    let mount_unit = units.join(String::from_utf8_lossy(&escaped.stdout).trim());
+    std::fs::write(&mount_unit, unit_text("mnt-deid.mount", &src, &view, &key)).unwrap();
+    let o = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&service)
+        .arg(&mount_unit)
+        .output()
+        .unwrap();
+    // systemd-analyze exits 0 on settings it ignores: it must say nothing at all.
+    assert!(
+        o.status.success() && said(&o).trim().is_empty(),
+        "{}",
+        said(&o)
+    );
+    // And it does speak up on a unit it cannot take (the check can fail).
+    let bad = units.join("bad.service");
+    std::fs::write(
+        &bad,
+        unit_text("deidfs-view.service", &src, &view, &key).replace("Type=notify", "Type=notifx"),
+    )
+    .unwrap();
+    let o = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(said(&o).contains("notifx"), "{}", said(&o));
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn under_systemd_the_daemon_says_ready_once_the_view_is_live_and_stopping_on_sigterm() {
+    let (dir, key, src) = setup();
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    // systemd's side of Type=notify: a datagram socket named by NOTIFY_SOCKET.
+    let socket_path = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("mount")
+        .arg(&src)
+        .arg(&view)
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--foreground")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("READY=1 within 30 s");
+    let live = deidfs::mount::is_mountpoint(&view) && std::fs::read_dir(&view).unwrap().count() > 0;
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "READY=1");
+    assert!(live, "the view was live when READY=1 came");
+    // SAFETY: kill a child of this test.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let n = socket.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "STOPPING=1");
+    assert!(child.wait().unwrap().success());
+    assert!(!deidfs::mount::is_mountpoint(&view));
+}
+
+/// `/sbin/mount.fuse.deidfs` linked to the binary under test while it lives (mount(8) finds
+/// its helpers there only); `None` when another one is installed (left alone).
+struct Helper(Option<PathBuf>);
+
+impl Helper {
+    fn link() -> Helper {
+        let at = PathBuf::from("/sbin/mount.fuse.deidfs");
+        match std::fs::read_link(&at) {
+            Err(_) if !at.exists() => {
+                std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_deidfs"), &at).unwrap();
+                Helper(Some(at))
+            }
+            Ok(to) if to == Path::new(env!("CARGO_BIN_EXE_deidfs")) => Helper(Some(at)),
+            _ => Helper(None),
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Some(at) = &self.0 {
+            let _ = std::fs::remove_file(at);
+        }
+    }
+}
+
+/// Waits until no daemon serves `view` (umount lets it exit).
+fn daemon_gone(view: &Path) -> bool {
+    (0..100).any(|_| {
+        let o = Command::new("pgrep")
+            .arg("-f")
+            .arg(format!("mount .* {}", view.display()))
+            .output()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        o.stdout.is_empty()
+    })
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn mount_8_and_the_documented_fstab_line_mount_the_view_and_umount_ends_it() {
+    if !is_root() {
+        eprintln!("skipped: mount(8) of a FUSE helper here needs root");
+        return;
+    }
+    let helper = Helper::link();
+    if helper.0.is_none() {
+        eprintln!("skipped: another /sbin/mount.fuse.deidfs is installed");
+        return;
+    }
+    let (dir, key, src) = setup();
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    // mount -t fuse.deidfs, with what fstab and systemd add.
+    let o = Command::new("mount")
+        .args(["-t", "fuse.deidfs"])
+        .arg(&src)
+        .arg(&view)
+        .arg("-o")
+        .arg(format!(
+            "key-file={},policy=research,_netdev,nofail,x-systemd.automount",
+            key.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", said(&o));
+    assert_eq!(
+        std::fs::read_dir(&view).unwrap().count(),
+        1,
+        "one study shown"
+    );
+    let o = Command::new("umount").arg(&view).output().unwrap();
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(!deidfs::mount::is_mountpoint(&view));
+    assert!(daemon_gone(&view), "the daemon exits when unmounted");
+    // The fstab line of docs/systemd/fstab, mounted by its mount point.
+    let fstab = dir.path().join("fstab");
+    std::fs::write(&fstab, unit_text("fstab", &src, &view, &key)).unwrap();
+    let o = Command::new("mount")
+        .arg("--fstab")
+        .arg(&fstab)
+        .arg(&view)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(deidfs::mount::is_mountpoint(&view));
+    let o = Command::new("umount").arg(&view).output().unwrap();
+    assert!(o.status.success(), "{}", said(&o));
+    // An option deidfs does not know fails the mount, by name.
+    let o = Command::new("mount")
+        .args(["-t", "fuse.deidfs"])
+        .arg(&src)
+        .arg(&view)
+        .arg("-o")
+        .arg(format!("key-file={},colour=blue", key.display()))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(said(&o).contains("colour=blue"), "{}", said(&o));
+    assert!(!deidfs::mount::is_mountpoint(&view));
+}
