@@ -17,9 +17,7 @@ fn main() -> Result<(), String> {
     let cfg = Config {
         planner: Arc::new(Mirror),
         cache_bytes: 256 << 20,
-        // SAFETY: getuid/getgid have no preconditions.
-        uid: unsafe { libc::getuid() },
-        gid: unsafe { libc::getgid() },
+        access: deidfs::access::Access::mounting_user(),
         time: std::time::SystemTime::now(),
         workers: 4,
         audit: None,

@@ -61,9 +61,27 @@ pub enum Command {
         /// Stay attached (for tests and systemd); otherwise detach once the mount is live.
         #[arg(long)]
         foreground: bool,
-        /// Let other users read the view (with default_permissions).
+        /// Let other users read the view, as its owner, group and modes allow (the kernel
+        /// checks them: default_permissions).
         #[arg(long)]
         allow_other: bool,
+        /// Only this group (name or number) may read the view, besides its owner: files
+        /// 0440 and folders 0550 of that group. Needs --allow-other.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// Owner of every file and folder (user name or number; default: you).
+        #[arg(long, value_name = "USER")]
+        uid: Option<String>,
+        /// Group of every file and folder (name or number; default: your group).
+        #[arg(long, value_name = "GROUP")]
+        gid: Option<String>,
+        /// Mode of every file, octal, read bits only (default 0444; 0440 with --group).
+        #[arg(long, value_name = "MODE", value_parser = crate::access::parse_mode)]
+        file_mode: Option<u16>,
+        /// Mode of every folder, octal, read and search bits only (default 0555; 0550 with
+        /// --group).
+        #[arg(long, value_name = "MODE", value_parser = crate::access::parse_mode)]
+        dir_mode: Option<u16>,
         /// Memory for cached plans, in bytes (suffixes K, M, G accepted).
         #[arg(long, default_value = "256M", value_parser = parse_bytes)]
         cache_size: u64,

@@ -72,6 +72,11 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             policy,
             foreground,
             allow_other,
+            group,
+            uid,
+            gid,
+            file_mode,
+            dir_mode,
             cache_size,
             threads,
             ttl,
@@ -86,6 +91,18 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 threads,
                 ttl: std::time::Duration::from_secs(ttl),
             };
+            let access = crate::access::Access::from_args(&crate::access::AccessArgs {
+                uid,
+                gid,
+                group,
+                file_mode,
+                dir_mode,
+                allow_other,
+            })?;
+            // Said where the command was typed (a detached daemon's stderr goes nowhere).
+            if !ready_pipe && let Some(w) = access.exposure(&source, allow_other) {
+                eprintln!("deidfs: {w}");
+            }
             if !foreground {
                 mount::detach(args)?;
                 let m = spec.mountpoint.display();
@@ -99,6 +116,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 policy: policy.policy,
                 options: policy.options,
                 cache_bytes: cache_size,
+                access,
                 log_file,
                 audit_log,
                 open_handles,

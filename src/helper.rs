@@ -15,7 +15,12 @@ use std::path::Path;
 const HELPER_NAMES: [&str; 2] = ["mount.deidfs", "mount.fuse.deidfs"];
 
 /// Options whose value becomes the flag's (`key-file=/k` -> `--key-file /k`).
-const VALUED: [&str; 8] = [
+const VALUED: [&str; 13] = [
+    "group",
+    "uid",
+    "gid",
+    "file-mode",
+    "dir-mode",
     "key-file",
     "policy",
     "option",

@@ -12,6 +12,7 @@
 //! - leaves: `dicom` (tags, VRs, encodings) and `io` (positional reads, atomic and private
 //!   files); `synth` writes synthetic DICOM for the demo, benchmarks and tests.
 
+pub mod access;
 pub mod audit;
 pub mod cache;
 pub mod cli;

@@ -44,9 +44,7 @@ pub fn view_config(
     Config {
         planner: Arc::new(Deidentify::new(policy, keys, frame_bytes)),
         cache_bytes: cache_bytes - frame_bytes,
-        // SAFETY: getuid/getgid have no preconditions and cannot fail.
-        uid: unsafe { libc::getuid() },
-        gid: unsafe { libc::getgid() },
+        access: crate::access::Access::mounting_user(),
         time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
         workers: (threads * 2).clamp(4, 16),
         audit,
@@ -107,6 +105,8 @@ pub struct MountRequest {
     pub policy: String,
     pub options: Vec<String>,
     pub cache_bytes: u64,
+    /// Owner, group and modes of every entry.
+    pub access: crate::access::Access,
     pub log_file: Option<PathBuf>,
     pub audit_log: Option<PathBuf>,
     /// Every open gets a handle pinned to one version (implied by an audit log).
@@ -130,6 +130,7 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     };
     let mut cfg = view_config(policy, keys, req.cache_bytes, req.spec.threads, audit);
     cfg.open_handles = req.open_handles || cfg.audit.is_some();
+    cfg.access = req.access;
     let source = LocalSource::new(&req.source)
         .with_context(|| format!("source {}", req.source.display()))?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -469,3 +469,85 @@ fn mount_8_and_the_documented_fstab_line_mount_the_view_and_umount_ends_it() {
     assert!(said(&o).contains("colour=blue"), "{}", said(&o));
     assert!(!deidfs::mount::is_mountpoint(&view));
 }
+
+/// `program args` run as user `uid` with only the supplementary group `groups` (setpriv, of
+/// util-linux: the numbers need no account).
+fn as_user(uid: u32, groups: &[u32], program: &str, args: &[&Path]) -> Output {
+    let mut c = Command::new("setpriv");
+    c.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"));
+    if groups.is_empty() {
+        c.arg("--clear-groups");
+    } else {
+        let g: Vec<String> = groups.iter().map(u32::to_string).collect();
+        c.arg(format!("--groups={}", g.join(",")));
+    }
+    c.arg(program).args(args).output().unwrap()
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn with_group_only_that_group_reads_the_view_and_an_open_source_is_warned_of() {
+    if !is_root() {
+        eprintln!("skipped: switching to other users needs root");
+        return;
+    }
+    let (dir, key, src) = setup();
+    let (analysts, analyst, outsider) = (59_002u32, 59_001u32, 59_003u32);
+    // Other users may reach the mountpoint; the archive is open to all at first.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    let group = analysts.to_string();
+    let mount = || {
+        deidfs(&[
+            &"mount",
+            &src,
+            &view,
+            &"--key-file",
+            &key,
+            &"--allow-other",
+            &"--group",
+            &group,
+        ])
+    };
+    let o = mount();
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(
+        said(&o).contains("can be read by every user"),
+        "the open source is warned of: {}",
+        said(&o)
+    );
+    let file = common::walk(&view)
+        .into_iter()
+        .next()
+        .expect("a file in the view");
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&file).unwrap();
+        assert_eq!((m.gid(), m.mode() & 0o7777), (analysts, 0o440));
+        let d = std::fs::metadata(file.parent().unwrap()).unwrap();
+        assert_eq!((d.gid(), d.mode() & 0o7777), (analysts, 0o550));
+    }
+    let member = as_user(analyst, &[analysts], "cat", &[&file]);
+    let other = as_user(outsider, &[], "cat", &[&file]);
+    let listed = as_user(outsider, &[], "ls", &[&view]);
+    assert!(deidfs(&[&"unmount", &view]).status.success());
+    assert!(member.status.success(), "a member reads: {}", said(&member));
+    assert!(member.stdout.len() > 128, "the whole file");
+    assert!(!other.status.success());
+    assert!(
+        said(&other).contains("Permission denied"),
+        "{}",
+        said(&other)
+    );
+    assert!(!listed.status.success(), "nor lists: {}", said(&listed));
+    // Closed to others, the source draws no warning.
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = mount();
+    let _ = deidfs(&[&"unmount", &view]);
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(!said(&o).contains("warning"), "{}", said(&o));
+}

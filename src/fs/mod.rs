@@ -48,9 +48,9 @@ pub struct Config {
     /// What each file becomes and what it is called.
     pub planner: Arc<dyn Planner>,
     pub cache_bytes: u64,
-    /// Owner shown for every entry (the mounting user).
-    pub uid: u32,
-    pub gid: u32,
+    /// Owner, group and modes shown for every entry (the mounting user's, 0444 and 0555
+    /// unless the mount says otherwise).
+    pub access: crate::access::Access,
     /// The only timestamp shown (the mount time): the source's would be PHI.
     pub time: SystemTime,
     /// Parallel planners when a directory is listed.
@@ -181,16 +181,19 @@ impl DeidFs {
 
     fn attr_of(&self, node: &Node) -> Attr {
         let (perm, size) = match node.kind {
-            Kind::Dir => (0o555, 0),
-            Kind::File => (0o444, lock(&node.state).as_ref().map_or(0, |s| s.size)),
+            Kind::Dir => (self.cfg.access.dir_mode, 0),
+            Kind::File => (
+                self.cfg.access.file_mode,
+                lock(&node.state).as_ref().map_or(0, |s| s.size),
+            ),
         };
         Attr {
             ino: node.ino,
             kind: node.kind,
             size,
             perm,
-            uid: self.cfg.uid,
-            gid: self.cfg.gid,
+            uid: self.cfg.access.uid,
+            gid: self.cfg.access.gid,
             time: self.cfg.time,
         }
     }
