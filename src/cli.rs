@@ -91,9 +91,15 @@ pub enum Command {
         /// Seconds the kernel may cache names and sizes; archive changes show within it.
         #[arg(long, default_value_t = 60)]
         ttl: u64,
-        /// Append logs here (mode 0600). Logs name files by their pseudonym only.
+        /// Append logs here (mode 0600). Without it: stderr in the foreground (the journal,
+        /// under systemd), the system log (/dev/log) when detached. Logs name files by their
+        /// pseudonym only. The level is DEIDFS_LOG's: error, warn, info (default) or debug,
+        /// or a tracing filter such as `info,deidfs::fs=debug`.
         #[arg(long)]
         log_file: Option<PathBuf>,
+        /// Log lines as text or as JSON objects (one per line).
+        #[arg(long, value_enum, default_value_t = crate::run::LogFormat::Text)]
+        log_format: crate::run::LogFormat,
         /// Append one JSON line per file opened through the view (mode 0600). Implies
         /// --open-handles.
         #[arg(long)]

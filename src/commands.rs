@@ -81,6 +81,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             threads,
             ttl,
             log_file,
+            log_format,
             audit_log,
             open_handles,
             ready_pipe,
@@ -104,6 +105,13 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 eprintln!("deidfs: {w}");
             }
             if !foreground {
+                let syslog = std::path::Path::new(crate::syslog::SOCKET);
+                if log_file.is_none() && crate::syslog::Syslog::connect(syslog).is_none() {
+                    eprintln!(
+                        "deidfs: warning: no system log listens at {} and no --log-file is given: the daemon's logs will be lost; give --log-file PATH",
+                        syslog.display()
+                    );
+                }
                 mount::detach(args)?;
                 let m = spec.mountpoint.display();
                 println!("deidfs: mounted at {m}; unmount with `deidfs unmount {m}`");
@@ -118,6 +126,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 cache_bytes: cache_size,
                 access,
                 log_file,
+                log_format,
                 audit_log,
                 open_handles,
                 attached: !ready_pipe,

@@ -177,6 +177,19 @@ impl Filesystem for FuseAdapter {
         reply.ok();
     }
 
+    /// Nothing is written, so there is nothing to flush (fuser's default logs a warning of
+    /// several lines per close, and the kernel asks at every close).
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.fs.opendir(ino.0) {
             // The kernel caches the entries it reads; it keeps them across opens while they

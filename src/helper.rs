@@ -15,7 +15,7 @@ use std::path::Path;
 const HELPER_NAMES: [&str; 2] = ["mount.deidfs", "mount.fuse.deidfs"];
 
 /// Options whose value becomes the flag's (`key-file=/k` -> `--key-file /k`).
-const VALUED: [&str; 13] = [
+const VALUED: [&str; 14] = [
     "group",
     "uid",
     "gid",
@@ -28,6 +28,7 @@ const VALUED: [&str; 13] = [
     "threads",
     "ttl",
     "log-file",
+    "log-format",
     "audit-log",
 ];
 

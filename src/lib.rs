@@ -34,6 +34,7 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod synth;
+pub mod syslog;
 pub mod tools;
 
 /// Locks a mutex, taking the data even if another thread panicked while holding it: every

@@ -75,26 +75,53 @@ pub fn offline_view(
     Ok(KeyHolderView::new(Arc::new(src), cfg))
 }
 
-/// Logs go to `file` (append, mode 0600), else to stderr when attached, else nowhere.
-/// They name files by pseudonym only; the level comes from DEIDFS_LOG (default info).
-pub fn init_logging(file: Option<&Path>, attached: bool) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DEIDFS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false);
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields).
+    Json,
+}
+
+/// Where logs go: `file` (append, mode 0600), else stderr when attached (a terminal, or
+/// systemd's journal for a service in the foreground), else the system log (`/dev/log`),
+/// else nowhere (said by the return value: `false`). They name files by pseudonym only;
+/// the level comes from DEIDFS_LOG (default info; fuser's own messages from warn up).
+pub fn init_logging(
+    file: Option<&Path>,
+    attached: bool,
+    format: LogFormat,
+) -> anyhow::Result<bool> {
+    fn init<W>(writer: W, format: LogFormat)
+    where
+        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("DEIDFS_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fuser=warn"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(writer);
+        let _ = match format {
+            LogFormat::Text => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
+        };
+    }
     match file {
         Some(path) => {
             let f = crate::io::create_private(path, crate::io::Private::Append)
                 .with_context(|| format!("log file {}", path.display()))?;
-            let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
+            init(std::sync::Mutex::new(f), format);
         }
-        None if attached => {
-            let _ = builder.with_writer(std::io::stderr).try_init();
-        }
-        None => {}
+        None if attached => init(std::io::stderr, format),
+        None => match crate::syslog::Syslog::connect(Path::new(crate::syslog::SOCKET)) {
+            Some(s) => init(s, format),
+            None => return Ok(false),
+        },
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A mount of a local archive, as the command line describes it.
@@ -108,6 +135,7 @@ pub struct MountRequest {
     /// Owner, group and modes of every entry.
     pub access: crate::access::Access,
     pub log_file: Option<PathBuf>,
+    pub log_format: LogFormat,
     pub audit_log: Option<PathBuf>,
     /// Every open gets a handle pinned to one version (implied by an audit log).
     pub open_handles: bool,
@@ -117,7 +145,7 @@ pub struct MountRequest {
 
 /// Mounts and serves until a signal or an external unmount; `ready` is told once it is live.
 pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
-    init_logging(req.log_file.as_deref(), req.attached)?;
+    init_logging(req.log_file.as_deref(), req.attached, req.log_format)?;
     let keys = load_keys(&req.key_file)?;
     let policy = load_policy(&req.policy, &req.options)?;
     crate::mount::check_source(&req.source, &req.spec.mountpoint)?;

@@ -551,3 +551,85 @@ fn with_group_only_that_group_reads_the_view_and_an_open_source_is_warned_of() {
     assert!(o.status.success(), "{}", said(&o));
     assert!(!said(&o).contains("warning"), "{}", said(&o));
 }
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn json_logs_are_one_object_per_line_without_fusers_noise_or_phi() {
+    let (dir, key, src) = setup();
+    let view = dir.path().join("view");
+    let log = dir.path().join("log.json");
+    std::fs::create_dir_all(&view).unwrap();
+    let o = deidfs(&[
+        &"mount",
+        &src,
+        &view,
+        &"--key-file",
+        &key,
+        &"--open-handles",
+        &"--log-format",
+        &"json",
+        &"--log-file",
+        &log,
+    ]);
+    assert!(o.status.success(), "{}", said(&o));
+    for file in common::walk(&view) {
+        // Opened, read and closed: the kernel flushes at every close.
+        assert!(std::fs::read(&file).unwrap().len() > 128);
+    }
+    assert!(deidfs(&[&"unmount", &view]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "mounted"),
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| l["level"].is_string()), "{text}");
+    assert!(!text.contains("Not Implemented"), "{text}");
+    assert!(!text.contains(fx::PATIENT_NAME), "{text}");
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn detached_without_a_log_file_the_daemon_logs_to_the_system_log() {
+    let syslog = Path::new(deidfs::syslog::SOCKET);
+    if !is_root() || syslog.exists() {
+        eprintln!(
+            "skipped: needs root and no system log at /dev/log (this test listens there itself)"
+        );
+        return;
+    }
+    struct Listening(std::os::unix::net::UnixDatagram);
+    impl Drop for Listening {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(deidfs::syslog::SOCKET);
+        }
+    }
+    let log = Listening(std::os::unix::net::UnixDatagram::bind(syslog).unwrap());
+    log.0
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let (dir, key, src) = setup();
+    let view = dir.path().join("view");
+    mount(&src, &view, &key);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = log.0.recv(&mut buf) {
+        let line = String::from_utf8_lossy(&buf[..n]).to_string();
+        let done = line.contains("mounted ");
+        got.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = deidfs(&[&"unmount", &view]);
+    let mounted = got
+        .iter()
+        .find(|l| l.contains("mounted "))
+        .unwrap_or_else(|| panic!("no 'mounted' line: {got:?}"));
+    // Facility daemon, severity info; the daemon's own pid.
+    assert!(mounted.starts_with("<30>deidfs["), "{mounted}");
+}
