@@ -27,19 +27,36 @@ pub struct PolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a new random secret key (mode 0600). Never overwrites an existing file.
-    Keygen { keyfile: PathBuf },
+    #[command(after_help = "Example:\n  deidfs keygen /etc/deidfs/view.key")]
+    Keygen {
+        /// Where to write the key (must not exist).
+        keyfile: PathBuf,
+    },
     /// De-identify one file.
+    #[command(
+        after_help = "Example:\n  deidfs deid scan.dcm /tmp/scan-deid.dcm --key-file k.key --policy research"
+    )]
     Deid {
+        /// The DICOM file to read (never changed).
         input: PathBuf,
+        /// Where to write the de-identified file (not the input).
         output: PathBuf,
+        /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
+        /// pseudonyms.
         #[arg(long)]
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
     },
     /// Show, per attribute, the action and the value before and after (key holder only: shows PHI).
+    #[command(
+        after_help = "Example:\n  deidfs inspect scan.dcm --key-file k.key --option retain-uids"
+    )]
     Inspect {
+        /// The DICOM file to explain.
         file: PathBuf,
+        /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
+        /// pseudonyms.
         #[arg(long)]
         key_file: PathBuf,
         #[command(flatten)]
@@ -51,9 +68,16 @@ pub enum Command {
         action: PolicyCommand,
     },
     /// Mount SOURCE at MOUNTPOINT as a read-only, de-identified, pseudonymous view.
+    #[command(
+        after_help = "Examples:\n  deidfs mount /srv/pacs /mnt/deid --key-file /etc/deidfs/view.key --policy research\n  deidfs mount /srv/pacs /mnt/deid --key-file k.key --allow-other --group analysts\n\nAs a mount helper (fstab, systemd .mount units): docs/operations.md."
+    )]
     Mount {
+        /// The archive's root folder (read only).
         source: PathBuf,
+        /// An empty folder where the view appears.
         mountpoint: PathBuf,
+        /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
+        /// pseudonyms.
         #[arg(long)]
         key_file: PathBuf,
         #[command(flatten)]
@@ -115,30 +139,50 @@ pub enum Command {
         ready_pipe: bool,
     },
     /// Key holder: print the source path a view path comes from (no mount needed).
+    #[command(
+        after_help = "Example:\n  deidfs resolve /mnt/deid/K3F.../S9Q.../X1Y.dcm --source /srv/pacs --key-file k.key"
+    )]
     Resolve {
         /// A path relative to the view's root, or an absolute path under a live mount.
         view_path: PathBuf,
+        /// The archive's root folder the view was made of.
         #[arg(long)]
         source: PathBuf,
+        /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
+        /// pseudonyms.
         #[arg(long)]
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
     },
     /// Key holder: write uid_mapping.csv, patid_mapping.csv and path_mapping.csv (mode 0600).
+    #[command(
+        after_help = "Example:\n  deidfs crosswalk /srv/pacs --key-file k.key --out /secure/crosswalk"
+    )]
     Crosswalk {
+        /// The archive's root folder.
         source: PathBuf,
+        /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
+        /// pseudonyms.
         #[arg(long)]
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        /// The folder to write the three CSV files into.
         #[arg(long)]
         out: PathBuf,
     },
     /// Write the view as files: the same names and bytes a mount shows.
+    #[command(
+        after_help = "Example:\n  deidfs export /srv/pacs /data/deid --key-file k.key --policy research\n\nRun again to bring the copy up to date: unchanged files are skipped."
+    )]
     Export {
+        /// The archive's root folder (read only).
         source: PathBuf,
+        /// The folder to write into (outside the source).
         dest: PathBuf,
+        /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
+        /// pseudonyms.
         #[arg(long)]
         key_file: PathBuf,
         #[command(flatten)]
@@ -149,7 +193,9 @@ pub enum Command {
         jobs: usize,
     },
     /// Count what the view would show and hide, by reason, modality and transfer syntax.
+    #[command(after_help = "Example:\n  deidfs scan /srv/pacs --policy research --json")]
     Scan {
+        /// The archive's root folder.
         source: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
@@ -161,7 +207,23 @@ pub enum Command {
         show_paths: bool,
     },
     /// Unmount a deidfs view (also clears the mount of a daemon that was killed).
-    Unmount { mountpoint: PathBuf },
+    #[command(after_help = "Example:\n  deidfs unmount /mnt/deid")]
+    Unmount {
+        /// Where the view is mounted (only a deidfs view is unmounted).
+        mountpoint: PathBuf,
+    },
+    /// Write the manual pages (deidfs.1 and one per subcommand) into DIR, e.g.
+    /// `deidfs man /usr/local/share/man/man1`.
+    Man {
+        /// The folder to write the pages into (made if missing).
+        dir: PathBuf,
+    },
+    /// Print the completions for SHELL to standard output, e.g.
+    /// `deidfs completions bash > /etc/bash_completion.d/deidfs`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Build a small fake archive, mount it de-identified and show both sides.
     Demo {
         /// Exit right after showing (do not wait for Ctrl-C).
@@ -200,7 +262,68 @@ pub enum PolicyCommand {
     /// The built-in policies.
     List,
     /// What a policy does (built-in name or path).
-    Show { name: String },
+    Show {
+        /// A built-in policy (basic, research) or a policy file.
+        name: String,
+    },
     /// Check a policy file; prints the first error with its line.
-    Check { path: PathBuf },
+    Check {
+        /// The policy .toml file.
+        path: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    fn every_command(c: &clap::Command, out: &mut Vec<clap::Command>) {
+        out.push(c.clone());
+        for s in c.get_subcommands() {
+            every_command(s, out);
+        }
+    }
+
+    #[test]
+    fn every_argument_of_every_command_says_what_it_is() {
+        let mut all = Vec::new();
+        every_command(&Cli::command(), &mut all);
+        for c in &all {
+            for a in c.get_arguments() {
+                if a.is_hide_set() || ["help", "version"].contains(&a.get_id().as_str()) {
+                    continue;
+                }
+                assert!(
+                    a.get_help().is_some(),
+                    "{} {}: no help",
+                    c.get_name(),
+                    a.get_id()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_commands_a_user_runs_show_an_example() {
+        let cli = Cli::command();
+        for name in [
+            "keygen",
+            "deid",
+            "inspect",
+            "mount",
+            "resolve",
+            "crosswalk",
+            "export",
+            "scan",
+            "unmount",
+        ] {
+            let c = cli.find_subcommand(name).unwrap();
+            let after = c
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(after.contains("deidfs "), "{name}: no example");
+        }
+    }
 }

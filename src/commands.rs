@@ -196,6 +196,22 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
         }
         Command::Unmount { mountpoint } => mount::unmount(&mountpoint)?,
         Command::Demo { exit } => crate::demo::run(exit)?,
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow::anyhow!("{}: {e}; give a folder you can write", dir.display())
+            })?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+            println!(
+                "wrote deidfs.1 and a page per subcommand to {}; read with `man deidfs`",
+                dir.display()
+            );
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "deidfs", &mut std::io::stdout());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

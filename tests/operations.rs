@@ -549,7 +549,7 @@ fn with_group_only_that_group_reads_the_view_and_an_open_source_is_warned_of() {
     let o = mount();
     let _ = deidfs(&[&"unmount", &view]);
     assert!(o.status.success(), "{}", said(&o));
-    assert!(!said(&o).contains("warning"), "{}", said(&o));
+    assert!(!said(&o).contains("can be read by"), "{}", said(&o));
 }
 
 #[test]
@@ -632,4 +632,49 @@ fn detached_without_a_log_file_the_daemon_logs_to_the_system_log() {
         .unwrap_or_else(|| panic!("no 'mounted' line: {got:?}"));
     // Facility daemon, severity info; the daemon's own pid.
     assert!(mounted.starts_with("<30>deidfs["), "{mounted}");
+}
+
+#[test]
+fn man_pages_and_completions_come_from_the_command_line_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = deidfs(&[&"man", &dir.path()]);
+    assert!(o.status.success(), "{}", said(&o));
+    let page = std::fs::read_to_string(dir.path().join("deidfs-mount.1")).unwrap();
+    assert!(
+        page.contains("allow\\-other") && page.contains("group"),
+        "{page}"
+    );
+    assert!(dir.path().join("deidfs.1").exists());
+    if let Ok(rendered) = Command::new("man")
+        .arg("-l")
+        .arg(dir.path().join("deidfs-mount.1"))
+        .output()
+    {
+        if rendered.status.success() {
+            assert!(String::from_utf8_lossy(&rendered.stdout).contains("read-only"));
+        }
+    }
+    let o = deidfs(&[&"completions", &"bash"]);
+    assert!(o.status.success());
+    let script = dir.path().join("deidfs.bash");
+    std::fs::write(&script, &o.stdout).unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "{}", said(&syntax));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--key-file"));
+}
+
+#[test]
+fn a_mistyped_option_is_answered_with_the_one_meant() {
+    let (_dir, _key, src) = setup();
+    let o = deidfs(&[&"scan", &src, &"--option", &"retain-uid"]);
+    assert!(!o.status.success());
+    assert!(
+        said(&o).contains("did you mean \"retain-uids\""),
+        "{}",
+        said(&o)
+    );
 }

@@ -186,8 +186,9 @@ pub fn parse(
             err(
                 opt.span().start,
                 format!(
-                    "unknown option {:?}; the options are: {}",
+                    "unknown option {:?}{}; the options are: {}",
                     opt.get_ref(),
+                    did_you_mean(opt.get_ref(), &names),
                     names.join(", ")
                 ),
             )
@@ -307,20 +308,48 @@ fn check_options(opts: &BTreeSet<ProfileOption>) -> Result<(), String> {
     Ok(())
 }
 
+/// ` (did you mean "NAME"?)` for the name of `names` closest to `typed`, when it is close
+/// (a few letters off); else nothing.
+pub fn did_you_mean(typed: &str, names: &[&str]) -> String {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for j in 0..b.len() {
+                let next = (prev + usize::from(ca != b[j]))
+                    .min(row[j] + 1)
+                    .min(row[j + 1] + 1);
+                prev = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    }
+    names
+        .iter()
+        .map(|n| (distance(typed, n), n))
+        .min()
+        .filter(|(d, _)| *d <= 3.max(typed.len() / 4))
+        .map(|(_, n)| format!(" (did you mean {n:?}?)"))
+        .unwrap_or_default()
+}
+
 /// Adds command-line options to a loaded policy.
 pub fn with_options(mut policy: Policy, names: &[String]) -> Result<Policy, PolicyError> {
     for n in names {
         let o = ProfileOption::from_name(n).ok_or_else(|| PolicyError {
             origin: "--option".into(),
             line: 0,
-            message: format!(
-                "unknown option {n:?}; the options are: {}",
-                ProfileOption::ALL
-                    .iter()
-                    .map(|o| o.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            message: {
+                let names: Vec<_> = ProfileOption::ALL.iter().map(|o| o.name()).collect();
+                format!(
+                    "unknown option {n:?}{}; the options are: {}",
+                    did_you_mean(n, &names),
+                    names.join(", ")
+                )
+            },
         })?;
         policy.options.insert(o);
     }
