@@ -232,6 +232,23 @@ fn export(
     let start = std::time::Instant::now();
     let s = tools::export::export(&fs, &keys, dest, jobs, progress)?;
     let secs = start.elapsed().as_secs_f64();
+    if s.cleaned > 0 {
+        eprintln!(
+            "deidfs: removed {} temporary files an interrupted export left",
+            s.cleaned
+        );
+    }
+    if s.interrupted {
+        println!(
+            "interrupted: {} written ({:.1} MB), {} skipped, {} failed, kept in {}; run the same command again to resume",
+            s.written,
+            s.bytes as f64 / 1e6,
+            s.skipped,
+            s.failed,
+            dest.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
     let hidden: Vec<String> = s.hidden.iter().map(|(r, n)| format!("{r} {n}")).collect();
     println!(
         "exported to {}: {} written ({:.1} MB, {:.1} MB/s), {} skipped (unchanged), {} removed (no longer shown), {} failed; hidden: {}",

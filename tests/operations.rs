@@ -678,3 +678,74 @@ fn a_mistyped_option_is_answered_with_the_one_meant() {
         said(&o)
     );
 }
+
+#[test]
+fn an_interrupted_export_resumes_where_it_stopped_and_leaves_no_temporary_file() {
+    let (dir, key, src) = setup();
+    let file = fx::ct_default().build();
+    for folder in 0..40 {
+        let d = src.join(format!("s{folder:02}"));
+        std::fs::create_dir_all(&d).unwrap();
+        for n in 0..100 {
+            std::fs::write(d.join(format!("{n:03}.dcm")), &file).unwrap();
+        }
+    }
+    let dest = dir.path().join("out");
+    let count = |dir: &Path, what: &str| {
+        common::walk(dir)
+            .iter()
+            .filter(|p| p.to_string_lossy().contains(what))
+            .count()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("export")
+        .arg(&src)
+        .arg(&dest)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--jobs", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !dest.exists() || count(&dest, ".dcm") < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: signal a child of this test.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let first = child.wait_with_output().unwrap();
+    let first_said = String::from_utf8_lossy(&first.stdout).to_string();
+    if first.status.success() {
+        eprintln!("skipped: the export finished before the signal came ({first_said})");
+        return;
+    }
+    assert_eq!(first.status.code(), Some(130), "{first_said}");
+    assert!(
+        first_said.contains("run the same command again to resume"),
+        "{first_said}"
+    );
+    assert_eq!(count(&dest, ".deidfs-tmp-"), 0, "no temporary file left");
+    let kept = count(&dest, ".dcm");
+    assert!((20..4001).contains(&kept), "{kept}");
+    // What a kill -9 would leave: a temporary file.
+    let planted = common::walk(&dest)[0].with_file_name(".x.dcm.deidfs-tmp-4194304");
+    std::fs::write(&planted, b"partial").unwrap();
+    let second = deidfs(&[&"export", &src, &dest, &"--key-file", &key]);
+    assert!(second.status.success(), "{}", said(&second));
+    assert!(
+        said(&second).contains("removed 1 temporary"),
+        "{}",
+        said(&second)
+    );
+    let skipped: usize = said(&second)
+        .split(" skipped")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", said(&second)));
+    assert!(
+        skipped >= kept - 1,
+        "resumed: {skipped} skipped of {kept} kept"
+    );
+    assert_eq!(count(&dest, ".dcm"), 4001, "every file once");
+    assert!(!dest.join(".deidfs-export.partial").exists());
+}

@@ -2,7 +2,7 @@
 //! under a temporary name and renamed when complete, and a keyed manifest so that a second
 //! run writes only what changed.
 
-use super::walk::visit;
+use super::walk::visit_until;
 use crate::fs::KeyHolderView;
 use crate::io::write_atomically;
 use crate::lock;
@@ -24,9 +24,46 @@ pub struct ExportSummary {
     pub failed: usize,
     pub bytes: u64,
     pub hidden: BTreeMap<&'static str, usize>,
+    /// Temporary files of an interrupted run, removed.
+    pub cleaned: usize,
+    /// Stopped by SIGINT or SIGTERM: what was written is kept and recorded, so the next run
+    /// resumes; nothing was removed.
+    pub interrupted: bool,
 }
 
 const MANIFEST: &str = ".deidfs-export";
+/// The files written so far by a run, a line each as they complete: what an interrupted run
+/// did, for the next one.
+const PARTIAL: &str = ".deidfs-export.partial";
+
+/// Removes the temporary files (`.NAME.deidfs-tmp-PID`) that an interrupted export left
+/// under `dir`; returns how many.
+fn clean_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            n += clean_temporaries(&path);
+        } else if name.starts_with('.')
+            && name.contains(".deidfs-tmp-")
+            && std::fs::remove_file(&path).is_ok()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn manifest_lines(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    text.lines().filter_map(|l| {
+        l.split_once('\t')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    })
+}
 
 /// Writes the view's files under `dest` with `jobs` threads. A file whose source version and
 /// policy are unchanged since the last export (per the keyed manifest) is skipped; every file
@@ -39,15 +76,27 @@ pub fn export(
     progress: bool,
 ) -> anyhow::Result<ExportSummary> {
     std::fs::create_dir_all(dest).with_context(|| dest.display().to_string())?;
-    let mut summary = ExportSummary::default();
+    let mut summary = ExportSummary {
+        cleaned: clean_temporaries(dest),
+        ..ExportSummary::default()
+    };
     let manifest_path = dest.join(MANIFEST);
-    let old: BTreeMap<String, String> = std::fs::read_to_string(&manifest_path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            l.split_once('\t')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        })
+    let partial_path = dest.join(PARTIAL);
+    // The last complete run's manifest, and what an interrupted run wrote since.
+    let mut old: BTreeMap<String, String> =
+        manifest_lines(&std::fs::read_to_string(&manifest_path).unwrap_or_default()).collect();
+    old.extend(manifest_lines(
+        &std::fs::read_to_string(&partial_path).unwrap_or_default(),
+    ));
+    let partial = Mutex::new(
+        crate::io::create_private(&partial_path, crate::io::Private::Append)
+            .with_context(|| partial_path.display().to_string())?,
+    );
+    // Ctrl-C or a TERM stops listing and writing; what is written stays recorded.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let signals: Vec<_> = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]
+        .into_iter()
+        .filter_map(|sig| signal_hook::flag::register(sig, stop.clone()).ok())
         .collect();
     // The total grows as directories are listed (listing and writing overlap).
     let bar = progress.then(|| {
@@ -67,7 +116,10 @@ pub fn export(
         AtomicU64::new(0),
     );
     let manifest = Mutex::new(BTreeMap::new());
-    let hidden = visit(fs, jobs, |f| {
+    let hidden = visit_until(fs, jobs, &stop, |f| {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(b) = &bar {
             b.inc_length(f.size);
         }
@@ -93,6 +145,7 @@ pub fn export(
         };
         match (result, digest) {
             (Ok(()), Some(d)) => {
+                let _ = writeln!(lock(&partial), "{}\t{d}", f.view_path);
                 lock(&manifest).insert(f.view_path.clone(), d);
             }
             (Ok(()), None) => {}
@@ -107,6 +160,20 @@ pub fn export(
             b.set_message(format!("{done} files"));
         }
     })?;
+    for id in signals {
+        signal_hook::low_level::unregister(id);
+    }
+    if stop.load(Ordering::Relaxed) {
+        summary.interrupted = true;
+        summary.written = written.into_inner();
+        summary.skipped = skipped.into_inner();
+        summary.failed = failed.into_inner();
+        summary.bytes = bytes.into_inner();
+        if let Some(b) = bar {
+            b.abandon();
+        }
+        return Ok(summary);
+    }
     for (_, reason) in &hidden {
         *summary.hidden.entry(reason).or_default() += 1;
     }
@@ -127,6 +194,7 @@ pub fn export(
     }
     write_atomically(&manifest_path, true, |w| w.write_all(text.as_bytes()))
         .with_context(|| manifest_path.display().to_string())?;
+    let _ = std::fs::remove_file(&partial_path);
     // What an earlier export wrote and the view no longer shows must not stay behind: it may
     // be a file now refused (a policy or deidfs that finds more burned-in text).
     for stale in old.keys().filter(|k| !manifest.contains_key(*k)) {

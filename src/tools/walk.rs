@@ -34,6 +34,17 @@ pub fn visit(
     jobs: usize,
     each: impl Fn(ViewFile) + Sync,
 ) -> anyhow::Result<Vec<HiddenFile>> {
+    visit_until(fs, jobs, &std::sync::atomic::AtomicBool::new(false), each)
+}
+
+/// [`visit`], which lists no more folders once `stop` is set (what was listed is still
+/// visited: `each` says what it does with it).
+pub fn visit_until(
+    fs: &KeyHolderView,
+    jobs: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    each: impl Fn(ViewFile) + Sync,
+) -> anyhow::Result<Vec<HiddenFile>> {
     struct Queue {
         dirs: Vec<(u64, String)>,
         busy: usize,
@@ -76,7 +87,8 @@ pub fn visit(
                     let (dir, prefix) = {
                         let mut q = lock(&queue);
                         loop {
-                            if q.error.is_some() {
+                            if q.error.is_some() || stop.load(std::sync::atomic::Ordering::Relaxed)
+                            {
                                 return;
                             }
                             if let Some(d) = q.dirs.pop() {
