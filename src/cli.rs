@@ -124,10 +124,15 @@ pub enum Command {
         /// Log lines as text or as JSON objects (one per line).
         #[arg(long, value_enum, default_value_t = crate::run::LogFormat::Text)]
         log_format: crate::run::LogFormat,
-        /// Append one JSON line per file opened through the view (mode 0600). Implies
-        /// --open-handles.
+        /// Append a JSON line when a file is opened through the view and one when it is
+        /// closed, with the bytes served (mode 0600; docs/operations.md says what is seen).
+        /// Implies --open-handles.
         #[arg(long)]
         audit_log: Option<PathBuf>,
+        /// With --audit-log: drop the kernel's cached copy of a file at every open, so that
+        /// every read reaches the daemon and is counted (warm reads cost more).
+        #[arg(long, requires = "audit_log")]
+        audit_uncached: bool,
         /// Give every open its own handle, pinned to the version it opened: a file changed
         /// while read fails its reads rather than mixing versions. Costs two round trips
         /// (OPEN, RELEASE) per file opened; without it reads go straight to the daemon and

@@ -83,6 +83,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             log_file,
             log_format,
             audit_log,
+            audit_uncached,
             open_handles,
             ready_pipe,
         } => {
@@ -128,6 +129,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 log_file,
                 log_format,
                 audit_log,
+                audit_uncached,
                 open_handles,
                 attached: !ready_pipe,
             };

@@ -121,9 +121,9 @@ impl Filesystem for FuseAdapter {
             // RELEASE, keeps the file's pages, and reads with handle 0 (read by inode).
             return reply.error(Errno::ENOSYS);
         }
-        let caller = crate::fs::Caller {
-            uid: req.uid(),
-            pid: req.pid(),
+        let caller = match self.fs.audited() {
+            true => crate::fs::Caller::now(req.uid(), req.pid()),
+            false => crate::fs::Caller::default(),
         };
         match self.fs.open(ino.0, caller) {
             Ok(o) => {
@@ -133,6 +133,10 @@ impl Filesystem for FuseAdapter {
                     // the invalidation lands.
                     self.invalidate(ino.0);
                     reply.opened(FileHandle(o.fh), FopenFlags::FOPEN_DIRECT_IO);
+                } else if self.fs.audited_uncached() {
+                    // No KEEP_CACHE: the kernel drops the file's pages, so this open's reads
+                    // reach the daemon and the audit log counts them.
+                    reply.opened(FileHandle(o.fh), FopenFlags::empty());
                 } else {
                     reply.opened(FileHandle(o.fh), FopenFlags::FOPEN_KEEP_CACHE);
                 }

@@ -33,7 +33,12 @@ const VALUED: [&str; 14] = [
 ];
 
 /// Options that are flags (`allow_other` -> `--allow-other`).
-const FLAGS: [&str; 3] = ["allow-other", "open-handles", "foreground"];
+const FLAGS: [&str; 4] = [
+    "allow-other",
+    "open-handles",
+    "audit-uncached",
+    "foreground",
+];
 
 /// What mount(8), fstab and systemd add that means nothing here (the view is read-only,
 /// nodev, nosuid, noexec and noatime whatever is asked).

@@ -137,6 +137,8 @@ pub struct MountRequest {
     pub log_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub audit_log: Option<PathBuf>,
+    /// With the audit log: every open's reads reach the daemon (no kernel page cache kept).
+    pub audit_uncached: bool,
     /// Every open gets a handle pinned to one version (implied by an audit log).
     pub open_handles: bool,
     /// Attached to a terminal (logs to stderr when there is no log file).
@@ -151,7 +153,7 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     crate::mount::check_source(&req.source, &req.spec.mountpoint)?;
     let audit = match &req.audit_log {
         Some(p) => Some(Arc::new(
-            crate::audit::AuditLog::open(p)
+            crate::audit::AuditLog::open(p, req.audit_uncached)
                 .with_context(|| format!("audit log {}", p.display()))?,
         )),
         None => None,

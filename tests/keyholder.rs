@@ -256,7 +256,17 @@ fn export_equals_a_live_mount_and_the_audit_log_records_reads() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(lines.len() >= b.len(), "{log}");
-    let total: u64 = lines.iter().map(|l| l["bytes"].as_u64().unwrap()).sum();
+    let total: u64 = lines
+        .iter()
+        .filter(|l| l["event"] == "close")
+        .map(|l| l["bytes"].as_u64().unwrap())
+        .sum();
+    let opens = lines.iter().filter(|l| l["event"] == "open").count();
+    assert_eq!(
+        opens * 2,
+        lines.len(),
+        "an open line and a close line per file: {log}"
+    );
     assert!(total >= bytes as u64, "{total} < {bytes}");
     // SAFETY: getuid has no preconditions.
     let me = unsafe { libc::getuid() };

@@ -749,3 +749,71 @@ fn an_interrupted_export_resumes_where_it_stopped_and_leaves_no_temporary_file()
     assert_eq!(count(&dest, ".dcm"), 4001, "every file once");
     assert!(!dest.join(".deidfs-export.partial").exists());
 }
+
+/// The audit log's lines after `cat` read a file twice through a mount with `extra` flags,
+/// and the file's size.
+fn audited_twice(extra: &[&str]) -> (Vec<serde_json::Value>, u64) {
+    let (dir, key, src) = setup();
+    let view = dir.path().join("view");
+    let audit = dir.path().join("audit.jsonl");
+    std::fs::create_dir_all(&view).unwrap();
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"mount",
+        &src,
+        &view,
+        &"--key-file",
+        &key,
+        &"--audit-log",
+        &audit,
+    ];
+    for e in extra {
+        args.push(e);
+    }
+    let o = deidfs(&args);
+    assert!(o.status.success(), "{}", said(&o));
+    let file = common::walk(&view).into_iter().next().unwrap();
+    let size = std::fs::metadata(&file).unwrap().len();
+    for _ in 0..2 {
+        // A reader that is gone by the time its file is released.
+        assert!(
+            Command::new("cat")
+                .arg(&file)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    }
+    assert!(deidfs(&[&"unmount", &view]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let lines = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, size)
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn the_audit_log_names_a_reader_that_exited_and_counts_what_the_daemon_served() {
+    let (lines, size) = audited_twice(&[]);
+    let opens: Vec<_> = lines.iter().filter(|l| l["event"] == "open").collect();
+    let closes: Vec<_> = lines.iter().filter(|l| l["event"] == "close").collect();
+    assert_eq!((opens.len(), closes.len()), (2, 2), "{lines:?}");
+    assert!(lines.iter().all(|l| l["process"] == "cat"), "{lines:?}");
+    assert_eq!(
+        closes[0]["bytes"], size,
+        "the first read is served: {lines:?}"
+    );
+    // The second read came from the kernel's cache: the daemon served nothing, and says so.
+    assert_eq!(closes[1]["bytes"], 0, "{lines:?}");
+    // Unless the cache is dropped at every open: then each read is served and counted.
+    let (lines, size) = audited_twice(&["--audit-uncached"]);
+    let served: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["event"] == "close")
+        .map(|l| l["bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(served, vec![size, size], "{lines:?}");
+}

@@ -37,12 +37,7 @@ pub(super) struct Handle {
     served: AtomicU64,
 }
 
-/// Who opened a file (from the kernel's request), for the audit log.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Caller {
-    pub uid: u32,
-    pub pid: u32,
-}
+pub use crate::audit::Caller;
 
 /// The result of `open`: a handle, and whether the kernel's cached size must be dropped.
 pub struct Opened {
@@ -79,6 +74,9 @@ impl DeidFs {
         file.reading_through();
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(file = %view_path, fh, "open");
+        if let Some(audit) = &self.cfg.audit {
+            audit.opened(&caller, &view_path);
+        }
         self.descriptors.put(fh, Arc::from(file));
         self.handles.insert(
             fh,
@@ -216,12 +214,7 @@ impl DeidFs {
         if let Some((_, h)) = self.handles.remove(&fh)
             && let Some(audit) = &self.cfg.audit
         {
-            audit.record(
-                h.caller.uid,
-                h.caller.pid,
-                &h.view_path,
-                h.served.load(Ordering::Relaxed),
-            );
+            audit.closed(&h.caller, &h.view_path, h.served.load(Ordering::Relaxed));
         }
     }
 }

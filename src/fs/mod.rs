@@ -162,6 +162,16 @@ impl DeidFs {
         self.cfg.open_handles
     }
 
+    /// Opens are written to an audit log.
+    pub fn audited(&self) -> bool {
+        self.cfg.audit.is_some()
+    }
+
+    /// The audit log counts every open's reads: the kernel's cache is dropped at each open.
+    pub fn audited_uncached(&self) -> bool {
+        self.cfg.audit.as_ref().is_some_and(|a| a.uncached)
+    }
+
     /// Calls `f` with the inode of every file whose version changes from now on.
     pub fn on_change(&self, f: impl Fn(u64) + Send + Sync + 'static) {
         let _ = self.on_change.set(Box::new(f));
