@@ -189,7 +189,9 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             // Visibility does not depend on the key: a throwaway one names nothing shown.
             let keys = Pseudonyms::new(&SecretKey::generate());
             let fs = run::offline_view(&source, keys, policy, PLANNERS)?;
-            let r = tools::scan::scan(&fs, show_paths)?;
+            let progress =
+                std::io::IsTerminal::is_terminal(&std::io::stderr()).then_some(source.as_path());
+            let r = tools::scan::scan(&fs, show_paths, progress)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -230,7 +232,7 @@ fn export(
     // `jobs` threads in all: each lists a directory (planning its files) and then writes
     // them, while the others write theirs.
     let fs = run::offline_view(source, keys.clone(), policy, 1)?;
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then_some(source);
     let start = std::time::Instant::now();
     let s = tools::export::export(&fs, &keys, dest, jobs, progress)?;
     let secs = start.elapsed().as_secs_f64();

@@ -679,9 +679,8 @@ fn a_mistyped_option_is_answered_with_the_one_meant() {
     );
 }
 
-#[test]
-fn an_interrupted_export_resumes_where_it_stopped_and_leaves_no_temporary_file() {
-    let (dir, key, src) = setup();
+/// 4,000 more CT files under `src`, in 40 folders.
+fn many_files(src: &Path) {
     let file = fx::ct_default().build();
     for folder in 0..40 {
         let d = src.join(format!("s{folder:02}"));
@@ -690,6 +689,41 @@ fn an_interrupted_export_resumes_where_it_stopped_and_leaves_no_temporary_file()
             std::fs::write(d.join(format!("{n:03}.dcm")), &file).unwrap();
         }
     }
+}
+
+#[test]
+fn on_a_terminal_export_and_scan_show_files_done_of_the_total_and_the_time_left() {
+    let (dir, key, src) = setup();
+    many_files(&src);
+    // A real terminal: script(1) runs the command on a pseudo-terminal.
+    let on_terminal = |command: String| {
+        let o = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let bin = env!("CARGO_BIN_EXE_deidfs");
+    let shown = on_terminal(format!(
+        "{bin} export {} {} --key-file {} --jobs 1",
+        src.display(),
+        dir.path().join("out").display(),
+        key.display()
+    ));
+    assert!(shown.contains("/4001 files ("), "{shown}");
+    assert!(shown.contains("left") && shown.contains("MB/s"), "{shown}");
+    assert!(shown.contains("exported to"), "{shown}");
+    let shown = on_terminal(format!("{bin} scan {}", src.display()));
+    assert!(shown.contains("/4001 files ("), "{shown}");
+    // Off a terminal, no bar.
+    let o = deidfs(&[&"scan", &src]);
+    assert!(!said(&o).contains("files ("), "{}", said(&o));
+}
+
+#[test]
+fn an_interrupted_export_resumes_where_it_stopped_and_leaves_no_temporary_file() {
+    let (dir, key, src) = setup();
+    many_files(&src);
     let dest = dir.path().join("out");
     let count = |dir: &Path, what: &str| {
         common::walk(dir)

@@ -73,7 +73,7 @@ pub fn export(
     keys: &Pseudonyms,
     dest: &Path,
     jobs: usize,
-    progress: bool,
+    progress: Option<&Path>,
 ) -> anyhow::Result<ExportSummary> {
     std::fs::create_dir_all(dest).with_context(|| dest.display().to_string())?;
     let mut summary = ExportSummary {
@@ -99,16 +99,7 @@ pub fn export(
         .filter_map(|sig| signal_hook::flag::register(sig, stop.clone()).ok())
         .collect();
     // The total grows as directories are listed (listing and writing overlap).
-    let bar = progress.then(|| {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
+    let bar = super::progress::Progress::new(progress);
     let (written, skipped, failed, bytes) = (
         AtomicUsize::new(0),
         AtomicUsize::new(0),
@@ -119,9 +110,6 @@ pub fn export(
     let hidden = visit_until(fs, jobs, &stop, |f| {
         if stop.load(Ordering::Relaxed) {
             return;
-        }
-        if let Some(b) = &bar {
-            b.inc_length(f.size);
         }
         let target = dest.join(&f.view_path);
         // Keyed: the manifest says nothing about the source to whoever reads the outbox.
@@ -154,11 +142,7 @@ pub fn export(
                 tracing::warn!(file = %f.view_path, error = %crate::error_text(&e), "export failed");
             }
         }
-        if let Some(b) = &bar {
-            b.inc(f.size);
-            let done = written.load(Ordering::Relaxed) + skipped.load(Ordering::Relaxed);
-            b.set_message(format!("{done} files"));
-        }
+        bar.file_done(f.size);
     })?;
     for id in signals {
         signal_hook::low_level::unregister(id);
@@ -169,17 +153,13 @@ pub fn export(
         summary.skipped = skipped.into_inner();
         summary.failed = failed.into_inner();
         summary.bytes = bytes.into_inner();
-        if let Some(b) = bar {
-            b.abandon();
-        }
+        bar.finish(false);
         return Ok(summary);
     }
     for (_, reason) in &hidden {
         *summary.hidden.entry(reason).or_default() += 1;
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    bar.finish(true);
     let manifest = manifest.into_inner().unwrap_or_else(|e| e.into_inner());
     let text: String = manifest
         .iter()

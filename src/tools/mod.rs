@@ -3,6 +3,7 @@
 
 pub mod crosswalk;
 pub mod export;
+pub mod progress;
 pub mod resolve;
 pub mod scan;
 pub mod walk;

@@ -28,12 +28,19 @@ pub struct ScanReport {
 }
 
 /// What the view would show and hide, counted by reason, modality and transfer syntax.
-pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> {
+/// `progress`: the source root, to show progress on a terminal.
+pub fn scan(
+    fs: &KeyHolderView,
+    show_paths: bool,
+    progress: Option<&std::path::Path>,
+) -> anyhow::Result<ScanReport> {
+    let bar = super::progress::Progress::new(progress);
     let report = std::sync::Mutex::new(ScanReport::default());
     // Head slices found hidden after their folder was listed, with the reason.
     let late = std::sync::Mutex::new(Vec::new());
     // Each file's facts are read while its plan is fresh in the cache.
     let hidden = visit(fs, super::walk::JOBS, |f| {
+        bar.file_done(f.size);
         let info = fs.file_info(f.ino);
         // A head slice is shown only if its series' face can be removed, which its pixels
         // say (a mount finds out at the first read); a slice of a series found to have none
@@ -79,6 +86,7 @@ pub fn scan(fs: &KeyHolderView, show_paths: bool) -> anyhow::Result<ScanReport> 
             }
         }
     })?;
+    bar.finish(true);
     let mut r = report.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut hidden = hidden;
     hidden.extend(late.into_inner().unwrap_or_else(|e| e.into_inner()));
