@@ -139,6 +139,11 @@ pub enum Command {
         /// a changed file shows its new version within --ttl.
         #[arg(long)]
         open_handles: bool,
+        /// Serve Prometheus metrics (FUSE operations and their time, plans, cache, bytes,
+        /// files hidden by reason; no path in any label) at http://ADDR/metrics. Loopback
+        /// addresses only, e.g. 127.0.0.1:9464.
+        #[arg(long, value_name = "ADDR", value_parser = parse_loopback)]
+        metrics: Option<std::net::SocketAddr>,
         /// Internal: report readiness to a detaching parent.
         #[arg(long, hide = true)]
         ready_pipe: bool,
@@ -235,6 +240,10 @@ pub enum Command {
         #[arg(long)]
         exit: bool,
     },
+}
+
+fn parse_loopback(s: &str) -> Result<std::net::SocketAddr, String> {
+    crate::metrics::loopback(s).map_err(|e| format!("{e:#}"))
 }
 
 /// A count of threads or jobs: 1 or more.

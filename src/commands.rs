@@ -85,6 +85,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             audit_log,
             audit_uncached,
             open_handles,
+            metrics,
             ready_pipe,
         } => {
             let spec = MountSpec {
@@ -92,6 +93,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 allow_other,
                 threads,
                 ttl: std::time::Duration::from_secs(ttl),
+                metrics,
             };
             let access = crate::access::Access::from_args(&crate::access::AccessArgs {
                 uid,
@@ -101,21 +103,23 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 dir_mode,
                 allow_other,
             })?;
-            // Said where the command was typed (a detached daemon's stderr goes nowhere).
-            if !ready_pipe && let Some(w) = access.exposure(&source, allow_other) {
-                eprintln!("deidfs: {w}");
-            }
+            // Said where the command was typed (a detached daemon's stderr goes nowhere),
+            // once the view is live: a mount that fails says one line, its reason.
+            let exposure = access.exposure(&source, allow_other);
             if !foreground {
-                let syslog = std::path::Path::new(crate::syslog::SOCKET);
-                if log_file.is_none() && crate::syslog::Syslog::connect(syslog).is_none() {
-                    eprintln!(
-                        "deidfs: warning: no system log listens at {} and no --log-file is given: the daemon's logs will be lost; give --log-file PATH",
-                        syslog.display()
-                    );
-                }
                 mount::detach(args)?;
                 let m = spec.mountpoint.display();
                 println!("deidfs: mounted at {m}; unmount with `deidfs unmount {m}`");
+                if let Some(w) = exposure {
+                    eprintln!("deidfs: {w}");
+                }
+                let syslog = std::path::Path::new(crate::syslog::SOCKET);
+                if log_file.is_none() && crate::syslog::Syslog::connect(syslog).is_none() {
+                    eprintln!(
+                        "deidfs: warning: no system log listens at {} and no --log-file was given: the daemon's logs are lost; mount again with --log-file PATH to keep them",
+                        syslog.display()
+                    );
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let req = MountRequest {
@@ -141,6 +145,9 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                         "deidfs: mounted at {}; Ctrl-C to unmount",
                         req.spec.mountpoint.display()
                     );
+                }
+                if let Some(w) = &exposure {
+                    eprintln!("deidfs: {w}");
                 }
             })?;
         }

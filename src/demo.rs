@@ -82,6 +82,8 @@ pub fn run(exit: bool) -> anyhow::Result<()> {
         allow_other: false,
         threads: 4,
         ttl: crate::fuse::DEFAULT_TTL,
+
+        metrics: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();

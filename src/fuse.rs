@@ -34,6 +34,12 @@ impl FuseAdapter {
     }
 
     /// Drops the kernel's pages, attributes and name of a file.
+    /// An operation's error: counted, logged at its level, and its errno.
+    fn fail(&self, op: &str, e: &FsError) -> Errno {
+        self.fs.metrics().error(op);
+        log_error(op, e)
+    }
+
     fn invalidate(&self, ino: u64) {
         invalidate_inode(&self.notifier, ino, self.fs.name_of(ino));
     }
@@ -98,24 +104,28 @@ impl Filesystem for FuseAdapter {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _timed = self.fs.metrics().time("lookup");
         match self.fs.lookup(parent.0, name) {
             Ok(a) => reply.entry(&self.ttl, &file_attr(&a), Generation(0)),
-            Err(e) => reply.error(log_error("lookup", &e)),
+            Err(e) => reply.error(self.fail("lookup", &e)),
         }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        let _timed = self.fs.metrics().time("forget");
         self.fs.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let _timed = self.fs.metrics().time("getattr");
         match self.fs.getattr(ino.0) {
             Ok(a) => reply.attr(&self.ttl, &file_attr(&a)),
-            Err(e) => reply.error(log_error("getattr", &e)),
+            Err(e) => reply.error(self.fail("getattr", &e)),
         }
     }
 
     fn open(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _timed = self.fs.metrics().time("open");
         if !self.fs.open_handles() {
             // The kernel takes ENOSYS as "opens always succeed": it sends no more OPEN or
             // RELEASE, keeps the file's pages, and reads with handle 0 (read by inode).
@@ -141,7 +151,7 @@ impl Filesystem for FuseAdapter {
                     reply.opened(FileHandle(o.fh), FopenFlags::FOPEN_KEEP_CACHE);
                 }
             }
-            Err(e) => reply.error(log_error("open", &e)),
+            Err(e) => reply.error(self.fail("open", &e)),
         }
     }
 
@@ -156,14 +166,18 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        let _timed = self.fs.metrics().time("read");
         let read = if self.fs.open_handles() {
             self.fs.read(fh.0, offset, size)
         } else {
             self.fs.read_inode(ino.0, offset, size)
         };
         match read {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(log_error("read", &e)),
+            Ok(data) => {
+                self.fs.metrics().served(data.len() as u64);
+                reply.data(&data)
+            }
+            Err(e) => reply.error(self.fail("read", &e)),
         }
     }
 
@@ -177,6 +191,7 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        let _timed = self.fs.metrics().time("release");
         self.fs.release(fh.0);
         reply.ok();
     }
@@ -191,10 +206,12 @@ impl Filesystem for FuseAdapter {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        let _timed = self.fs.metrics().time("flush");
         reply.ok();
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _timed = self.fs.metrics().time("opendir");
         match self.fs.opendir(ino.0) {
             // The kernel caches the entries it reads; it keeps them across opens while they
             // are the ones the view last gave it.
@@ -203,7 +220,7 @@ impl Filesystem for FuseAdapter {
                 FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
             ),
             Ok(d) => reply.opened(FileHandle(d.fh), FopenFlags::FOPEN_CACHE_DIR),
-            Err(e) => reply.error(log_error("opendir", &e)),
+            Err(e) => reply.error(self.fail("opendir", &e)),
         }
     }
 
@@ -215,6 +232,7 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        let _timed = self.fs.metrics().time("releasedir");
         self.fs.releasedir(fh.0);
         reply.ok();
     }
@@ -227,6 +245,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        let _timed = self.fs.metrics().time("readdir");
         // Offsets: 1 after ".", 2 after "..", then 3 + the entry's place in the listing.
         if offset == 0 && reply.add(ino, 1, FileType::Directory, ".") {
             return reply.ok();
@@ -244,7 +263,7 @@ impl Filesystem for FuseAdapter {
             });
         match r {
             Ok(()) => reply.ok(),
-            Err(e) => reply.error(log_error("readdir", &e)),
+            Err(e) => reply.error(self.fail("readdir", &e)),
         }
     }
 
@@ -256,6 +275,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        let _timed = self.fs.metrics().time("readdirplus");
         let (Ok(me), Ok(parent)) = (
             self.fs.getattr(ino.0),
             self.fs.parent(ino.0).and_then(|p| self.fs.getattr(p)),
@@ -292,11 +312,12 @@ impl Filesystem for FuseAdapter {
             });
         match r {
             Ok(()) => reply.ok(),
-            Err(e) => reply.error(log_error("readdirplus", &e)),
+            Err(e) => reply.error(self.fail("readdirplus", &e)),
         }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let _timed = self.fs.metrics().time("statfs");
         // The view's own numbers: nothing about the source's disk.
         reply.statfs(0, 0, 0, self.fs.known_entries(), 0, 4096, 255, 4096);
     }
@@ -311,10 +332,12 @@ impl Filesystem for FuseAdapter {
         _size: u32,
         reply: ReplyXattr,
     ) {
+        let _timed = self.fs.metrics().time("getxattr");
         reply.error(Errno::ENOSYS);
     }
 
     fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        let _timed = self.fs.metrics().time("listxattr");
         reply.error(Errno::ENOSYS);
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 const HELPER_NAMES: [&str; 2] = ["mount.deidfs", "mount.fuse.deidfs"];
 
 /// Options whose value becomes the flag's (`key-file=/k` -> `--key-file /k`).
-const VALUED: [&str; 14] = [
+const VALUED: [&str; 15] = [
     "group",
     "uid",
     "gid",
@@ -30,6 +30,7 @@ const VALUED: [&str; 14] = [
     "log-file",
     "log-format",
     "audit-log",
+    "metrics",
 ];
 
 /// Options that are flags (`allow_other` -> `--allow-other`).

@@ -25,6 +25,7 @@ pub mod fs;
 pub mod fuse;
 pub mod helper;
 pub mod io;
+pub mod metrics;
 pub mod mount;
 pub mod mountinfo;
 pub mod pixels;

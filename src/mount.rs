@@ -18,6 +18,8 @@ pub struct MountSpec {
     pub threads: usize,
     /// How long the kernel may cache entries and attributes.
     pub ttl: Duration,
+    /// Where the metrics are served (loopback only), if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// A local archive's root, checked before mounting: a directory that does not hold the
@@ -150,6 +152,11 @@ pub fn serve(
     tracing::info!(soft, hard, "open file limit");
     let planner = cfg.planner.id();
     let fs = Arc::new(DeidFs::new(source, cfg));
+    if let Some(addr) = spec.metrics {
+        let view = fs.clone();
+        crate::metrics::serve(addr, move || view.metrics_text())?;
+        tracing::info!(%addr, "metrics served");
+    }
     fs.read_ahead();
     let adapter = FuseAdapter::new(fs, spec.ttl);
     let notifier = adapter.notifier.clone();

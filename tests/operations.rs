@@ -856,3 +856,89 @@ fn the_audit_log_names_a_reader_that_exited_and_counts_what_the_daemon_served() 
         .collect();
     assert_eq!(served, vec![size, size], "{lines:?}");
 }
+
+/// `GET path` from a server on 127.0.0.1:`port`: the status line and the body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn metrics_on_loopback_count_operations_plans_bytes_and_hidden_files_without_a_path() {
+    let (dir, key, src) = setup();
+    std::fs::write(src.join("a/notes.txt"), "not an image").unwrap();
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    // A non-loopback address is refused before anything is mounted.
+    let o = deidfs(&[
+        &"mount",
+        &src,
+        &view,
+        &"--key-file",
+        &key,
+        &"--metrics",
+        &"0.0.0.0:9464",
+    ]);
+    assert!(!o.status.success());
+    assert!(said(&o).contains("loopback"), "{}", said(&o));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let o = deidfs(&[
+        &"mount",
+        &src,
+        &view,
+        &"--key-file",
+        &key,
+        &"--metrics",
+        &addr,
+    ]);
+    assert!(o.status.success(), "{}", said(&o));
+    let files = common::walk(&view);
+    let mut read = 0;
+    for f in &files {
+        read += std::fs::read(f).unwrap().len() as u64;
+    }
+    let (status, body) = http_get(port, "/metrics");
+    let (missing, _) = http_get(port, "/other");
+    assert!(deidfs(&[&"unmount", &view]).status.success());
+    assert!(status.contains("200"), "{status}");
+    assert!(missing.contains("404"), "{missing}");
+    let value = |name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in {body}"))
+    };
+    assert!(
+        value("deidfs_fuse_requests_total{op=\"read\"}") >= 1.0,
+        "{body}"
+    );
+    assert!(
+        value("deidfs_fuse_request_seconds_sum{op=\"readdirplus\"}") > 0.0,
+        "{body}"
+    );
+    assert!(value("deidfs_read_bytes_total") >= read as f64, "{body}");
+    assert!(value("deidfs_plans_total") >= 2.0, "{body}");
+    assert_eq!(
+        value("deidfs_hidden_files_total{reason=\"not-dicom\"}"),
+        1.0,
+        "{body}"
+    );
+    // No path or name of the view or the source in any line.
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(!body.contains(name.as_ref()), "{name} in the metrics");
+    }
+    assert!(!body.contains("notes") && !body.contains("/tmp"), "{body}");
+}

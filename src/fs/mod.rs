@@ -108,6 +108,8 @@ pub struct DeidFs {
     ahead: std::sync::OnceLock<ahead::Ahead>,
     /// The head series of folders planned (`faces`).
     faces: faces::Faces,
+    /// What the view has done, for `--metrics`.
+    metrics: crate::metrics::Metrics,
 }
 
 impl DeidFs {
@@ -130,6 +132,7 @@ impl DeidFs {
         Self {
             planners,
             faces: faces::Faces::new(source.clone()),
+            metrics: crate::metrics::Metrics::default(),
             source,
             planner_id: cfg.planner.id().into(),
             cache,
@@ -160,6 +163,16 @@ impl DeidFs {
     /// Whether opens get handles (`Config::open_handles`) or are left to the kernel.
     pub fn open_handles(&self) -> bool {
         self.cfg.open_handles
+    }
+
+    /// What the view has done (FUSE operations, plans, bytes, files hidden).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The metrics as Prometheus text.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(self.cache.bytes())
     }
 
     /// Opens are written to an audit log.
@@ -216,6 +229,7 @@ impl DeidFs {
     fn plan_source(&self, rel: &Path) -> Result<(Stamp, Verdict, Box<dyn SourceFile>), FsError> {
         let file = self.source.open(rel).map_err(FsError::io)?;
         let stamp = file.stamp().map_err(FsError::io)?;
+        self.metrics.plan_lookup();
         let verdict = self
             .cache
             .get_or_compute(&self.plan_key(stamp), || self.plan_file(rel, file.as_ref()))?;
@@ -228,7 +242,12 @@ impl DeidFs {
             faces: &self.faces,
             rel,
         };
-        self.cfg.planner.plan(file, &faces)
+        let verdict = self.cfg.planner.plan(file, &faces)?;
+        self.metrics.planned(match &verdict {
+            Verdict::Hidden(reason) => Some(reason),
+            Verdict::Served(..) => None,
+        });
+        Ok(verdict)
     }
 
     /// Plans a file again if its source changed; `Ok(false)` when it is now hidden. A change
