@@ -108,6 +108,19 @@ pub fn preflight(spec: &MountSpec) -> anyhow::Result<()> {
     if !root && which("fusermount3").is_none() {
         bail!("fusermount3 not found: install FUSE 3 (`apt-get install fuse3`)");
     }
+    // A user's mount opens /dev/fuse itself (fuser 0.18 does not fall back to fusermount3
+    // when it cannot), so it must be open to users, as it is by default (0666).
+    if !root
+        && let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+        && e.kind() == std::io::ErrorKind::PermissionDenied
+    {
+        bail!(
+            "/dev/fuse: only root may open it here; ask the administrator for `chmod 0666 /dev/fuse` (its usual mode), or mount as root"
+        );
+    }
     if spec.allow_other && !root {
         let conf = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
         if !conf.lines().any(|l| l.trim() == "user_allow_other") {

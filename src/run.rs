@@ -112,7 +112,7 @@ pub fn init_logging(
     match file {
         Some(path) => {
             let f = crate::io::create_private(path, crate::io::Private::Append)
-                .with_context(|| format!("log file {}", path.display()))?;
+                .map_err(|e| writable_error("log file", path, &e))?;
             init(std::sync::Mutex::new(f), format);
         }
         None if attached => init(std::io::stderr, format),
@@ -122,6 +122,32 @@ pub fn init_logging(
         },
     }
     Ok(true)
+}
+
+/// Why a file (`what`, at `path`) cannot be written, with the fix.
+pub fn writable_error(what: &str, path: &Path, e: &std::io::Error) -> anyhow::Error {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!(
+            "{what} {}: no folder {}; create it with `mkdir -p {}`",
+            path.display(),
+            parent.display(),
+            parent.display()
+        ),
+        _ if path.is_dir() => anyhow::anyhow!(
+            "{what} {}: a directory; give a file's path (e.g. {})",
+            path.display(),
+            path.join("deidfs.log").display()
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "{what} {}: permission denied; choose a path you can write",
+            path.display()
+        ),
+        _ => anyhow::anyhow!("{what} {}: {e}", path.display()),
+    }
 }
 
 /// A mount of a local archive, as the command line describes it.
@@ -154,7 +180,7 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     let audit = match &req.audit_log {
         Some(p) => Some(Arc::new(
             crate::audit::AuditLog::open(p, req.audit_uncached)
-                .with_context(|| format!("audit log {}", p.display()))?,
+                .map_err(|e| writable_error("audit log", p, &e))?,
         )),
         None => None,
     };

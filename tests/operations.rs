@@ -942,3 +942,177 @@ fn metrics_on_loopback_count_operations_plans_bytes_and_hidden_files_without_a_p
     }
     assert!(!body.contains("notes") && !body.contains("/tmp"), "{body}");
 }
+
+#[test]
+fn a_log_path_that_cannot_be_written_and_a_mistyped_policy_keyword_name_the_fix() {
+    let (dir, key, src) = setup();
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    let missing = dir.path().join("no/such/log");
+    let o = deidfs(&[
+        &"mount",
+        &src,
+        &view,
+        &"--key-file",
+        &key,
+        &"--log-file",
+        &missing,
+    ]);
+    assert!(!o.status.success());
+    assert!(said(&o).contains("mkdir -p"), "{}", said(&o));
+    let o = deidfs(&[
+        &"mount",
+        &src,
+        &view,
+        &"--key-file",
+        &key,
+        &"--log-file",
+        &dir.path(),
+    ]);
+    assert!(said(&o).contains("give a file's path"), "{}", said(&o));
+    assert!(!deidfs::mount::is_mountpoint(&view));
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "name = \"mine\"\nextend = \"basic\"\n").unwrap();
+    let o = deidfs(&[&"policy", &"check", &policy]);
+    assert!(
+        said(&o).contains("did you mean \"extends\""),
+        "{}",
+        said(&o)
+    );
+}
+
+/// A real second account (`deidfs-analyst`, made once, without a home or a shell) and
+/// /dev/fuse opened to users while the guard lives, as it is by default (this machine keeps
+/// it root-only). `None` where that cannot be had (not root, no useradd).
+struct SecondUser {
+    uid: u32,
+    gid: u32,
+    fuse_mode: u32,
+}
+
+impl SecondUser {
+    fn new() -> Option<SecondUser> {
+        if !is_root() {
+            return None;
+        }
+        let id = |flag: &str| -> Option<u32> {
+            let o = Command::new("id")
+                .arg(flag)
+                .arg("deidfs-analyst")
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+        };
+        if id("-u").is_none() {
+            Command::new("useradd")
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                ])
+                .arg("deidfs-analyst")
+                .status()
+                .ok()?;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let fuse_mode = std::fs::metadata("/dev/fuse").ok()?.permissions().mode();
+        std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).ok()?;
+        Some(SecondUser {
+            uid: id("-u")?,
+            gid: id("-g")?,
+            fuse_mode,
+        })
+    }
+
+    /// deidfs `args` run as the second user.
+    fn deidfs(&self, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+        Command::new("setpriv")
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--clear-groups")
+            .arg(env!("CARGO_BIN_EXE_deidfs"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SecondUser {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ =
+            std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(self.fuse_mode));
+    }
+}
+
+#[test]
+#[cfg_attr(not(deidfs_fuse), ignore = "skipped: no FUSE (see build.rs)")]
+fn a_user_mounts_resolves_absolute_paths_and_unmounts_only_a_deidfs_view() {
+    let Some(user) = SecondUser::new() else {
+        eprintln!("skipped: a second user needs root and useradd");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("a/ct.dcm"), fx::ct_default().build()).unwrap();
+    let home = dir.path().join("home");
+    let view = home.join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    for p in [&home, &view] {
+        std::os::unix::fs::chown(p, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let key = home.join("k.key");
+    assert!(user.deidfs(&[&"keygen", &key]).status.success());
+    let o = user.deidfs(&[&"mount", &src, &view, &"--key-file", &key]);
+    assert!(o.status.success(), "{}", said(&o));
+    // A view mounted by a user shows as fuse.deidfs.
+    let mounted = deidfs::mountinfo::mount_at(&view).expect("mounted");
+    assert_eq!(mounted.fs_type, "fuse.deidfs");
+    // Only its user may enter it (no --allow-other): not even root.
+    let found = Command::new("setpriv")
+        .arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .arg("--clear-groups")
+        .args(["find"])
+        .arg(&view)
+        .args(["-type", "f"])
+        .output()
+        .unwrap();
+    let file = PathBuf::from(
+        String::from_utf8_lossy(&found.stdout)
+            .lines()
+            .next()
+            .expect("a file"),
+    );
+    let o = user.deidfs(&[&"resolve", &file, &"--source", &src, &"--key-file", &key]);
+    assert!(o.status.success(), "{}", said(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        src.join("a/ct.dcm").display().to_string()
+    );
+    // The user's unmount leaves a tmpfs alone (and says so), and unmounts the view.
+    let other = dir.path().join("tmpfs");
+    std::fs::create_dir_all(&other).unwrap();
+    assert!(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "deidfs"])
+            .arg(&other)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let refused = user.deidfs(&[&"unmount", &other]);
+    let _ = Command::new("umount").arg(&other).status();
+    assert!(
+        said(&refused).contains("not a deidfs view"),
+        "{}",
+        said(&refused)
+    );
+    let o = user.deidfs(&[&"unmount", &view]);
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(!deidfs::mount::is_mountpoint(&view));
+}

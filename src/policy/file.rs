@@ -138,7 +138,7 @@ pub fn parse(
     };
     let raw: RawPolicy = toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
-        err(at, e.message().trim().to_string())
+        err(at, with_suggestion(e.message().trim()))
     })?;
 
     let mut policy = match &raw.extends {
@@ -306,6 +306,21 @@ fn check_options(opts: &BTreeSet<ProfileOption>) -> Result<(), String> {
         return Err("retain-longitudinal-full-dates and retain-longitudinal-modified-dates exclude each other; keep one".into());
     }
     Ok(())
+}
+
+/// serde's "unknown field `X`, expected one of `a`, `b`" with the field meant added.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((typed, expected)) = rest.split_once("`, expected one of ") else {
+        return message.to_string();
+    };
+    let names: Vec<&str> = expected.split(", ").map(|n| n.trim_matches('`')).collect();
+    match did_you_mean(typed, &names) {
+        hint if hint.is_empty() => message.to_string(),
+        hint => format!("unknown field `{typed}`{hint}; expected one of {expected}"),
+    }
 }
 
 /// ` (did you mean "NAME"?)` for the name of `names` closest to `typed`, when it is close
