@@ -456,6 +456,26 @@ fn mount_8_and_the_documented_fstab_line_mount_the_view_and_umount_ends_it() {
     assert!(deidfs::mount::is_mountpoint(&view));
     let o = Command::new("umount").arg(&view).output().unwrap();
     assert!(o.status.success(), "{}", said(&o));
+    // mount.fuse3 itself (what mount(8) runs when no mount.fuse.deidfs is installed), with
+    // the old `deidfs#SOURCE` form: it runs `deidfs SOURCE MOUNTPOINT -o ...` from the PATH.
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_deidfs")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("mount.fuse3")
+        .arg(format!("deidfs#{}", src.display()))
+        .arg(&view)
+        .arg("-o")
+        .arg(format!("key-file={},_netdev", key.display()))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(deidfs::mount::is_mountpoint(&view));
+    let o = Command::new("umount").arg(&view).output().unwrap();
+    assert!(o.status.success(), "{}", said(&o));
     // An option deidfs does not know fails the mount, by name.
     let o = Command::new("mount")
         .args(["-t", "fuse.deidfs"])
