@@ -1,6 +1,8 @@
 //! A local directory tree, confined to its root: every path is resolved with `openat2` and
 //! `RESOLVE_BENEATH`, so neither `..` nor a symbolic link can reach outside the root, even if
-//! the tree changes while we look at it.
+//! the tree changes while we look at it. Where the kernel has no `openat2` (before Linux
+//! 5.6, e.g. RHEL 8), each component is opened in turn with `O_NOFOLLOW` and `..` is refused:
+//! as confined, but symbolic links are not followed at all (they are not shown).
 
 use super::{Entry, Kind, Source, SourceFile, Stamp};
 use crate::io::FileAt;
@@ -16,6 +18,8 @@ pub struct LocalSource {
     root: OwnedFd,
     /// Whether O_NOATIME is permitted (we own the files, or are privileged).
     noatime: std::sync::atomic::AtomicBool,
+    /// Whether the kernel has `openat2` (cleared at its first ENOSYS).
+    openat2: std::sync::atomic::AtomicBool,
 }
 
 impl LocalSource {
@@ -30,11 +34,87 @@ impl LocalSource {
         Ok(Self {
             root: dir.into(),
             noatime: std::sync::atomic::AtomicBool::new(true),
+            openat2: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// As the kernel without `openat2` sees it (for tests of that path).
+    pub fn without_openat2(root: &Path) -> io::Result<Self> {
+        let s = Self::new(root)?;
+        s.openat2.store(false, std::sync::atomic::Ordering::Relaxed);
+        Ok(s)
     }
 
     /// Opens `rel` beneath the root with `flags` (O_CLOEXEC added).
     fn open_beneath(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
+        use std::sync::atomic::Ordering;
+        if self.openat2.load(Ordering::Relaxed) {
+            match self.openat2(rel, flags) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                    tracing::info!(
+                        "no openat2 in this kernel: paths resolved one component at a time, symbolic links not followed"
+                    );
+                    self.openat2.store(false, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.open_walking(rel, flags)
+    }
+
+    /// [`Self::open_beneath`] without `openat2`: each component opened from the last with
+    /// `O_NOFOLLOW` (a symbolic link anywhere fails: ELOOP or ENOTDIR), `..` refused (EXDEV,
+    /// as `RESOLVE_BENEATH` does).
+    fn open_walking(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
+        use std::path::Component;
+        let mut names = Vec::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(n) => names.push(n),
+                Component::CurDir => {}
+                _ => return Err(io::Error::from_raw_os_error(libc::EXDEV)),
+            }
+        }
+        let open_at = |dir: i32, name: &std::ffi::OsStr, flags: i32| -> io::Result<OwnedFd> {
+            let c = CString::new(name.as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: `c` is a valid NUL-terminated name; the returned descriptor (if any) is
+            // owned by nobody else.
+            let fd = unsafe { libc::openat(dir, c.as_ptr(), flags | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: openat returned a new descriptor that we now own.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        };
+        let Some((last, dirs)) = names.split_last() else {
+            return open_at(self.root.as_raw_fd(), std::ffi::OsStr::new("."), flags);
+        };
+        let mut dir: Option<OwnedFd> = None;
+        for name in dirs {
+            let at = dir
+                .as_ref()
+                .map_or(self.root.as_raw_fd(), |d| d.as_raw_fd());
+            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+            dir = Some(open_at(at, name, flags)?);
+        }
+        let at = dir
+            .as_ref()
+            .map_or(self.root.as_raw_fd(), |d| d.as_raw_fd());
+        let fd = open_at(at, last, flags | libc::O_NOFOLLOW)?;
+        // O_PATH with O_NOFOLLOW opens a link itself: not something beneath to read.
+        if File::from(fd.try_clone()?)
+            .metadata()?
+            .file_type()
+            .is_symlink()
+        {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        Ok(fd)
+    }
+
+    /// `openat2` with `RESOLVE_BENEATH`.
+    fn openat2(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
         let rel: PathBuf = if rel.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
@@ -211,6 +291,35 @@ mod tests {
         let mut b = [0u8; 6];
         f.read_exact_at(&mut b, 0).unwrap();
         assert_eq!(&b, b"inside");
+    }
+
+    #[test]
+    fn without_openat2_paths_stay_beneath_the_root_and_links_are_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.dcm"), b"outside").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("d/e")).unwrap();
+        std::fs::write(root.path().join("d/e/a.dcm"), b"inside").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("d/linkdir")).unwrap();
+        std::os::unix::fs::symlink("e/a.dcm", root.path().join("d/inner-link.dcm")).unwrap();
+        let src = LocalSource::without_openat2(root.path()).unwrap();
+        let names: Vec<_> = src
+            .list(Path::new("d"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["e"], "links are not shown");
+        let f = src.open(Path::new("d/e/a.dcm")).unwrap();
+        let mut b = [0u8; 6];
+        f.read_exact_at(&mut b, 0).unwrap();
+        assert_eq!(&b, b"inside");
+        assert!(src.open(Path::new("d/inner-link.dcm")).is_err());
+        assert!(src.open(Path::new("d/linkdir/../../a")).is_err());
+        assert!(src.list(Path::new("d/linkdir")).is_err());
+        assert!(src.open(Path::new("d/../../secret.dcm")).is_err());
+        assert!(src.stamp(Path::new("d/e/a.dcm")).is_ok());
+        assert!(src.list(Path::new("")).is_ok());
     }
 
     #[test]
