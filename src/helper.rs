@@ -34,12 +34,9 @@ const VALUED: [&str; 15] = [
 ];
 
 /// Options that are flags (`allow_other` -> `--allow-other`).
-const FLAGS: [&str; 4] = [
-    "allow-other",
-    "open-handles",
-    "audit-uncached",
-    "foreground",
-];
+/// (`foreground` is not one: mount(8) waits for its helper, which must return once the view
+/// is live.)
+const FLAGS: [&str; 3] = ["allow-other", "open-handles", "audit-uncached"];
 
 /// What mount(8), fstab and systemd add that means nothing here (the view is read-only,
 /// nodev, nosuid, noexec and noatime whatever is asked).
@@ -49,11 +46,23 @@ fn generic(option: &str) -> bool {
         "nofail", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
         "relatime", "async", "sync",
     ];
+    const ALSO: [&str; 9] = [
+        "nodiratime",
+        "strictatime",
+        "norelatime",
+        "lazytime",
+        "nolazytime",
+        "nosymfollow",
+        "dirsync",
+        "silent",
+        "loud",
+    ];
+    let key = option.split('=').next().unwrap_or_default();
     GENERIC.contains(&option)
-        || option.starts_with("x-")
-        || option.starts_with("comment=")
-        || option == "nodiratime"
-        || option == "strictatime"
+        || ALSO.contains(&option)
+        || option.to_ascii_lowercase().starts_with("x-")
+        // SELinux labels, a comment, and the user mount(8) records for `user` mounts.
+        || ["comment", "context", "fscontext", "defcontext", "rootcontext", "user"].contains(&key)
 }
 
 /// The `deidfs mount` command line that `argv` (the whole of it, program name first) means

@@ -24,6 +24,12 @@ pub trait ReadAt: Send + Sync {
     fn copy_to(&self, offset: u64, len: u64, out: &mut File) -> io::Result<()> {
         copy_buffered(self, offset, len, out)
     }
+
+    /// The `len` bytes at `offset` where they are already in memory (a source that keeps
+    /// some bytes, such as a file's header read once), to be read without a copy.
+    fn resident(&self, _offset: u64, _len: usize) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// `ReadAt::copy_to` through a user-space buffer (at most 1 MiB).

@@ -282,21 +282,31 @@ pub fn unmount(mountpoint: &Path) -> anyhow::Result<()> {
         ),
         Some(_) => {}
     }
-    let attempts: [(&str, &[&str]); 3] = [
-        ("fusermount3", &["-u"]),
-        ("umount", &[]),
-        ("umount", &["-l"]),
-    ];
-    let mut last = String::new();
+    // A view whose daemon is gone answers nothing ("Transport endpoint is not connected"):
+    // only that one is detached lazily; a live view in use is left for its readers.
+    let dead = std::fs::metadata(mountpoint)
+        .err()
+        .and_then(|e| e.raw_os_error())
+        == Some(libc::ENOTCONN);
+    let mut attempts: Vec<(&str, &[&str])> = vec![("fusermount3", &["-u"]), ("umount", &[])];
+    if dead {
+        attempts.push(("umount", &["-l"]));
+    }
+    let mut first = None;
     for (prog, flags) in attempts {
         match Command::new(prog).args(flags).arg(mountpoint).output() {
             Ok(o) if o.status.success() => return Ok(()),
-            Ok(o) => last = String::from_utf8_lossy(&o.stderr).trim().to_string(),
-            Err(e) => last = format!("{prog}: {e}"),
+            Ok(o) => {
+                first.get_or_insert_with(|| String::from_utf8_lossy(&o.stderr).trim().to_string());
+            }
+            Err(e) => {
+                first.get_or_insert_with(|| format!("{prog}: {e}"));
+            }
         }
     }
     bail!(
-        "{}: could not unmount ({last}); close programs using it and retry",
-        mountpoint.display()
+        "{}: could not unmount ({}); close programs using it and retry",
+        mountpoint.display(),
+        first.unwrap_or_default()
     )
 }

@@ -55,9 +55,12 @@ pub fn mount_at(path: &Path) -> Option<Mount> {
     let parent = std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
         .ok()
         .or_else(|| std::path::absolute(parent.unwrap_or(Path::new("."))).ok())?;
-    let at = match path.file_name() {
-        Some(name) => parent.join(name),
-        None => std::fs::canonicalize(path).ok()?,
+    // A live path is resolved whole (a link to a mount point finds the mount); a dead
+    // mount point cannot be, and is named by its parent.
+    let at = match (std::fs::canonicalize(path), path.file_name()) {
+        (Ok(resolved), _) => resolved,
+        (Err(_), Some(name)) => parent.join(name),
+        (Err(_), None) => return None,
     };
     mounts().into_iter().rev().find(|m| m.mount_point == at)
 }

@@ -98,7 +98,14 @@ pub fn init_logging(
     where
         W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
     {
-        let filter = tracing_subscriber::EnvFilter::try_from_env("DEIDFS_LOG")
+        // fuser's own messages from warn up, unless the filter names fuser itself.
+        let asked = std::env::var("DEIDFS_LOG").unwrap_or_else(|_| "info".into());
+        let directives = if asked.contains("fuser") {
+            asked
+        } else {
+            format!("{asked},fuser=warn")
+        };
+        let filter = tracing_subscriber::EnvFilter::try_new(&directives)
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fuser=warn"));
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -202,30 +209,53 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// `path` with its deepest existing ancestor resolved (links, `..`), the rest appended: where
-/// a file not yet written will be.
+/// Where `path` is (or will be, once made): absolute, each `..` taken after the links
+/// before it are resolved, the deepest existing ancestor resolved, the rest appended.
 pub fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut at = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                // `x/..` is the parent of where x leads.
+                if let Ok(real) = std::fs::canonicalize(&at) {
+                    at = real;
+                }
+                at.pop();
+            }
+            Component::CurDir => {}
+            other => at.push(other),
+        }
+    }
     let mut rest = Vec::new();
-    let mut at = abs.as_path();
+    let mut base = at.as_path();
     loop {
-        if let Ok(found) = std::fs::canonicalize(at) {
+        if let Ok(found) = std::fs::canonicalize(base) {
             return rest.iter().rev().fold(found, |p, c| p.join(c));
         }
-        match (at.parent(), at.file_name()) {
+        match (base.parent(), base.file_name()) {
             (Some(parent), Some(name)) => {
                 rest.push(name.to_os_string());
-                at = parent;
+                base = parent;
             }
-            _ => return abs,
+            _ => return at,
         }
     }
 }
 
 /// Refuses an export destination inside the source (the next run would export its own
-/// output), or the source itself.
+/// output), the source itself, or a folder that holds the source (the export would mix
+/// with the archive, and its clean-up walk through it).
 pub fn check_export_dest(source: &Path, dest: &Path) -> anyhow::Result<()> {
     let (source_at, dest_at) = (resolved(source), resolved(dest));
+    if source_at.starts_with(&dest_at) {
+        bail!(
+            "{}: holds the source {}; export to a folder of its own, outside the archive",
+            dest.display(),
+            source.display()
+        );
+    }
     if dest_at.starts_with(&source_at) {
         bail!(
             "{}: inside the source {}; export to a folder outside the archive (the next run would export its own output)",

@@ -14,14 +14,20 @@ pub const SOCKET: &str = "/dev/log";
 
 pub struct Syslog {
     socket: UnixDatagram,
+    path: std::path::PathBuf,
 }
 
 impl Syslog {
-    /// The system log at `path`, if something listens there.
+    /// The system log at `path`, if something listens there now. Each line is sent to the
+    /// path afresh, so a log daemon restarted later still gets them.
     pub fn connect(path: &Path) -> Option<Syslog> {
         let socket = UnixDatagram::unbound().ok()?;
         socket.connect(path).ok()?;
-        Some(Syslog { socket })
+        let socket = UnixDatagram::unbound().ok()?;
+        Some(Syslog {
+            socket,
+            path: path.to_path_buf(),
+        })
     }
 }
 
@@ -56,7 +62,10 @@ impl Drop for Line<'_> {
             std::process::id()
         );
         // A full or gone log loses the line, never blocks or fails the daemon.
-        let _ = self.syslog.socket.send(line.as_bytes());
+        let _ = self
+            .syslog
+            .socket
+            .send_to(line.as_bytes(), &self.syslog.path);
     }
 }
 

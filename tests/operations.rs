@@ -75,14 +75,22 @@ fn deid_never_writes_over_its_input_and_says_what_to_give_instead() {
 }
 
 #[test]
-fn export_refuses_a_destination_inside_the_source() {
-    let (_dir, key, src) = setup();
-    for dest in [src.join("out"), src.join("a/../deid"), src.clone()] {
+fn export_refuses_a_destination_inside_the_source_or_holding_it() {
+    let (dir, key, src) = setup();
+    // `..` below a folder not made yet leads back into the source too.
+    let around = dir.path().join("not-yet/../src/out");
+    for dest in [src.join("out"), src.join("a/../deid"), around] {
         let o = deidfs(&[&"export", &src, &dest, &"--key-file", &key]);
         assert!(!o.status.success(), "{dest:?}");
         assert!(said(&o).contains("inside the source"), "{}", said(&o));
     }
+    for dest in [src.clone(), dir.path().to_path_buf()] {
+        let o = deidfs(&[&"export", &src, &dest, &"--key-file", &key]);
+        assert!(!o.status.success(), "{dest:?}");
+        assert!(said(&o).contains("holds the source"), "{}", said(&o));
+    }
     assert!(!src.join("out").exists() && !src.join("deid").exists());
+    assert!(!dir.path().join("not-yet").exists());
 }
 
 #[test]
@@ -761,7 +769,12 @@ fn an_interrupted_export_resumes_where_it_stopped_and_leaves_no_temporary_file()
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !dest.exists() || count(&dest, ".dcm") < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the export wrote nothing in 60 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // SAFETY: signal a child of this test.

@@ -48,6 +48,10 @@ impl ReadAt for Head<'_> {
     fn copy_to(&self, offset: u64, len: u64, out: &mut std::fs::File) -> io::Result<()> {
         self.src.copy_to(offset, len, out)
     }
+    fn resident(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let start = usize::try_from(offset).ok()?;
+        self.head.get(start..start.checked_add(len)?)
+    }
 }
 
 /// Buffered positional reader. `get` returns a slice valid until the next call.
@@ -100,6 +104,10 @@ impl<'a> Window<'a> {
         };
         if end > self.src.len() {
             return Ok(None);
+        }
+        // The header `Head` keeps is read in place: most windows never fill a buffer.
+        if let Some(b) = self.src.resident(offset, len) {
+            return Ok(Some(b));
         }
         let have_end = self.start + self.buf.len() as u64;
         if offset < self.start || end > have_end {

@@ -346,7 +346,7 @@ pub fn did_you_mean(typed: &str, names: &[&str]) -> String {
         .iter()
         .map(|n| (distance(typed, n), n))
         .min()
-        .filter(|(d, _)| *d <= 3.max(typed.len() / 4))
+        .filter(|(d, _)| *d <= (typed.len() / 3).max(1))
         .map(|(_, n)| format!(" (did you mean {n:?}?)"))
         .unwrap_or_default()
 }

@@ -55,7 +55,9 @@ pub struct Policy {
     /// Keep or clean the private attributes of the research-safe vendor dictionary
     /// (`policies/vendor-private.toml`) that analysis tools read.
     pub vendor_private: bool,
-    exact: HashMap<Tag, Rule>,
+    /// By tag, hashed with Fx (a tag is 4 bytes; SipHash cost more than the rest of a
+    /// lookup, and this is asked for every element of every file).
+    exact: rustc_hash::FxHashMap<Tag, Rule>,
     /// Rules of the pattern rows (50xx, 60xx), in table order.
     repeating: Vec<(TagPattern, Rule)>,
     /// The rule of the private row (gggg,eeee)odd.
@@ -96,7 +98,7 @@ impl Policy {
             screen_pixels: true,
             patient_identity: DEFAULT_PATIENT_IDENTITY.to_vec(),
             vendor_private: false,
-            exact: HashMap::new(),
+            exact: rustc_hash::FxHashMap::default(),
             repeating: Vec::new(),
             private_default: Rule {
                 action: Action::Remove,

@@ -37,7 +37,8 @@ const MANIFEST: &str = ".deidfs-export";
 const PARTIAL: &str = ".deidfs-export.partial";
 
 /// Removes the temporary files (`.NAME.deidfs-tmp-PID`) that an interrupted export left
-/// under `dir`; returns how many.
+/// under `dir`: those of a process no longer running (another export writing there now
+/// keeps its own); returns how many.
 fn clean_temporaries(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -48,8 +49,11 @@ fn clean_temporaries(dir: &Path) -> usize {
         let name = e.file_name().to_string_lossy().into_owned();
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             n += clean_temporaries(&path);
-        } else if name.starts_with('.')
-            && name.contains(".deidfs-tmp-")
+        } else if let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".deidfs-tmp-"))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+            && !Path::new(&format!("/proc/{pid}")).exists()
             && std::fs::remove_file(&path).is_ok()
         {
             n += 1;
@@ -92,12 +96,14 @@ pub fn export(
         crate::io::create_private(&partial_path, crate::io::Private::Append)
             .with_context(|| partial_path.display().to_string())?,
     );
-    // Ctrl-C or a TERM stops listing and writing; what is written stays recorded.
+    // Ctrl-C or a TERM stops listing and writing; what is written stays recorded. A second
+    // one ends the process at once (exit 130), whatever it is waiting for. The handlers stay
+    // for the rest of the run: the manifest and the prune are stopped by the second signal.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signals: Vec<_> = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]
-        .into_iter()
-        .filter_map(|sig| signal_hook::flag::register(sig, stop.clone()).ok())
-        .collect();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
     // The total grows as directories are listed (listing and writing overlap).
     let bar = super::progress::Progress::new(progress);
     let (written, skipped, failed, bytes) = (
@@ -144,9 +150,6 @@ pub fn export(
         }
         bar.file_done(f.size);
     })?;
-    for id in signals {
-        signal_hook::low_level::unregister(id);
-    }
     if stop.load(Ordering::Relaxed) {
         summary.interrupted = true;
         summary.written = written.into_inner();

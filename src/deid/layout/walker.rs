@@ -61,7 +61,7 @@ impl<'a> Walker<'a> {
 
     pub(super) fn meta(&mut self, start: u64) -> Result<Meta, LayoutError> {
         let mut pos = start;
-        let mut elements = Vec::new();
+        let mut elements = Vec::with_capacity(16);
         let mut transfer_syntax = None;
         while self.peek_group(pos, false)? == Some(0x0002) {
             let el = self.element(pos, self.file_len, Encoding::EXPLICIT_LE, 0)?;
@@ -140,7 +140,7 @@ impl<'a> Walker<'a> {
         depth: usize,
     ) -> Result<Vec<Element>, LayoutError> {
         let mut pos = start;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(8);
         while pos < end {
             let el = self.element(pos, end, enc, depth)?;
             pos = el.end;
@@ -161,7 +161,7 @@ impl<'a> Walker<'a> {
         enc: Encoding,
     ) -> Result<Vec<Element>, LayoutError> {
         let mut pos = start;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(128);
         while pos < self.file_len && !self.zeros_to_end(pos)? {
             let el = self.element(pos, self.file_len, enc, 0)?;
             pos = el.end;
@@ -197,7 +197,7 @@ impl<'a> Walker<'a> {
         depth: usize,
     ) -> Result<(Vec<Element>, u64), LayoutError> {
         let mut pos = start;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(8);
         loop {
             let head: [u8; 8] = self.head(pos, "element or item delimiter")?;
             let tag = Tag(enc.u16(&head[0..2]), enc.u16(&head[2..4]));
