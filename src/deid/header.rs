@@ -78,6 +78,22 @@ pub(super) fn header_text(win: &mut Window, el: &Element) -> io::Result<String> 
 /// The first value of an integer attribute (US, UL, IS...), `None` if absent or unreadable.
 pub(super) fn number(win: &mut Window, el: Option<&&Element>) -> io::Result<Option<u32>> {
     let Some(el) = el else { return Ok(None) };
+    // Unsigned binary values are read as they are (the text form is for rules and traces).
+    let size = match el.value_vr() {
+        Vr::US => 2,
+        Vr::UL => 4,
+        _ => 0,
+    };
+    if size > 0 && matches!(el.body, Body::Primitive) {
+        let Some(b) = win.get(el.value_start, (el.value_len() as usize).min(size))? else {
+            return Ok(None);
+        };
+        return Ok(match b.len() {
+            2 => Some(u32::from(el.enc.u16(b))),
+            4 => Some(el.enc.u32(b)),
+            _ => None,
+        });
+    }
     let text = header_text(win, el)?;
     Ok(text.split('\\').next().and_then(|s| s.trim().parse().ok()))
 }

@@ -101,8 +101,16 @@ fn dataset(
                 if action == Action::Keep {
                     continue;
                 }
-                let v = win.exact(el.value_start, el.value_len() as usize)?;
-                add(found, el.tag, vr, kind, action, &v);
+                // Read in place: only the parts kept as identifiers are copied.
+                let v = win
+                    .get(el.value_start, el.value_len() as usize)?
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "source changed while planning",
+                        )
+                    })?;
+                add(found, el.tag, vr, kind, action, v);
             }
             Body::Fragments(_) => {}
         }
