@@ -62,23 +62,9 @@ def write_series(volumes, out, name, variant):
     for k in range(n):
         if k == skip:
             continue
-        ds = Dataset()
+        ds = head_dataset(g, (study, series, frame), "axial" if "axial" in name else "sagittal")
         ds.SOPClassUID = CT_IMAGE if ct else MR_IMAGE
         ds.SOPInstanceUID = uid(name, variant, k)
-        ds.StudyDate = "20240102"
-        ds.Modality = g["modality"]
-        ds.Manufacturer = "deidfs test"
-        ds.StudyDescription = "HEAD ROUTINE"
-        ds.SeriesDescription = "axial" if "axial" in name else "sagittal"
-        ds.PatientName = "Doe^Jane"
-        ds.PatientID = "HEAD-0001"
-        ds.PatientBirthDate = "19700101"
-        ds.PatientSex = "F"
-        ds.BodyPartExamined = "HEAD"
-        ds.StudyInstanceUID = study
-        ds.SeriesInstanceUID = series
-        ds.FrameOfReferenceUID = frame
-        ds.StudyID = "1"
         ds.SeriesNumber = 2
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [f"{v:.4f}" for v in g["positions"][k]]
@@ -102,26 +88,16 @@ def write_series(volumes, out, name, variant):
         ds.save_as(os.path.join(folder, f"{k:04d}.dcm"), enforce_file_format=True)
 
 
-def item(**values):
-    ds = Dataset()
-    for k, v in values.items():
-        setattr(ds, k, v)
-    return ds
-
-
-def write_enhanced(g, stored, ct, path, uids, echoes):
+def head_dataset(g, uids, description):
+    """What every file of a test head series says of the patient, the study and the series
+    (the identifiers the tests look for in the view)."""
     study, series, frame = uids
-    n = len(g["positions"])
-    order = list(range(n))[::-1] * echoes
     ds = Dataset()
-    ds.SOPClassUID = ENHANCED_CT if ct else ENHANCED_MR
-    ds.SOPInstanceUID = uid(path, "enhanced")
     ds.StudyDate = "20240102"
-    ds.ContentDate, ds.ContentTime, ds.AcquisitionDateTime = "20240102", "101010", "20240102101010"
     ds.Modality = g["modality"]
     ds.Manufacturer = "deidfs test"
     ds.StudyDescription = "HEAD ROUTINE"
-    ds.SeriesDescription = "enhanced"
+    ds.SeriesDescription = description
     ds.PatientName = "Doe^Jane"
     ds.PatientID = "HEAD-0001"
     ds.PatientBirthDate = "19700101"
@@ -131,6 +107,23 @@ def write_enhanced(g, stored, ct, path, uids, echoes):
     ds.SeriesInstanceUID = series
     ds.FrameOfReferenceUID = frame
     ds.StudyID = "1"
+    return ds
+
+
+def item(**values):
+    ds = Dataset()
+    for k, v in values.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def write_enhanced(g, stored, ct, path, uids, echoes):
+    n = len(g["positions"])
+    order = list(range(n))[::-1] * echoes
+    ds = head_dataset(g, uids, "enhanced")
+    ds.SOPClassUID = ENHANCED_CT if ct else ENHANCED_MR
+    ds.SOPInstanceUID = uid(path, "enhanced")
+    ds.ContentDate, ds.ContentTime, ds.AcquisitionDateTime = "20240102", "101010", "20240102101010"
     ds.SeriesNumber = 3
     ds.InstanceNumber = 1
     ds.ImageType = ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]

@@ -322,6 +322,21 @@ fn scan_report(source: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&scan.stderr)))
 }
 
+/// `deidfs export` of `source` with the option into `x` of a new folder, and what it said.
+fn export_of(source: &Path, key: &Path) -> (tempfile::TempDir, std::process::Output) {
+    let out = tempfile::tempdir().unwrap();
+    let export = Command::new(env!("CARGO_BIN_EXE_deidfs"))
+        .arg("export")
+        .arg(source)
+        .arg(out.path().join("x"))
+        .arg("--key-file")
+        .arg(key)
+        .args(OPTION)
+        .output()
+        .unwrap();
+    (out, export)
+}
+
 /// A live mount of `source` with the option, unmounted on drop.
 struct Mount {
     child: std::process::Child,
@@ -616,16 +631,7 @@ fn through_a_mount_head_series_lose_their_face_and_no_brain_voxel_and_a_broken_s
         "missing-slice series hidden"
     );
     // Export writes what the mount shows, byte for byte.
-    let out = tempfile::tempdir().unwrap();
-    let export = Command::new(env!("CARGO_BIN_EXE_deidfs"))
-        .arg("export")
-        .arg(src.path())
-        .arg(out.path().join("x"))
-        .arg("--key-file")
-        .arg(&key)
-        .args(OPTION)
-        .output()
-        .unwrap();
+    let (out, export) = export_of(src.path(), &key);
     let said = String::from_utf8_lossy(&export.stdout).to_string()
         + &String::from_utf8_lossy(&export.stderr);
     assert!(
@@ -753,16 +759,7 @@ fn through_a_mount_an_enhanced_multi_frame_head_volume_loses_its_face_frame_by_f
     let report = scan_report(src.path());
     assert_eq!(report["defaced"], 2, "{report}");
     assert_eq!(report["visible"], 2, "{report}");
-    let out = tempfile::tempdir().unwrap();
-    let export = Command::new(env!("CARGO_BIN_EXE_deidfs"))
-        .arg("export")
-        .arg(src.path())
-        .arg(out.path().join("x"))
-        .arg("--key-file")
-        .arg(&key)
-        .args(OPTION)
-        .output()
-        .unwrap();
+    let (out, export) = export_of(src.path(), &key);
     assert!(export.status.success(), "{export:?}");
     for (_, folder) in specs {
         let shown = view_folder(&m.view, &key, folder);
