@@ -57,10 +57,45 @@ pub enum Area {
     KeepUltrasoundRegions,
 }
 
+/// A rule's pattern, checked when the rule is read and compiled the first time a file is
+/// tested against it: the built-in rules hold hundreds, and compiling them all cost every
+/// command 50 ms at start (most devices meet a few).
+#[derive(Debug, Clone)]
+struct Pattern {
+    source: String,
+    compiled: std::sync::Arc<std::sync::OnceLock<Option<Regex>>>,
+}
+
+impl Pattern {
+    fn new(source: String) -> Result<Pattern, String> {
+        regex_syntax::Parser::new()
+            .parse(&source)
+            .map_err(|e| format!("not a regular expression: {e}"))?;
+        Ok(Pattern {
+            source,
+            compiled: Default::default(),
+        })
+    }
+
+    /// Whether `text` matches. A pattern that parses but cannot be compiled (past the
+    /// regex crate's size limits) matches everything: its rule then cleans rather than
+    /// misses a device.
+    fn is_match(&self, text: &str) -> bool {
+        let compiled = self.compiled.get_or_init(|| match Regex::new(&self.source) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                tracing::error!(error = %e, "a pixel rule's pattern could not be compiled: taken as matching");
+                None
+            }
+        });
+        compiled.as_ref().is_none_or(|re| re.is_match(text))
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Test {
-    Contains(Regex),
-    NotContains(Regex),
+    Contains(Pattern),
+    NotContains(Pattern),
     Equals(String),
     NotEquals(String),
     Missing,
@@ -160,10 +195,7 @@ fn parse_test(text: &str) -> Result<Cond, String> {
     if needs_value && value.is_empty() {
         return Err(format!("{text:?}: {action} needs a value"));
     }
-    let regex = || {
-        Regex::new(&format!("(?i){value}"))
-            .map_err(|e| format!("{text:?}: not a regular expression: {e}"))
-    };
+    let regex = || Pattern::new(format!("(?i){value}")).map_err(|e| format!("{text:?}: {e}"));
     let test = match action.as_str() {
         "contains" => Test::Contains(regex()?),
         "notcontains" => Test::NotContains(regex()?),
@@ -401,6 +433,33 @@ pub fn builtin() -> Result<Vec<DeviceRule>, String> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn every_built_in_pattern_compiles_so_none_is_taken_as_matching_at_run_time() {
+        let mut patterns = 0;
+        for rule in builtin().unwrap() {
+            for (_, conds) in &rule.lines {
+                for (_, cond) in conds {
+                    if let Test::Contains(p) | Test::NotContains(p) = &cond.test {
+                        assert!(
+                            Regex::new(&p.source).is_ok(),
+                            "{}: {}",
+                            rule.label,
+                            p.source
+                        );
+                        patterns += 1;
+                    }
+                }
+            }
+        }
+        assert!(patterns > 300, "{patterns}");
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_parse_is_refused_when_the_rule_is_read() {
+        let err = parse_test("contains Manufacturer (unclosed").unwrap_err();
+        assert!(err.contains("not a regular expression"), "{err}");
+    }
 
     fn header(pairs: &[(&str, &str)]) -> impl Fn(Tag) -> Option<String> {
         let map: HashMap<Tag, String> = pairs
