@@ -201,6 +201,12 @@ pub enum Command {
         /// processor: more than the cores pays).
         #[arg(long, default_value_t = 8, value_parser = at_least_one)]
         jobs: usize,
+        /// Export one part of the archive: INDEX/COUNT (0-based), or auto/COUNT (or auto on
+        /// Slurm) with the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) or
+        /// SLURM_ARRAY_TASK_ID. Parts split by patient, so a study is never split; COUNT
+        /// workers with one key export everything exactly once (docs/scale.md).
+        #[arg(long, value_name = "INDEX/COUNT")]
+        shard: Option<String>,
     },
     /// Count what the view would show and hide, by reason, modality and transfer syntax.
     #[command(after_help = "Example:\n  deidfs scan /srv/pacs --policy research --json")]

@@ -185,7 +185,16 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             key_file,
             policy,
             jobs,
-        } => return export(&source, &dest, &key_file, &policy, jobs),
+            shard,
+        } => {
+            let shard = shard
+                .map(|s| {
+                    tools::export::Shard::parse(&s, &|name| std::env::var(name).ok())
+                        .map_err(anyhow::Error::msg)
+                })
+                .transpose()?;
+            return export(&source, &dest, &key_file, &policy, jobs, shard);
+        }
         Command::Scan {
             source,
             policy,
@@ -233,6 +242,7 @@ fn export(
     key_file: &Path,
     policy: &PolicyArgs,
     jobs: usize,
+    shard: Option<tools::export::Shard>,
 ) -> anyhow::Result<ExitCode> {
     run::check_export_dest(source, dest)?;
     let (keys, policy) = setup(key_file, policy)?;
@@ -241,7 +251,7 @@ fn export(
     let fs = run::offline_view(source, keys.clone(), policy, 1)?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then_some(source);
     let start = std::time::Instant::now();
-    let s = tools::export::export(&fs, &keys, dest, jobs, progress)?;
+    let s = tools::export::export(&fs, &keys, dest, jobs, progress, shard)?;
     let secs = start.elapsed().as_secs_f64();
     if s.cleaned > 0 {
         eprintln!(

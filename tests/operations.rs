@@ -1149,3 +1149,104 @@ fn a_user_mounts_resolves_absolute_paths_and_unmounts_only_a_deidfs_view() {
     assert!(o.status.success(), "{}", said(&o));
     assert!(!deidfs::mount::is_mountpoint(&view));
 }
+
+#[test]
+fn three_shards_export_together_exactly_what_one_export_does_and_their_manifests_merge() {
+    let (dir, key, src) = setup();
+    // Twelve patients, each with a study of three files in two folders.
+    for p in 0..12 {
+        let file = fx::ct_like(&format!("PATIENT^{p}"), &format!("ID{p:04}"), 8, 8).build();
+        for (folder, n) in [("x", 0), ("x", 1), ("y", 2)] {
+            let d = src.join(format!("p{p:02}/{folder}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("{n}.dcm")), &file).unwrap();
+        }
+    }
+    let whole = dir.path().join("whole");
+    assert!(
+        deidfs(&[&"export", &src, &whole, &"--key-file", &key])
+            .status
+            .success()
+    );
+    let parts = dir.path().join("parts");
+    let mut per_shard = Vec::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let o = deidfs(&[
+            &"export",
+            &src,
+            &parts,
+            &"--key-file",
+            &key,
+            &"--shard",
+            &shard,
+        ]);
+        assert!(o.status.success(), "{}", said(&o));
+        per_shard.push(count_written(&said(&o)));
+    }
+    let files = |d: &Path| -> Vec<PathBuf> {
+        let mut f: Vec<PathBuf> = common::walk(d)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+            .map(|p| p.strip_prefix(d).unwrap().to_path_buf())
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(files(&whole), files(&parts), "the same files");
+    assert_eq!(files(&whole).len(), 37);
+    for f in files(&whole) {
+        assert!(
+            std::fs::read(whole.join(&f)).unwrap() == std::fs::read(parts.join(&f)).unwrap(),
+            "{f:?} byte for byte"
+        );
+    }
+    assert_eq!(
+        per_shard.iter().sum::<usize>(),
+        37,
+        "each file once: {per_shard:?}"
+    );
+    assert!(
+        per_shard.iter().all(|n| *n > 0),
+        "every shard has work: {per_shard:?}"
+    );
+    // Each patient's files (a study in two folders) are in one shard: its manifest.
+    let manifest = |name: &str| -> std::collections::BTreeSet<String> {
+        std::fs::read_to_string(parts.join(name))
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let mut merged = std::collections::BTreeSet::new();
+    for i in 0..3 {
+        let m = manifest(&format!(".deidfs-export.shard-{i}-of-3"));
+        assert!(m.is_disjoint(&merged), "a file in two shards");
+        merged.extend(m);
+    }
+    let one: std::collections::BTreeSet<String> =
+        std::fs::read_to_string(whole.join(".deidfs-export"))
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+    assert_eq!(merged, one, "the shards' manifests merge into the whole's");
+    let top = |line: &String| line.split('/').next().unwrap_or_default().to_string();
+    for i in 0..3 {
+        let m = manifest(&format!(".deidfs-export.shard-{i}-of-3"));
+        for other in (0..3).filter(|j| *j != i) {
+            let o = manifest(&format!(".deidfs-export.shard-{other}-of-3"));
+            let mine: std::collections::BTreeSet<_> = m.iter().map(top).collect();
+            assert!(o.iter().all(|l| !mine.contains(&top(l))), "a patient split");
+        }
+    }
+}
+
+/// "N written" of an export's summary.
+fn count_written(said: &str) -> usize {
+    said.split(" written")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"))
+}

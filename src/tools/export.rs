@@ -72,20 +72,103 @@ fn manifest_lines(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
 /// Writes the view's files under `dest` with `jobs` threads. A file whose source version and
 /// policy are unchanged since the last export (per the keyed manifest) is skipped; every file
 /// is written under a temporary name and renamed when complete.
+/// One part of a sharded export: shard `index` of `count` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether the file of patient `token` (the keyed patient pseudonym, so shards say nothing
+    /// of who is where) is this shard's: every file of a patient, hence of a study, goes to
+    /// one shard, the same on every machine.
+    pub fn takes(&self, token: &str) -> bool {
+        let h = blake3::hash(token.as_bytes());
+        let n = u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8]));
+        n % u64::from(self.count) == u64::from(self.index)
+    }
+
+    /// `I/N`, or `auto/N` and `auto` with the index (and count) from a cluster scheduler:
+    /// a Kubernetes Indexed Job's JOB_COMPLETION_INDEX, a Slurm array's SLURM_ARRAY_TASK_ID
+    /// (less SLURM_ARRAY_TASK_MIN; its count SLURM_ARRAY_TASK_COUNT).
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let number = |v: &str, what: &str| {
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("--shard {text}: {what} {v:?} is not a number"))
+        };
+        let (index, count) = match text.split_once('/') {
+            Some((i, n)) => (i, Some(n)),
+            None => (text, None),
+        };
+        let count = match count {
+            Some(n) => number(n, "the count")?,
+            None if index == "auto" => match env("SLURM_ARRAY_TASK_COUNT") {
+                Some(n) => number(&n, "SLURM_ARRAY_TASK_COUNT")?,
+                None => {
+                    return Err(format!(
+                        "--shard {text}: no SLURM_ARRAY_TASK_COUNT; give the count, e.g. --shard auto/8"
+                    ));
+                }
+            },
+            None => {
+                return Err(format!(
+                    "--shard {text}: give INDEX/COUNT, e.g. --shard 0/8"
+                ));
+            }
+        };
+        let index = if index == "auto" {
+            if let Some(i) = env("JOB_COMPLETION_INDEX") {
+                number(&i, "JOB_COMPLETION_INDEX")?
+            } else if let Some(i) = env("SLURM_ARRAY_TASK_ID") {
+                let min = env("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|| "0".into());
+                number(&i, "SLURM_ARRAY_TASK_ID")?
+                    .checked_sub(number(&min, "SLURM_ARRAY_TASK_MIN")?)
+                    .ok_or(format!(
+                        "--shard {text}: SLURM_ARRAY_TASK_ID below SLURM_ARRAY_TASK_MIN"
+                    ))?
+            } else {
+                return Err(format!(
+                    "--shard {text}: neither JOB_COMPLETION_INDEX (Kubernetes) nor SLURM_ARRAY_TASK_ID (Slurm) is set; give the index, e.g. --shard 0/8"
+                ));
+            }
+        } else {
+            number(index, "the index")?
+        };
+        if count == 0 || index >= count {
+            return Err(format!(
+                "--shard {text}: the index must be below the count (0 to {})",
+                count.saturating_sub(1)
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The suffix of this shard's manifest and journal.
+    fn suffix(&self) -> String {
+        format!(".shard-{}-of-{}", self.index, self.count)
+    }
+}
+
 pub fn export(
     fs: &KeyHolderView,
     keys: &Pseudonyms,
     dest: &Path,
     jobs: usize,
     progress: Option<&Path>,
+    shard: Option<Shard>,
 ) -> anyhow::Result<ExportSummary> {
     std::fs::create_dir_all(dest).with_context(|| dest.display().to_string())?;
     let mut summary = ExportSummary {
         cleaned: clean_temporaries(dest),
         ..ExportSummary::default()
     };
-    let manifest_path = dest.join(MANIFEST);
-    let partial_path = dest.join(PARTIAL);
+    // Each shard keeps its own manifest and journal: shards write one destination at once,
+    // and each removes only what it wrote.
+    let suffix = shard.map(|s| s.suffix()).unwrap_or_default();
+    let manifest_path = dest.join(format!("{MANIFEST}{suffix}"));
+    let partial_path = dest.join(format!("{PARTIAL}{suffix}"));
     // The last complete run's manifest, and what an interrupted run wrote since.
     let mut old: BTreeMap<String, String> =
         manifest_lines(&std::fs::read_to_string(&manifest_path).unwrap_or_default()).collect();
@@ -116,6 +199,12 @@ pub fn export(
     let hidden = visit_until(fs, jobs, &stop, |f| {
         if stop.load(Ordering::Relaxed) {
             return;
+        }
+        if let Some(s) = shard {
+            let token = fs.file_info(f.ino).map(|i| i.patient_token.clone());
+            if !s.takes(token.as_deref().unwrap_or(&f.view_path)) {
+                return;
+            }
         }
         let target = dest.join(&f.view_path);
         // Keyed: the manifest says nothing about the source to whoever reads the outbox.
@@ -205,4 +294,57 @@ fn write_one(fs: &KeyHolderView, ino: u64, target: &Path) -> anyhow::Result<u64>
     let (plan, file) = fs.plan_of(ino)?;
     write_atomically(target, false, |w| plan.write_to_file(file.as_ref(), w))?;
     Ok(plan.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn shards_come_from_the_command_line_or_the_cluster_scheduler() {
+        let none = env(&[]);
+        assert_eq!(Shard::parse("2/8", &none), Ok(Shard { index: 2, count: 8 }));
+        assert!(
+            Shard::parse("8/8", &none)
+                .unwrap_err()
+                .contains("below the count")
+        );
+        assert!(
+            Shard::parse("auto/8", &none)
+                .unwrap_err()
+                .contains("JOB_COMPLETION_INDEX")
+        );
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "5")]);
+        assert_eq!(
+            Shard::parse("auto/8", &k8s),
+            Ok(Shard { index: 5, count: 8 })
+        );
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "6"),
+        ]);
+        assert_eq!(
+            Shard::parse("auto", &slurm),
+            Ok(Shard { index: 3, count: 6 })
+        );
+    }
+
+    #[test]
+    fn every_patient_goes_to_exactly_one_shard() {
+        for token in ["A1B2C3", "ZZZZ", ""] {
+            let takers = (0..5)
+                .filter(|&i| Shard { index: i, count: 5 }.takes(token))
+                .count();
+            assert_eq!(takers, 1, "{token}");
+        }
+    }
 }
