@@ -280,6 +280,7 @@ impl Filesystem for FuseAdapter {
             self.fs.getattr(ino.0),
             self.fs.parent(ino.0).and_then(|p| self.fs.getattr(p)),
         ) else {
+            self.fs.metrics().error("readdirplus");
             return reply.error(Errno::ENOENT);
         };
         let g = Generation(0);

@@ -64,7 +64,9 @@ impl Drop for Timed<'_> {
 
 impl Metrics {
     fn op(&self, name: &str) -> &Op {
-        let i = OPS.iter().position(|o| *o == name).unwrap_or(0);
+        let i = OPS.iter().position(|o| *o == name);
+        debug_assert!(i.is_some(), "{name} is not in OPS");
+        let i = i.unwrap_or(0);
         &self.ops[i]
     }
 
@@ -212,7 +214,9 @@ pub fn serve(addr: SocketAddr, render: impl Fn() -> String + Send + 'static) -> 
 }
 
 fn answer(mut stream: TcpStream, render: &dyn Fn() -> String) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    // One scrape at a time, each bounded: a client that stalls is dropped, not waited for.
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(1)))?;
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
