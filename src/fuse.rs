@@ -2,6 +2,7 @@
 //! Each operation calls the domain layer (`fs`) and replies, or maps its error to an errno.
 
 use crate::fs::{Attr, DeidFs, FsError};
+use crate::metrics::Fuse;
 use crate::source::Kind;
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
@@ -35,9 +36,9 @@ impl FuseAdapter {
 
     /// Drops the kernel's pages, attributes and name of a file.
     /// An operation's error: counted, logged at its level, and its errno.
-    fn fail(&self, op: &str, e: &FsError) -> Errno {
+    fn fail(&self, op: Fuse, e: &FsError) -> Errno {
         self.fs.metrics().error(op);
-        log_error(op, e)
+        log_error(op.name(), e)
     }
 
     fn invalidate(&self, ino: u64) {
@@ -104,28 +105,28 @@ impl Filesystem for FuseAdapter {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let _timed = self.fs.metrics().time("lookup");
+        let _timed = self.fs.metrics().time(Fuse::Lookup);
         match self.fs.lookup(parent.0, name) {
             Ok(a) => reply.entry(&self.ttl, &file_attr(&a), Generation(0)),
-            Err(e) => reply.error(self.fail("lookup", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Lookup, &e)),
         }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        let _timed = self.fs.metrics().time("forget");
+        let _timed = self.fs.metrics().time(Fuse::Forget);
         self.fs.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let _timed = self.fs.metrics().time("getattr");
+        let _timed = self.fs.metrics().time(Fuse::Getattr);
         match self.fs.getattr(ino.0) {
             Ok(a) => reply.attr(&self.ttl, &file_attr(&a)),
-            Err(e) => reply.error(self.fail("getattr", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Getattr, &e)),
         }
     }
 
     fn open(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let _timed = self.fs.metrics().time("open");
+        let _timed = self.fs.metrics().time(Fuse::Open);
         if !self.fs.open_handles() {
             // The kernel takes ENOSYS as "opens always succeed": it sends no more OPEN or
             // RELEASE, keeps the file's pages, and reads with handle 0 (read by inode).
@@ -151,7 +152,7 @@ impl Filesystem for FuseAdapter {
                     reply.opened(FileHandle(o.fh), FopenFlags::FOPEN_KEEP_CACHE);
                 }
             }
-            Err(e) => reply.error(self.fail("open", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Open, &e)),
         }
     }
 
@@ -166,7 +167,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let _timed = self.fs.metrics().time("read");
+        let _timed = self.fs.metrics().time(Fuse::Read);
         let read = if self.fs.open_handles() {
             self.fs.read(fh.0, offset, size)
         } else {
@@ -177,7 +178,7 @@ impl Filesystem for FuseAdapter {
                 self.fs.metrics().served(data.len() as u64);
                 reply.data(&data)
             }
-            Err(e) => reply.error(self.fail("read", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Read, &e)),
         }
     }
 
@@ -191,7 +192,7 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let _timed = self.fs.metrics().time("release");
+        let _timed = self.fs.metrics().time(Fuse::Release);
         self.fs.release(fh.0);
         reply.ok();
     }
@@ -206,12 +207,12 @@ impl Filesystem for FuseAdapter {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let _timed = self.fs.metrics().time("flush");
+        let _timed = self.fs.metrics().time(Fuse::Flush);
         reply.ok();
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let _timed = self.fs.metrics().time("opendir");
+        let _timed = self.fs.metrics().time(Fuse::Opendir);
         match self.fs.opendir(ino.0) {
             // The kernel caches the entries it reads; it keeps them across opens while they
             // are the ones the view last gave it.
@@ -220,7 +221,7 @@ impl Filesystem for FuseAdapter {
                 FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
             ),
             Ok(d) => reply.opened(FileHandle(d.fh), FopenFlags::FOPEN_CACHE_DIR),
-            Err(e) => reply.error(self.fail("opendir", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Opendir, &e)),
         }
     }
 
@@ -232,7 +233,7 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        let _timed = self.fs.metrics().time("releasedir");
+        let _timed = self.fs.metrics().time(Fuse::Releasedir);
         self.fs.releasedir(fh.0);
         reply.ok();
     }
@@ -245,7 +246,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let _timed = self.fs.metrics().time("readdir");
+        let _timed = self.fs.metrics().time(Fuse::Readdir);
         // Offsets: 1 after ".", 2 after "..", then 3 + the entry's place in the listing.
         if offset == 0 && reply.add(ino, 1, FileType::Directory, ".") {
             return reply.ok();
@@ -263,7 +264,7 @@ impl Filesystem for FuseAdapter {
             });
         match r {
             Ok(()) => reply.ok(),
-            Err(e) => reply.error(self.fail("readdir", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Readdir, &e)),
         }
     }
 
@@ -275,12 +276,12 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let _timed = self.fs.metrics().time("readdirplus");
+        let _timed = self.fs.metrics().time(Fuse::Readdirplus);
         let (Ok(me), Ok(parent)) = (
             self.fs.getattr(ino.0),
             self.fs.parent(ino.0).and_then(|p| self.fs.getattr(p)),
         ) else {
-            self.fs.metrics().error("readdirplus");
+            self.fs.metrics().error(Fuse::Readdirplus);
             return reply.error(Errno::ENOENT);
         };
         let g = Generation(0);
@@ -313,12 +314,12 @@ impl Filesystem for FuseAdapter {
             });
         match r {
             Ok(()) => reply.ok(),
-            Err(e) => reply.error(self.fail("readdirplus", &e)),
+            Err(e) => reply.error(self.fail(Fuse::Readdirplus, &e)),
         }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let _timed = self.fs.metrics().time("statfs");
+        let _timed = self.fs.metrics().time(Fuse::Statfs);
         // The view's own numbers: nothing about the source's disk.
         reply.statfs(0, 0, 0, self.fs.known_entries(), 0, 4096, 255, 4096);
     }
@@ -333,12 +334,12 @@ impl Filesystem for FuseAdapter {
         _size: u32,
         reply: ReplyXattr,
     ) {
-        let _timed = self.fs.metrics().time("getxattr");
+        let _timed = self.fs.metrics().time(Fuse::Getxattr);
         reply.error(Errno::ENOSYS);
     }
 
     fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        let _timed = self.fs.metrics().time("listxattr");
+        let _timed = self.fs.metrics().time(Fuse::Listxattr);
         reply.error(Errno::ENOSYS);
     }
 }

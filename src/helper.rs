@@ -14,29 +14,25 @@ use std::path::Path;
 /// Names the binary answers to as a mount helper.
 const HELPER_NAMES: [&str; 2] = ["mount.deidfs", "mount.fuse.deidfs"];
 
-/// Options whose value becomes the flag's (`key-file=/k` -> `--key-file /k`).
-const VALUED: [&str; 15] = [
-    "group",
-    "uid",
-    "gid",
-    "file-mode",
-    "dir-mode",
-    "key-file",
-    "policy",
-    "option",
-    "cache-size",
-    "threads",
-    "ttl",
-    "log-file",
-    "log-format",
-    "audit-log",
-    "metrics",
-];
-
-/// Options that are flags (`allow_other` -> `--allow-other`).
-/// (`foreground` is not one: mount(8) waits for its helper, which must return once the view
-/// is live.)
-const FLAGS: [&str; 3] = ["allow-other", "open-handles", "audit-uncached"];
+/// The `deidfs mount` flags a mount option may name, read from the command line's own
+/// definition (so that none is missing here): those that take a value (`key-file=/k` ->
+/// `--key-file /k`), and those that do not (`allow_other` -> `--allow-other`). Not
+/// `foreground` (mount(8) waits for its helper, which must return once the view is live),
+/// nor the hidden and help flags.
+fn mount_flags(mount: &clap::Command) -> (Vec<String>, Vec<String>) {
+    let (mut valued, mut flags) = (Vec::new(), Vec::new());
+    for arg in mount.get_arguments().filter(|a| !a.is_hide_set()) {
+        let Some(long) = arg.get_long() else { continue };
+        if ["help", "foreground"].contains(&long) {
+            continue;
+        }
+        match arg.get_action().takes_values() {
+            true => valued.push(long.to_string()),
+            false => flags.push(long.to_string()),
+        }
+    }
+    (valued, flags)
+}
 
 /// What mount(8), fstab and systemd add that means nothing here (the view is read-only,
 /// nodev, nosuid, noexec and noatime whatever is asked).
@@ -67,10 +63,9 @@ fn generic(option: &str) -> bool {
 
 /// The `deidfs mount` command line that `argv` (the whole of it, program name first) means
 /// when deidfs runs as a mount helper; `None` when it is an ordinary deidfs command line.
-pub fn mount_args(
-    argv: &[OsString],
-    subcommands: &[&str],
-) -> Option<Result<Vec<OsString>, String>> {
+pub fn mount_args(argv: &[OsString]) -> Option<Result<Vec<OsString>, String>> {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
     let name = argv
         .first()
         .and_then(|a| Path::new(a).file_name())
@@ -82,12 +77,16 @@ pub fn mount_args(
     let from_fuse = argv.len() >= 3
         && argv[1]
             .to_str()
-            .is_none_or(|a| !a.starts_with('-') && !subcommands.contains(&a))
+            .is_none_or(|a| !a.starts_with('-') && cli.find_subcommand(a).is_none())
         && argv[3..].iter().any(|a| a == "-o");
-    (as_helper || from_fuse).then(|| parse(&argv[1..]))
+    let mount = cli.find_subcommand("mount")?;
+    (as_helper || from_fuse).then(|| parse(&argv[1..], &mount_flags(mount)))
 }
 
-fn parse(args: &[OsString]) -> Result<Vec<OsString>, String> {
+fn parse(
+    args: &[OsString],
+    (valued, flags): &(Vec<String>, Vec<String>),
+) -> Result<Vec<OsString>, String> {
     let mut positional: Vec<OsString> = Vec::new();
     let mut options: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -140,16 +139,16 @@ fn parse(args: &[OsString]) -> Result<Vec<OsString>, String> {
             continue;
         }
         match value {
-            Some(v) if VALUED.contains(&key.as_str()) => {
+            Some(v) if valued.contains(&key) => {
                 out.push(format!("--{key}").into());
                 out.push(v.into());
             }
-            None if FLAGS.contains(&key.as_str()) => out.push(format!("--{key}").into()),
+            None if flags.contains(&key) => out.push(format!("--{key}").into()),
             _ => {
                 return Err(format!(
                     "mount option {o:?} is not known to deidfs; known: {}=VALUE, {} (and the generic ones mount passes: rw, ro, _netdev, nofail, noauto, x-systemd.*...)",
-                    VALUED.join("=VALUE, "),
-                    FLAGS.join(", ")
+                    valued.join("=VALUE, "),
+                    flags.join(", ")
                 ));
             }
         }
@@ -165,8 +164,6 @@ mod tests {
         a.iter().map(OsString::from).collect()
     }
 
-    const SUBCOMMANDS: [&str; 3] = ["mount", "export", "scan"];
-
     #[test]
     fn fstab_options_become_the_flags_of_the_same_name_and_generic_ones_are_dropped() {
         let got = mount_args(
@@ -176,9 +173,7 @@ mod tests {
                 "/mnt/view",
                 "-o",
                 "rw,key-file=/etc/deidfs/k.key,policy=research,allow_other,_netdev,x-systemd.automount,option=retain-uids,option=clean-pixel-data",
-            ]),
-            &SUBCOMMANDS,
-        )
+            ]))
         .unwrap()
         .unwrap();
         assert_eq!(
@@ -202,16 +197,13 @@ mod tests {
 
     #[test]
     fn mount_fuse3_runs_deidfs_with_the_source_first() {
-        let got = mount_args(
-            &args(&[
-                "deidfs",
-                "deidfs#/archive",
-                "/mnt/view",
-                "-o",
-                "key-file=/k",
-            ]),
-            &SUBCOMMANDS,
-        )
+        let got = mount_args(&args(&[
+            "deidfs",
+            "deidfs#/archive",
+            "/mnt/view",
+            "-o",
+            "key-file=/k",
+        ]))
         .unwrap()
         .unwrap();
         assert_eq!(
@@ -227,16 +219,19 @@ mod tests {
             &["deidfs", "--help"],
             &["deidfs", "scan", "/a"],
         ] {
-            assert!(mount_args(&args(a), &SUBCOMMANDS).is_none(), "{a:?}");
+            assert!(mount_args(&args(a)).is_none(), "{a:?}");
         }
     }
 
     #[test]
     fn an_unknown_option_is_refused_by_name() {
-        let err = mount_args(
-            &args(&["mount.deidfs", "/a", "/b", "-o", "key-file=/k,colour=blue"]),
-            &SUBCOMMANDS,
-        )
+        let err = mount_args(&args(&[
+            "mount.deidfs",
+            "/a",
+            "/b",
+            "-o",
+            "key-file=/k,colour=blue",
+        ]))
         .unwrap()
         .unwrap_err();
         assert!(err.contains("\"colour=blue\""), "{err}");

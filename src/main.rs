@@ -1,17 +1,12 @@
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use deidfs::cli::Cli;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
-    let subcommands: Vec<String> = Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
-    let names: Vec<&str> = subcommands.iter().map(String::as_str).collect();
     // Run by mount(8) (fstab, systemd): the helper's arguments mean a `deidfs mount`.
-    match deidfs::helper::mount_args(&argv, &names) {
+    match deidfs::helper::mount_args(&argv) {
         None => {}
         Some(Ok(args)) => argv.splice(1.., args).for_each(drop),
         Some(Err(e)) => {

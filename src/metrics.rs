@@ -15,22 +15,62 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The FUSE operations counted.
-pub const OPS: [&str; 14] = [
-    "lookup",
-    "forget",
-    "getattr",
-    "open",
-    "read",
-    "release",
-    "flush",
-    "opendir",
-    "releasedir",
-    "readdir",
-    "readdirplus",
-    "statfs",
-    "getxattr",
-    "listxattr",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fuse {
+    Lookup,
+    Forget,
+    Getattr,
+    Open,
+    Read,
+    Release,
+    Flush,
+    Opendir,
+    Releasedir,
+    Readdir,
+    Readdirplus,
+    Statfs,
+    Getxattr,
+    Listxattr,
+}
+
+impl Fuse {
+    pub const ALL: [Fuse; 14] = [
+        Fuse::Lookup,
+        Fuse::Forget,
+        Fuse::Getattr,
+        Fuse::Open,
+        Fuse::Read,
+        Fuse::Release,
+        Fuse::Flush,
+        Fuse::Opendir,
+        Fuse::Releasedir,
+        Fuse::Readdir,
+        Fuse::Readdirplus,
+        Fuse::Statfs,
+        Fuse::Getxattr,
+        Fuse::Listxattr,
+    ];
+
+    /// The operation's name, as FUSE calls it (the `op` label, and the logs' `op` field).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fuse::Lookup => "lookup",
+            Fuse::Forget => "forget",
+            Fuse::Getattr => "getattr",
+            Fuse::Open => "open",
+            Fuse::Read => "read",
+            Fuse::Release => "release",
+            Fuse::Flush => "flush",
+            Fuse::Opendir => "opendir",
+            Fuse::Releasedir => "releasedir",
+            Fuse::Readdir => "readdir",
+            Fuse::Readdirplus => "readdirplus",
+            Fuse::Statfs => "statfs",
+            Fuse::Getxattr => "getxattr",
+            Fuse::Listxattr => "listxattr",
+        }
+    }
+}
 
 #[derive(Default)]
 struct Op {
@@ -41,7 +81,7 @@ struct Op {
 
 #[derive(Default)]
 pub struct Metrics {
-    ops: [Op; OPS.len()],
+    ops: [Op; Fuse::ALL.len()],
     plan_lookups: AtomicU64,
     plans: AtomicU64,
     bytes_read: AtomicU64,
@@ -63,23 +103,16 @@ impl Drop for Timed<'_> {
 }
 
 impl Metrics {
-    fn op(&self, name: &str) -> &Op {
-        let i = OPS.iter().position(|o| *o == name);
-        debug_assert!(i.is_some(), "{name} is not in OPS");
-        let i = i.unwrap_or(0);
-        &self.ops[i]
-    }
-
-    /// Times operation `name` (one of [`OPS`]) until the guard is dropped.
-    pub fn time(&self, name: &str) -> Timed<'_> {
+    /// Times operation `op` until the guard is dropped.
+    pub fn time(&self, op: Fuse) -> Timed<'_> {
         Timed {
-            op: self.op(name),
+            op: &self.ops[op as usize],
             start: Instant::now(),
         }
     }
 
-    pub fn error(&self, name: &str) {
-        self.op(name).errors.fetch_add(1, Ordering::Relaxed);
+    pub fn error(&self, op: Fuse) {
+        self.ops[op as usize].errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A plan asked for (served from the cache, or made).
@@ -109,7 +142,7 @@ impl Metrics {
             "# HELP deidfs_fuse_requests_total FUSE requests answered, by operation."
         );
         let _ = writeln!(t, "# TYPE deidfs_fuse_requests_total counter");
-        for (name, op) in OPS.iter().zip(&self.ops) {
+        for (name, op) in Fuse::ALL.iter().map(|o| o.name()).zip(&self.ops) {
             let _ = writeln!(
                 t,
                 "deidfs_fuse_requests_total{{op=\"{name}\"}} {}",
@@ -121,7 +154,7 @@ impl Metrics {
             "# HELP deidfs_fuse_errors_total FUSE requests answered with an error, by operation."
         );
         let _ = writeln!(t, "# TYPE deidfs_fuse_errors_total counter");
-        for (name, op) in OPS.iter().zip(&self.ops) {
+        for (name, op) in Fuse::ALL.iter().map(|o| o.name()).zip(&self.ops) {
             let _ = writeln!(
                 t,
                 "deidfs_fuse_errors_total{{op=\"{name}\"}} {}",
@@ -133,7 +166,7 @@ impl Metrics {
             "# HELP deidfs_fuse_request_seconds Time spent answering FUSE requests, by operation."
         );
         let _ = writeln!(t, "# TYPE deidfs_fuse_request_seconds summary");
-        for (name, op) in OPS.iter().zip(&self.ops) {
+        for (name, op) in Fuse::ALL.iter().map(|o| o.name()).zip(&self.ops) {
             let secs = load(&op.nanos) as f64 / 1e9;
             let _ = writeln!(t, "deidfs_fuse_request_seconds_sum{{op=\"{name}\"}} {secs}");
             let _ = writeln!(
@@ -262,7 +295,7 @@ mod tests {
     #[test]
     fn labels_are_operation_names_and_reasons_only() {
         let m = Metrics::default();
-        drop(m.time("read"));
+        drop(m.time(Fuse::Read));
         m.planned(Some("not-dicom"));
         let text = m.render(42);
         assert!(text.contains("deidfs_fuse_requests_total{op=\"read\"} 1"));
