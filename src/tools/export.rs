@@ -239,12 +239,12 @@ pub fn export(
         }
         bar.file_done(f.size);
     })?;
+    summary.written = written.into_inner();
+    summary.skipped = skipped.into_inner();
+    summary.failed = failed.into_inner();
+    summary.bytes = bytes.into_inner();
     if stop.load(Ordering::Relaxed) {
         summary.interrupted = true;
-        summary.written = written.into_inner();
-        summary.skipped = skipped.into_inner();
-        summary.failed = failed.into_inner();
-        summary.bytes = bytes.into_inner();
         bar.finish(false);
         return Ok(summary);
     }
@@ -279,10 +279,6 @@ pub fn export(
             summary.removed += 1;
         }
     }
-    summary.written = written.into_inner();
-    summary.skipped = skipped.into_inner();
-    summary.failed = failed.into_inner();
-    summary.bytes = bytes.into_inner();
     Ok(summary)
 }
 
