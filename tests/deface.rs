@@ -754,6 +754,15 @@ fn through_a_mount_an_enhanced_multi_frame_head_volume_loses_its_face_frame_by_f
         let file = std::fs::read_dir(&shown).unwrap().next().unwrap().unwrap();
         let obj = dicom_object::open_file(file.path()).unwrap();
         assert!(common::method_codes(&obj).contains(&"113102".to_string()));
+        // No identifier head_series.py planted, in the shared or the per-frame groups.
+        let bytes = std::fs::read(file.path()).unwrap();
+        for planted in [&b"Doe^Jane"[..], b"HEAD-0001", b"19700101"] {
+            assert!(
+                !bytes.windows(planted.len()).any(|w| w == planted),
+                "{folder}: {} served",
+                String::from_utf8_lossy(planted)
+            );
+        }
     }
     // scan counts them defaced; export writes what the mount shows.
     let report = scan_report(src.path());
