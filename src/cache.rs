@@ -176,13 +176,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn key(n: u64) -> PlanKey {
-        let stamp = Stamp {
-            dev: 0,
-            ino: n,
-            size: 0,
-            mtime_ns: 0,
-            ctime_ns: 0,
-        };
+        let stamp = Stamp::local(0, n, 0, 0, 0);
         PlanKey::new(stamp, "p".into())
     }
 

@@ -24,6 +24,20 @@ pub struct PolicyArgs {
     pub options: Vec<String>,
 }
 
+/// Reaching an archive in an object store (SOURCE `s3://BUCKET/PREFIX`). Credentials,
+/// region and endpoint come from the standard AWS environment (AWS_ACCESS_KEY_ID,
+/// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL).
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The object store's address, e.g. http://127.0.0.1:8333 for a server of your own
+    /// (over AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Read a public bucket: requests unsigned, no credentials looked for.
+    #[arg(long)]
+    pub no_sign_request: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a new random secret key (mode 0600). Never overwrites an existing file.
@@ -72,7 +86,7 @@ pub enum Command {
         after_help = "Examples:\n  deidfs mount /srv/pacs /mnt/deid --key-file /etc/deidfs/view.key --policy research\n  deidfs mount /srv/pacs /mnt/deid --key-file k.key --allow-other --group analysts\n\nAs a mount helper (fstab, systemd .mount units): docs/operations.md."
     )]
     Mount {
-        /// The archive's root folder (read only).
+        /// The archive: its root folder, or s3://BUCKET/PREFIX (read only).
         source: PathBuf,
         /// An empty folder where the view appears.
         mountpoint: PathBuf,
@@ -82,6 +96,8 @@ pub enum Command {
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Stay attached (for tests and systemd); otherwise detach once the mount is live.
         #[arg(long)]
         foreground: bool,
@@ -155,7 +171,7 @@ pub enum Command {
     Resolve {
         /// A path relative to the view's root, or an absolute path under a live mount.
         view_path: PathBuf,
-        /// The archive's root folder the view was made of.
+        /// The archive the view was made of: its root folder, or s3://BUCKET/PREFIX.
         #[arg(long)]
         source: PathBuf,
         /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
@@ -164,13 +180,15 @@ pub enum Command {
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Key holder: write uid_mapping.csv, patid_mapping.csv and path_mapping.csv (mode 0600).
     #[command(
         after_help = "Example:\n  deidfs crosswalk /srv/pacs --key-file k.key --out /secure/crosswalk"
     )]
     Crosswalk {
-        /// The archive's root folder.
+        /// The archive: its root folder, or s3://BUCKET/PREFIX.
         source: PathBuf,
         /// The secret key (made by `deidfs keygen`, mode 0600): the same key gives the same
         /// pseudonyms.
@@ -178,6 +196,8 @@ pub enum Command {
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
         /// The folder to write the three CSV files into.
         #[arg(long)]
         out: PathBuf,
@@ -187,7 +207,7 @@ pub enum Command {
         after_help = "Example:\n  deidfs export /srv/pacs /data/deid --key-file k.key --policy research\n\nRun again to bring the copy up to date: unchanged files are skipped."
     )]
     Export {
-        /// The archive's root folder (read only).
+        /// The archive: its root folder, or s3://BUCKET/PREFIX (read only).
         source: PathBuf,
         /// The folder to write into (outside the source).
         dest: PathBuf,
@@ -197,6 +217,8 @@ pub enum Command {
         key_file: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Folders listed and written at once (writing waits on the disk more than on the
         /// processor: more than the cores pays).
         #[arg(long, default_value_t = 8, value_parser = at_least_one)]
@@ -211,10 +233,12 @@ pub enum Command {
     /// Count what the view would show and hide, by reason, modality and transfer syntax.
     #[command(after_help = "Example:\n  deidfs scan /srv/pacs --policy research --json")]
     Scan {
-        /// The archive's root folder.
+        /// The archive: its root folder, or s3://BUCKET/PREFIX.
         source: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,

@@ -1,6 +1,7 @@
 //! The command line, dispatched: each subcommand's arguments become calls into `run` (the
 //! composition root) and `tools`, and their results become printed lines and exit codes.
 
+use crate::archive::Archive;
 use crate::cli::{Cli, Command, PolicyArgs, PolicyCommand};
 use crate::mount::{self, MountSpec};
 use crate::policy::{self, Policy};
@@ -70,6 +71,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             mountpoint,
             key_file,
             policy,
+            store,
             foreground,
             allow_other,
             group,
@@ -105,7 +107,10 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             })?;
             // Said where the command was typed (a detached daemon's stderr goes nowhere),
             // once the view is live: a mount that fails says one line, its reason.
-            let exposure = access.exposure(&source, allow_other);
+            let source = archive(&source, store)?;
+            let exposure = source
+                .local()
+                .and_then(|local| access.exposure(local, allow_other));
             if !foreground {
                 mount::detach(args)?;
                 let m = spec.mountpoint.display();
@@ -156,19 +161,23 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             source,
             key_file,
             policy,
+            store,
         } => {
             let (keys, policy) = setup(&key_file, &policy)?;
+            let source = archive(&source, store)?;
             let fs = run::offline_view(&source, keys, policy, PLANNERS)?;
-            let path = tools::resolve::resolve(&fs, &source, &view_path)?;
-            println!("{}", path.display());
+            let rel = tools::resolve::resolve(&fs, &view_path)?;
+            println!("{}", source.locate(&rel));
         }
         Command::Crosswalk {
             source,
             key_file,
             policy,
+            store,
             out,
         } => {
             let (keys, policy) = setup(&key_file, &policy)?;
+            let source = archive(&source, store)?;
             let fs = run::offline_view(&source, keys.clone(), policy.clone(), PLANNERS)?;
             let n = tools::crosswalk::crosswalk(&fs, &policy, &keys, &out)?;
             println!(
@@ -184,6 +193,7 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             dest,
             key_file,
             policy,
+            store,
             jobs,
             shard,
         } => {
@@ -193,20 +203,24 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                         .map_err(anyhow::Error::msg)
                 })
                 .transpose()?;
+            let source = archive(&source, store)?;
             return export(&source, &dest, &key_file, &policy, jobs, shard);
         }
         Command::Scan {
             source,
             policy,
+            store,
             json,
             show_paths,
         } => {
             let policy = run::load_policy(&policy.policy, &policy.options)?;
             // Visibility does not depend on the key: a throwaway one names nothing shown.
             let keys = Pseudonyms::new(&SecretKey::generate());
+            let source = archive(&source, store)?;
             let fs = run::offline_view(&source, keys, policy, PLANNERS)?;
-            let progress =
-                std::io::IsTerminal::is_terminal(&std::io::stderr()).then_some(source.as_path());
+            let progress = source
+                .local()
+                .filter(|_| std::io::IsTerminal::is_terminal(&std::io::stderr()));
             let r = tools::scan::scan(&fs, show_paths, progress)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -236,20 +250,33 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// The archive a SOURCE argument and the store flags name.
+fn archive(source: &Path, store: crate::cli::StoreArgs) -> anyhow::Result<Archive> {
+    let options = crate::archive::StoreOptions {
+        endpoint: store.endpoint,
+        unsigned: store.no_sign_request,
+    };
+    Archive::parse(source, options)
+}
+
 fn export(
-    source: &Path,
+    source: &Archive,
     dest: &Path,
     key_file: &Path,
     policy: &PolicyArgs,
     jobs: usize,
     shard: Option<tools::export::Shard>,
 ) -> anyhow::Result<ExitCode> {
-    run::check_export_dest(source, dest)?;
+    if let Some(local) = source.local() {
+        run::check_export_dest(local, dest)?;
+    }
     let (keys, policy) = setup(key_file, policy)?;
     // `jobs` threads in all: each lists a directory (planning its files) and then writes
     // them, while the others write theirs.
     let fs = run::offline_view(source, keys.clone(), policy, 1)?;
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then_some(source);
+    let progress = source
+        .local()
+        .filter(|_| std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let start = std::time::Instant::now();
     let s = tools::export::export(&fs, &keys, dest, jobs, progress, shard)?;
     let secs = start.elapsed().as_secs_f64();

@@ -13,6 +13,7 @@
 //!   files); `synth` writes synthetic DICOM for the demo, benchmarks and tests.
 
 pub mod access;
+pub mod archive;
 pub mod audit;
 pub mod cache;
 pub mod cli;

@@ -164,6 +164,12 @@ pub fn serve(
     let (soft, hard) = crate::io::raise_open_file_limit();
     tracing::info!(soft, hard, "open file limit");
     let planner = cfg.planner.id();
+    let store = source.clone();
+    let said = move || {
+        if let Some(r) = store.requests() {
+            tracing::info!(made = %r, "requests to the object store");
+        }
+    };
     let fs = Arc::new(DeidFs::new(source, cfg));
     if let Some(addr) = spec.metrics {
         let view = fs.clone();
@@ -211,12 +217,15 @@ pub fn serve(
         // path again, and by now it may hold a new mount (fuser 0.18 checks it wrongly):
         // the session thread has ended, so let the process exit without that drop.
         tracing::info!("unmounted from outside");
+        said();
         std::mem::forget(session);
         return Ok(());
     }
     tracing::info!("signal received: unmounting");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    session.umount_and_join().context("unmount failed")
+    let done = session.umount_and_join().context("unmount failed");
+    said();
+    done
 }
 
 /// Runs `deidfs mount ... --foreground --ready-pipe` detached, and returns once it reports

@@ -2,13 +2,13 @@
 //! `commands` turns the command line into calls here; nothing below this module reads the
 //! command line or the environment.
 
+use crate::archive::Archive;
 use crate::deid::{DeidError, Engine, Outcome, Refusal};
 use crate::fs::{Config, Deidentify, KeyHolderView};
 use crate::io::{FileAt, write_atomically};
 use crate::mount::MountSpec;
 use crate::policy::{self, Policy};
 use crate::pseudonym::{Pseudonyms, SecretKey};
-use crate::source::LocalSource;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,23 +56,26 @@ pub fn view_config(
 /// Memory for plans and frames of the key holder's tools (export, scan, crosswalk).
 pub const OFFLINE_CACHE: u64 = 64 << 20;
 
+/// How long the key holder's tools keep a remote folder's listing: one run's walk.
+const OFFLINE_LISTINGS: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Threads planning a directory's files for the key holder's listing tools.
 pub const PLANNERS: usize = 8;
 
 /// A view of the archive at `source` for the key holder's tools (no mount). `planners`:
 /// threads that plan a directory's files when it is listed.
 pub fn offline_view(
-    source: &Path,
+    source: &Archive,
     keys: Pseudonyms,
     policy: Policy,
     planners: usize,
 ) -> anyhow::Result<KeyHolderView> {
-    let src = LocalSource::new(source).with_context(|| format!("source {}", source.display()))?;
+    let src = source.open(OFFLINE_LISTINGS)?;
     // The tools use each plan right after its folder is listed: the cache needs to hold
     // about one folder's plans, not the tree's.
     let mut cfg = view_config(policy, keys, OFFLINE_CACHE, 4, None);
-    cfg.workers = planners;
-    Ok(KeyHolderView::new(Arc::new(src), cfg))
+    cfg.workers = source.planners(planners);
+    Ok(KeyHolderView::new(src, cfg))
 }
 
 /// How log lines are written.
@@ -98,15 +101,16 @@ pub fn init_logging(
     where
         W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
     {
-        // fuser's own messages from warn up, unless the filter names fuser itself.
-        let asked = std::env::var("DEIDFS_LOG").unwrap_or_else(|_| "info".into());
-        let directives = if asked.contains("fuser") {
-            asked
-        } else {
-            format!("{asked},fuser=warn")
-        };
+        // fuser's and the JPEG 2000 codec's own messages from warn up (the codec narrates
+        // every header at info), unless the filter names them itself.
+        let mut directives = std::env::var("DEIDFS_LOG").unwrap_or_else(|_| "info".into());
+        for chatty in ["fuser", "jpeg2k"] {
+            if !directives.contains(chatty) {
+                directives.push_str(&format!(",{chatty}=warn"));
+            }
+        }
         let filter = tracing_subscriber::EnvFilter::try_new(&directives)
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fuser=warn"));
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fuser=warn,jpeg2k=warn"));
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(false)
@@ -159,7 +163,7 @@ pub fn writable_error(what: &str, path: &Path, e: &std::io::Error) -> anyhow::Er
 
 /// A mount of a local archive, as the command line describes it.
 pub struct MountRequest {
-    pub source: PathBuf,
+    pub source: Archive,
     pub spec: MountSpec,
     pub key_file: PathBuf,
     pub policy: String,
@@ -183,7 +187,9 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     init_logging(req.log_file.as_deref(), req.attached, req.log_format)?;
     let keys = load_keys(&req.key_file)?;
     let policy = load_policy(&req.policy, &req.options)?;
-    crate::mount::check_source(&req.source, &req.spec.mountpoint)?;
+    if let Some(local) = req.source.local() {
+        crate::mount::check_source(local, &req.spec.mountpoint)?;
+    }
     let audit = match &req.audit_log {
         Some(p) => Some(Arc::new(
             crate::audit::AuditLog::open(p, req.audit_uncached)
@@ -194,10 +200,11 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     let mut cfg = view_config(policy, keys, req.cache_bytes, req.spec.threads, audit);
     cfg.open_handles = req.open_handles || cfg.audit.is_some();
     cfg.access = req.access;
-    let source = LocalSource::new(&req.source)
-        .with_context(|| format!("source {}", req.source.display()))?;
+    cfg.workers = req.source.planners(cfg.workers);
+    // Folder listings of a remote store are kept as long as the kernel keeps names.
+    let source = req.source.open(req.spec.ttl)?;
     let stop = Arc::new(AtomicBool::new(false));
-    crate::mount::serve(&req.spec, Arc::new(source), cfg, stop, ready)
+    crate::mount::serve(&req.spec, source, cfg, stop, ready)
 }
 
 /// Whether `a` and `b` name one existing file (by device and inode: links and `..` alike).

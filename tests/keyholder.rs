@@ -334,7 +334,13 @@ fn walking_the_view_holds_the_folders_in_flight_not_the_tree() {
     }
     let keys = Pseudonyms::new(&SecretKey::from_bytes([4; 32]));
     let policy = deidfs::policy::load_builtin("basic").unwrap();
-    let fs = deidfs::run::offline_view(dir.path(), keys, policy, 2).unwrap();
+    let fs = deidfs::run::offline_view(
+        &deidfs::archive::Archive::Local(dir.path().into()),
+        keys,
+        policy,
+        2,
+    )
+    .unwrap();
     let (seen, most) = (
         std::sync::atomic::AtomicUsize::new(0),
         std::sync::atomic::AtomicU64::new(0),

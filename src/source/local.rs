@@ -159,13 +159,13 @@ impl LocalSource {
 }
 
 fn stamp_of(m: &std::fs::Metadata) -> Stamp {
-    Stamp {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_ns: nanos(m.mtime(), m.mtime_nsec()),
-        ctime_ns: nanos(m.ctime(), m.ctime_nsec()),
-    }
+    Stamp::local(
+        m.dev(),
+        m.ino(),
+        m.size(),
+        nanos(m.mtime(), m.mtime_nsec()),
+        nanos(m.ctime(), m.ctime_nsec()),
+    )
 }
 
 impl SourceFile for FileAt {

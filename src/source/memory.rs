@@ -51,13 +51,13 @@ impl MemorySource {
 }
 
 fn stamp(bytes: &[u8], version: u64) -> Stamp {
-    Stamp {
-        dev: 0,
-        ino: version,
-        size: bytes.len() as u64,
-        mtime_ns: version as i64,
-        ctime_ns: version as i64,
-    }
+    Stamp::local(
+        0,
+        version,
+        bytes.len() as u64,
+        version as i64,
+        version as i64,
+    )
 }
 
 struct MemFile {

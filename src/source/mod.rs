@@ -4,38 +4,59 @@
 mod fault;
 mod local;
 mod memory;
+mod object;
 
 pub use fault::{Fault, FaultSource};
 pub use local::LocalSource;
 pub use memory::MemorySource;
+pub use object::{ObjectSource, Requests};
 
 use crate::io::ReadAt;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// What identifies one version of a source file: any change gives another stamp.
+/// What identifies one version of a source file: any change gives another stamp. Opaque
+/// beyond its size: a local file's device, inode and change times; an object's digest of
+/// its key and ETag (or version id). Two files never share a stamp (plans are cached by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
-    pub dev: u64,
-    pub ino: u64,
     pub size: u64,
-    /// Nanoseconds since the epoch (years 1678 to 2261; beyond, they saturate).
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
+    pub version: [u64; 4],
 }
 
 impl Stamp {
-    /// The fields in a fixed little-endian layout (for digests kept across runs).
+    /// A local file's stamp (times in nanoseconds since the epoch, saturating).
+    pub fn local(dev: u64, ino: u64, size: u64, mtime_ns: i64, ctime_ns: i64) -> Self {
+        let version = [dev, ino, mtime_ns as u64, ctime_ns as u64];
+        Self { size, version }
+    }
+
+    /// A stamp from a digest of whatever names the version (a remote object's key and ETag).
+    pub fn digest(size: u64, digest: &[u8; 32]) -> Self {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&digest[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        Self {
+            size,
+            version: [word(0), word(1), word(2), word(3)],
+        }
+    }
+
+    /// The fields in a fixed little-endian layout (for digests kept across runs): the one
+    /// digests were made with when stamps were local only (device, inode, size, then the two
+    /// times as 128-bit numbers), so a local file keeps its digests.
     pub fn to_bytes(&self) -> [u8; 56] {
-        let mut b = [0u8; 56];
-        b[0..8].copy_from_slice(&self.dev.to_le_bytes());
-        b[8..16].copy_from_slice(&self.ino.to_le_bytes());
-        b[16..24].copy_from_slice(&self.size.to_le_bytes());
-        // As 128-bit numbers: the layout digests were made with before the fields shrank.
-        b[24..40].copy_from_slice(&i128::from(self.mtime_ns).to_le_bytes());
-        b[40..56].copy_from_slice(&i128::from(self.ctime_ns).to_le_bytes());
-        b
+        let [a, b, c, d] = self.version;
+        let mut out = [0u8; 56];
+        out[0..8].copy_from_slice(&a.to_le_bytes());
+        out[8..16].copy_from_slice(&b.to_le_bytes());
+        out[16..24].copy_from_slice(&self.size.to_le_bytes());
+        out[24..40].copy_from_slice(&i128::from(c as i64).to_le_bytes());
+        out[40..56].copy_from_slice(&i128::from(d as i64).to_le_bytes());
+        out
     }
 }
 
@@ -71,5 +92,9 @@ pub trait Source: Send + Sync + 'static {
     /// waiting for them. `false`: this source ignores hints (do not give it more).
     fn prefetch(&self, _files: &[PathBuf], _len: u64) -> bool {
         false
+    }
+    /// The requests made to a remote store so far (`None`: a local source).
+    fn requests(&self) -> Option<String> {
+        None
     }
 }

@@ -18,12 +18,8 @@ pub fn relative_view_path(path: &Path) -> anyhow::Result<PathBuf> {
     Ok(path.strip_prefix(&mount).unwrap_or(path).to_path_buf())
 }
 
-/// The source path (under `source_root`) that a view path comes from.
-pub fn resolve(
-    fs: &KeyHolderView,
-    source_root: &Path,
-    view_path: &Path,
-) -> anyhow::Result<PathBuf> {
+/// The source path (relative to the archive's root) that a view path comes from.
+pub fn resolve(fs: &KeyHolderView, view_path: &Path) -> anyhow::Result<PathBuf> {
     let rel = relative_view_path(view_path)?;
     let mut ino = ROOT;
     for comp in rel.components() {
@@ -43,5 +39,5 @@ pub fn resolve(
             _ => bail!("{}: give a plain path inside the view", rel.display()),
         }
     }
-    Ok(source_root.join(fs.source_path(ino)?))
+    Ok(fs.source_path(ino)?)
 }

@@ -10,6 +10,7 @@ pub mod csa;
 pub mod cuts;
 pub mod echo;
 pub mod fixtures;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,4 +97,29 @@ pub fn wait_mounted(path: &Path) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The generated archive (two patients' CT series) and odd files beside it: a DICOMDIR,
+/// an encapsulated PDF, a truncated file, a bare implicit file, big-endian, JPEG, and a
+/// link leading out of the archive.
+pub fn mixed_archive(src: &Path) {
+    deidfs::synth::write_archive(src).unwrap();
+    let odd = src.join("odd files");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(odd.join("DICOMDIR"), fixtures::dicomdir_like().build()).unwrap();
+    std::fs::write(
+        odd.join("report.pdf.dcm"),
+        fixtures::encapsulated_pdf().build(),
+    )
+    .unwrap();
+    let ct = fixtures::ct_default().build();
+    std::fs::write(odd.join("truncated.dcm"), &ct[..ct.len() - 100]).unwrap();
+    std::fs::write(odd.join("bare-implicit"), fixtures::bare_implicit().build()).unwrap();
+    std::fs::write(
+        odd.join("big-endian.dcm"),
+        fixtures::ct_explicit_be().build(),
+    )
+    .unwrap();
+    std::fs::write(odd.join("jpeg.dcm"), fixtures::jpeg_baseline().build()).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", odd.join("escape.dcm")).unwrap();
 }
