@@ -229,7 +229,10 @@ fn rclone_serve_s3_over_the_archive_folder_gives_the_same_view() {
     if cfg!(deidfs_corpus) {
         let corpus = common::corpus().canonicalize().unwrap();
         let server = S3Server::rclone_serve(corpus.parent().unwrap());
-        let (cl, cs) = (dir.path().join("corpus-local"), dir.path().join("corpus-s3"));
+        let (cl, cs) = (
+            dir.path().join("corpus-local"),
+            dir.path().join("corpus-s3"),
+        );
         export(corpus.to_str().unwrap(), &cl, &key, None);
         export("s3://corpus", &cs, &key, Some(&server));
         let local = tree(&cl);
