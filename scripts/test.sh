@@ -9,7 +9,8 @@
 #      Debian 12 as root, or via sudo):
 #        apt:  fuse3 dcmtk dicom3tools dcm2niix tesseract-ocr fonts-dejavu-core
 #              libgdcm-tools (gdcmconv: JPEG 2000 test files) cmake (builds CharLS,
-#              the JPEG-LS codec) (+ python3 / python3-pip,
+#              the JPEG-LS codec), orthanc + orthanc-dicomweb + iproute2 + curl (the
+#              DICOMweb tests; the package's service kept from starting) (+ python3 / python3-pip,
 #              and curl for rustup, only if those are missing too)
 #        pip:  pydicom, numpy, the pylibjpeg decoders, SimpleITK, nibabel, scipy and
 #              pydeface's template (--no-deps) (for scripts/oracle.py, head_volume.py
@@ -99,6 +100,36 @@ install_deps() {
     fi
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
+    fi
+
+    # Orthanc and its DICOMweb plugin for the DICOMweb tests, which run an Orthanc of their
+    # own in a network namespace (iproute2 brings its loopback up; curl stores the files).
+    # The package's own service must not start (it would listen on every interface):
+    # a policy-rc.d refuses every service start while the packages install.
+    local server_missing=()
+    for spec in orthanc:Orthanc orthanc-dicomweb:/usr/share/orthanc/plugins/libOrthancDicomWeb.so \
+        iproute2:ip curl:curl; do
+        pkg=${spec%%:*} cmd=${spec#*:}
+        if pkg_installed "$pkg" "$cmd"; then
+            echo "ok: $pkg"
+        else
+            server_missing+=("$pkg")
+        fi
+    done
+    if [[ ${#server_missing[@]} -gt 0 ]]; then
+        local rcd=/usr/sbin/policy-rc.d
+        if [[ ! -e $rcd ]]; then
+            printf '#!/bin/sh\nexit 101\n' | as_root tee "$rcd" >/dev/null
+            as_root chmod 755 "$rcd"
+            apt_install "${server_missing[@]}" || { as_root rm -f "$rcd"; return 1; }
+            as_root rm -f "$rcd"
+        else
+            apt_install "${server_missing[@]}"
+        fi
+        # Where the package's service started all the same (systemd), stop it.
+        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet orthanc 2>/dev/null; then
+            as_root systemctl disable --now orthanc || true
+        fi
     fi
 
     # Python packages go into a venv of the project's (never the system Python); the

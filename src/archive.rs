@@ -4,7 +4,7 @@
 //! gets the same view of it: the view is a function of the bytes and the key, not of where
 //! they are kept.
 
-use crate::source::{LocalSource, ObjectSource, Source};
+use crate::source::{DicomWebSource, LocalSource, ObjectSource, Source};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +19,10 @@ pub struct StoreOptions {
     pub endpoint: Option<String>,
     /// Public buckets: send requests unsigned, with no credentials.
     pub unsigned: bool,
+    /// Where a DICOMweb source keeps the instances it fetched (a folder of its own inside).
+    pub cache_dir: Option<PathBuf>,
+    /// The most those instances take on disk.
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -30,18 +34,35 @@ pub enum Archive {
         prefix: String,
         store: StoreOptions,
     },
+    /// A DICOMweb server: its root, `http(s)://HOST/.../dicom-web`.
+    DicomWeb {
+        url: String,
+        store: StoreOptions,
+    },
 }
 
 impl Archive {
-    /// The archive a SOURCE argument names: `s3://BUCKET[/PREFIX]`, else a local folder.
+    /// The archive a SOURCE argument names: `s3://BUCKET[/PREFIX]`,
+    /// `dicomweb+http(s)://HOST/PATH`, else a local folder.
     pub fn parse(arg: &Path, store: StoreOptions) -> anyhow::Result<Self> {
         let Some(text) = arg.to_str().filter(|t| t.contains("://")) else {
             return Ok(Self::Local(arg.to_path_buf()));
         };
+        if let Some(url) = text.strip_prefix("dicomweb+") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!(
+                    "source dicomweb+...: give dicomweb+http://HOST/dicom-web or dicomweb+https://..."
+                );
+            }
+            return Ok(Self::DicomWeb {
+                url: url.into(),
+                store,
+            });
+        }
         let Some(rest) = text.strip_prefix("s3://") else {
             let scheme = text.split("://").next().unwrap_or_default();
             bail!(
-                "source {scheme}://...: not a kind of archive deidfs reads; give a local folder or s3://BUCKET/PREFIX"
+                "source {scheme}://...: not a kind of archive deidfs reads; give a local folder, s3://BUCKET/PREFIX or dicomweb+http://HOST/dicom-web"
             );
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -60,7 +81,7 @@ impl Archive {
     pub fn local(&self) -> Option<&Path> {
         match self {
             Self::Local(p) => Some(p),
-            Self::S3 { .. } => None,
+            Self::S3 { .. } | Self::DicomWeb { .. } => None,
         }
     }
 
@@ -77,6 +98,19 @@ impl Archive {
                     .join("/");
                 format!("s3://{bucket}/{key}")
             }
+            Self::DicomWeb { url, .. } => {
+                // STUDY/SERIES/SOP.dcm: the instance's WADO-RS address.
+                let parts: Vec<String> = rel
+                    .iter()
+                    .map(|p| p.to_string_lossy().trim_end_matches(".dcm").to_string())
+                    .collect();
+                match parts.as_slice() {
+                    [study, series, sop] => {
+                        format!("dicomweb+{url}/studies/{study}/series/{series}/instances/{sop}")
+                    }
+                    _ => format!("dicomweb+{url}/{}", parts.join("/")),
+                }
+            }
         }
     }
 
@@ -85,7 +119,7 @@ impl Archive {
     pub fn planners(&self, local: usize) -> usize {
         match self {
             Self::Local(_) => local,
-            Self::S3 { .. } => local.max(32),
+            Self::S3 { .. } | Self::DicomWeb { .. } => local.max(32),
         }
     }
 
@@ -101,8 +135,33 @@ impl Archive {
                 prefix,
                 store,
             } => Ok(Arc::new(open_s3(bucket, prefix, store, ttl)?)),
+            Self::DicomWeb { url, store } => {
+                let dir = store.cache_dir.clone().unwrap_or_else(default_cache_dir);
+                // Results per QIDO request: lower for a server that refuses big pages.
+                let page = std::env::var("DEIDFS_QIDO_PAGE")
+                    .ok()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(crate::source::QIDO_PAGE);
+                let s = DicomWebSource::new(url, &dir, store.cache_bytes, ttl, page)
+                    .with_context(|| format!("cache folder {}", dir.display()))?;
+                s.list(Path::new(""))
+                    .map_err(|e| anyhow::anyhow!("source dicomweb+{url}: {e}"))?;
+                Ok(Arc::new(s))
+            }
         }
     }
+}
+
+/// `$XDG_CACHE_HOME/deidfs`, else `~/.cache/deidfs`, else `/var/tmp/deidfs-UID`.
+fn default_cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("deidfs");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h).join(".cache/deidfs");
+    }
+    // SAFETY: getuid cannot fail.
+    PathBuf::from(format!("/var/tmp/deidfs-{}", unsafe { libc::getuid() }))
 }
 
 fn open_s3(

@@ -24,7 +24,8 @@ pub struct PolicyArgs {
     pub options: Vec<String>,
 }
 
-/// Reaching an archive in an object store (SOURCE `s3://BUCKET/PREFIX`). Credentials,
+/// Reaching an archive on a server: an object store (SOURCE `s3://BUCKET/PREFIX`) or a
+/// DICOMweb server (`dicomweb+http://HOST/dicom-web`). Object-store credentials,
 /// region and endpoint come from the standard AWS environment (AWS_ACCESS_KEY_ID,
 /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL).
 #[derive(Debug, Args, Clone)]
@@ -36,6 +37,13 @@ pub struct StoreArgs {
     /// Read a public bucket: requests unsigned, no credentials looked for.
     #[arg(long)]
     pub no_sign_request: bool,
+    /// Where a DICOMweb source keeps the instances it fetches (they hold PHI: a folder of
+    /// its own inside, mode 0700, removed at exit). Default ~/.cache/deidfs.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The most those instances take on disk (least recently used removed first).
+    #[arg(long, default_value = "4G", value_parser = parse_bytes, value_name = "BYTES")]
+    pub disk_cache_size: u64,
 }
 
 #[derive(Debug, Subcommand)]

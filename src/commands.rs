@@ -255,6 +255,8 @@ fn archive(source: &Path, store: crate::cli::StoreArgs) -> anyhow::Result<Archiv
     let options = crate::archive::StoreOptions {
         endpoint: store.endpoint,
         unsigned: store.no_sign_request,
+        cache_dir: store.cache_dir,
+        cache_bytes: store.disk_cache_size,
     };
     Archive::parse(source, options)
 }

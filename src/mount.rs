@@ -167,8 +167,9 @@ pub fn serve(
     let store = source.clone();
     let said = move || {
         if let Some(r) = store.requests() {
-            tracing::info!(made = %r, "requests to the object store");
+            tracing::info!(made = %r, "requests to the archive's server");
         }
+        store.close();
     };
     let fs = Arc::new(DeidFs::new(source, cfg));
     if let Some(addr) = spec.metrics {

@@ -1,11 +1,14 @@
 //! Reading the archive. The view only ever sees the source through this trait: a local
-//! directory (confined to its root), an in-memory tree, or a fault-injecting wrapper (tests).
+//! directory (confined to its root), an object store (S3), a DICOMweb server, an in-memory
+//! tree, or a fault-injecting wrapper (tests).
 
+mod dicomweb;
 mod fault;
 mod local;
 mod memory;
 mod object;
 
+pub use dicomweb::{DicomWebSource, PAGE as QIDO_PAGE};
 pub use fault::{Fault, FaultSource};
 pub use local::LocalSource;
 pub use memory::MemorySource;
@@ -97,4 +100,6 @@ pub trait Source: Send + Sync + 'static {
     fn requests(&self) -> Option<String> {
         None
     }
+    /// The view is done with the source: remove what it keeps on disk.
+    fn close(&self) {}
 }

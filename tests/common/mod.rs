@@ -10,6 +10,7 @@ pub mod csa;
 pub mod cuts;
 pub mod echo;
 pub mod fixtures;
+pub mod orthanc;
 pub mod s3;
 
 use std::path::{Path, PathBuf};
