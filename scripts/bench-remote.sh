@@ -57,6 +57,7 @@ fi
 SRC_FILES=$(find "$CORPUS" -type f | wc -l)
 
 RUN=$(mktemp -d "$WORK/remote.XXXXXX")
+: >"$RUN/rclone.conf"
 KEY=$RUN/k.key MNT=$RUN/mnt
 mkdir -p "$MNT"
 "$DEIDFS" keygen "$KEY" >/dev/null

@@ -13,7 +13,7 @@
 #
 # Options: --files N, --runs N, --seed S, --work DIR (default /tmp/deidfs-bench-suite),
 #   --tools LIST (comma-separated; default all), --workers "1 2", --no-mount, --no-memory,
-#   --no-micro, --max-wait S (how long to wait for a quiet machine before each timed command,
+#   --no-micro, --no-remote (the S3 source against rclone mount: scripts/bench-remote.sh), --max-wait S (how long to wait for a quiet machine before each timed command,
 #   default 300; 0 = never wait), --deidfs PATH (time this deidfs binary in the batch and
 #   memory measures instead of the one built here: A/B of a change), --docs / --no-docs
 #   (write the results, charts and JSON into docs/performance.md and docs/perf/; default: only
@@ -33,7 +33,7 @@ BENCH_DIR=$REPO/scripts/bench
 COMMAND="$0 $*"
 
 FILES="" RUNS="" SEED=1 QUICK=0 TOOLS="" WORKERS="1 2" MAX_WAIT=300 DEIDFS_BIN=""
-DO_MOUNT=1 DO_MEMORY=1 DO_MICRO=1 DOCS="" SUBSET=0
+DO_MOUNT=1 DO_MEMORY=1 DO_MICRO=1 DO_REMOTE=1 DOCS="" SUBSET=0
 WORK=${DEIDFS_BENCH_SUITE_DIR:-/tmp/deidfs-bench-suite}
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 while [[ $# -gt 0 ]]; do
@@ -49,6 +49,7 @@ while [[ $# -gt 0 ]]; do
         --no-mount) DO_MOUNT=0; SUBSET=1; shift ;;
         --no-memory) DO_MEMORY=0; SUBSET=1; shift ;;
         --no-micro) DO_MICRO=0; SUBSET=1; shift ;;
+        --no-remote) DO_REMOTE=0; SUBSET=1; shift ;;
         --docs) DOCS=1; shift ;;
         --no-docs) DOCS=0; shift ;;
         --quick) QUICK=1; shift ;;
@@ -441,6 +442,17 @@ if [[ $DO_MOUNT == 1 ]]; then
         | tee "$LOGS/bench-mount.txt" >&2
     cp "$WORK/results-latest.json" "$WORK/mount-$STAMP.json"
     meta mount_json "$WORK/mount-$STAMP.json"
+fi
+
+# ------------------------------------------------------------------ remote --
+# The same corpus through deidfs's S3 source (SeaweedFS on loopback) and `rclone mount`.
+if [[ $DO_REMOTE == 1 ]]; then
+    quiet_gate
+    log "remote benchmark: scripts/bench-remote.sh --work $WORK --files $FILES --seed $SEED --runs $RUNS"
+    "$REPO/scripts/bench-remote.sh" --work "$WORK" --files "$FILES" --seed "$SEED" --runs "$RUNS" \
+        | tee "$LOGS/bench-remote.txt" >&2
+    cp "$WORK/remote-latest.md" "$WORK/remote-$STAMP.md"
+    meta remote_md "$WORK/remote-$STAMP.md"
 fi
 
 # ------------------------------------------------------------------- micro --
