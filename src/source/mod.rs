@@ -12,7 +12,7 @@ pub use dicomweb::{DicomWebSource, PAGE as QIDO_PAGE};
 pub use fault::{Fault, FaultSource};
 pub use local::LocalSource;
 pub use memory::MemorySource;
-pub use object::{ObjectSource, Requests};
+pub use object::ObjectSource;
 
 use crate::io::ReadAt;
 use std::ffi::OsString;

@@ -48,15 +48,15 @@ const FOLDERS_KEPT: usize = 4096;
 
 /// Requests made to the store, by kind (for the log at exit and the benchmarks).
 #[derive(Debug, Default)]
-pub struct Requests {
-    pub list_pages: AtomicU64,
-    pub heads: AtomicU64,
-    pub gets: AtomicU64,
-    pub bytes: AtomicU64,
+struct Requests {
+    list_pages: AtomicU64,
+    heads: AtomicU64,
+    gets: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl Requests {
-    pub fn summary(&self) -> String {
+    fn summary(&self) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
             "{} LIST, {} HEAD, {} GET, {:.1} MB received",
@@ -168,10 +168,6 @@ impl ObjectSource {
                 NonZeroUsize::new(FOLDERS_KEPT).unwrap_or(NonZeroUsize::MIN),
             )),
         })
-    }
-
-    pub fn requests(&self) -> &Requests {
-        &self.shared.requests
     }
 
     /// The key of a path relative to the root (`None`: the root itself, the bucket's top).
