@@ -82,7 +82,7 @@ impl<'a, 's> Rewriter<'a, 's> {
         path: &str,
         out: &mut Out,
     ) -> Result<Vec<(Tag, usize)>, DeidError> {
-        let mut creators = Creators::new();
+        let mut creators = Creators::default();
         for el in elements.iter().filter(|e| e.tag.is_private_creator()) {
             let v = self.value(el)?;
             creators.insert((el.tag.0, el.tag.1 as u8), string_of(&v));

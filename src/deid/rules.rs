@@ -6,7 +6,7 @@ use crate::dicom::Tag;
 use crate::dicom::Vr;
 use crate::dicom::tag::{DIGITAL_SIGNATURES, TRAILING_PADDING};
 use crate::policy::{Action, Policy, Rule, Source};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// How unlisted free text is treated inside a sequence: kept, replaced (inside a sequence
 /// whose action is D, e.g. Content Sequence) or cleaned (inside a C sequence).
@@ -42,7 +42,7 @@ const REQUIRED_BY_IOD: [(Tag, Requires, Action); 4] = [
 ];
 
 /// The private creators of a data set: block (group, xx) -> creator string.
-pub(super) type Creators = HashMap<(u16, u8), String>;
+pub(super) type Creators = rustc_hash::FxHashMap<(u16, u8), String>;
 
 const REMOVE_STRUCTURAL: Rule = Rule {
     action: Action::Remove,
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn a_private_creator_goes_when_its_whole_block_goes() {
         let elements = [el(0x0009, 0x0010, Vr::LO), el(0x0009, 0x1001, Vr::LO)];
-        let creators = Creators::from([((0x0009, 0x10), "ACME PRIVATE".to_string())]);
+        let creators = Creators::from_iter([((0x0009, 0x10), "ACME PRIVATE".to_string())]);
         let r = rules(
             &elements,
             &creators,
@@ -186,7 +186,7 @@ mod tests {
             Action::Keep,
         );
         let elements = [el(0x0009, 0x0010, Vr::LO), el(0x0009, 0x1001, Vr::LO)];
-        let creators = Creators::from([((0x0009, 0x10), "ACME PRIVATE".to_string())]);
+        let creators = Creators::from_iter([((0x0009, 0x10), "ACME PRIVATE".to_string())]);
         let r = rules(&elements, &creators, Scope::Plain, Object::default(), &p);
         assert_eq!(r[0].action, Action::Keep);
         assert_eq!(r[1].action, Action::Keep);
@@ -197,7 +197,7 @@ mod tests {
         let elements = [el(0x6000, 0x0010, Vr::US), el(0x6002, 0x0022, Vr::LO)];
         let r = rules(
             &elements,
-            &Creators::new(),
+            &Creators::default(),
             Scope::Plain,
             Object::default(),
             &basic(),
@@ -209,8 +209,16 @@ mod tests {
     fn unlisted_free_text_follows_the_scope_of_its_sequence() {
         // Text Value (0040,A160), UT, is not in Table E.1-1.
         let text = [el(0x0040, 0xA160, Vr::UT)];
-        let action =
-            |scope| rules(&text, &Creators::new(), scope, Object::default(), &basic())[0].action;
+        let action = |scope| {
+            rules(
+                &text,
+                &Creators::default(),
+                scope,
+                Object::default(),
+                &basic(),
+            )[0]
+            .action
+        };
         assert_eq!(action(Scope::Plain), Action::Keep);
         assert_eq!(action(Scope::Dummy), Action::Dummy);
         assert_eq!(action(Scope::Clean), Action::Clean);
@@ -226,7 +234,7 @@ mod tests {
         ] {
             let r = rules(
                 &[el(g, e, Vr::UN)],
-                &Creators::new(),
+                &Creators::default(),
                 Scope::Plain,
                 Object::default(),
                 &basic(),
@@ -244,7 +252,7 @@ mod tests {
             el(0x0010, 0x2299, Vr::LO),
         ];
         let actions = |o: Object, p: &Policy| -> Vec<Action> {
-            rules(&elements, &Creators::new(), Scope::Plain, o, p)
+            rules(&elements, &Creators::default(), Scope::Plain, o, p)
                 .iter()
                 .map(|r| r.action)
                 .collect()
