@@ -14,6 +14,7 @@
 //! - **Reads are ranged GETs**: planning reads the first [`PLAN_FETCH`] bytes (the header of
 //!   most files, often the whole file); a reader going through the file gets a window that
 //!   doubles while it reads forward, up to [`WINDOW_MAX`], and starts again where it jumps.
+//!   All open files' windows together hold at most [`WINDOWS_BUDGET`].
 //! - **No key in any message**: errors say what failed (not found, changed, refused, the
 //!   store unreachable), never the key or the URL (keys are source paths: PHI).
 //!
@@ -43,6 +44,9 @@ pub const PLAN_FETCH: u64 = 64 << 10;
 /// The first window of a reader going through a file, and the most one window holds.
 const WINDOW_FIRST: u64 = 1 << 20;
 const WINDOW_MAX: u64 = 16 << 20;
+/// The most the windows of all open files hold together: past it a window holds only what
+/// its read asked for (however many files are open, memory stays bounded).
+const WINDOWS_BUDGET: u64 = 256 << 20;
 /// Folder listings kept (each with its objects' sizes and ETags).
 const FOLDERS_KEPT: usize = 4096;
 
@@ -105,6 +109,8 @@ struct Shared {
     id: [u8; 32],
     requests: Requests,
     quirks: Quirks,
+    /// Bytes the open files' windows hold now.
+    windows: AtomicU64,
 }
 
 impl Shared {
@@ -161,6 +167,7 @@ impl ObjectSource {
                 id,
                 requests: Requests::default(),
                 quirks: Quirks::new(),
+                windows: AtomicU64::new(0),
             }),
             root,
             ttl,
@@ -485,13 +492,27 @@ impl ReadAt for ObjectFile {
             } else {
                 w.first
             };
-            let want = (end - offset).max(w.next);
+            let windows = &self.shared.windows;
+            let held = windows
+                .load(Ordering::Relaxed)
+                .saturating_sub(w.bytes.len() as u64);
+            let want = window_len(held, w.next, end - offset);
             let fetch_end = offset.saturating_add(want).min(self.meta.size);
+            let before = w.bytes.len() as u64;
             (w.start, w.bytes) = self.fetch(offset, fetch_end)?;
+            windows.fetch_add(w.bytes.len() as u64, Ordering::Relaxed);
+            windows.fetch_sub(before, Ordering::Relaxed);
         }
         let at = (offset - w.start) as usize;
         buf.copy_from_slice(&w.bytes[at..at + buf.len()]);
         Ok(())
+    }
+}
+
+impl Drop for ObjectFile {
+    fn drop(&mut self) {
+        let held = lock(&self.window).bytes.len() as u64;
+        self.shared.windows.fetch_sub(held, Ordering::Relaxed);
     }
 }
 
@@ -505,6 +526,16 @@ impl SourceFile for ObjectFile {
         let mut w = lock(&self.window);
         w.first = WINDOW_FIRST;
         w.next = w.next.max(WINDOW_FIRST);
+    }
+}
+
+/// How much a GET fetches for a read of `asked` bytes: the window (`next`) while the other
+/// open files' windows (`held`) leave room for it in the budget, else only what was asked.
+fn window_len(held: u64, next: u64, asked: u64) -> u64 {
+    if held.saturating_add(next) > WINDOWS_BUDGET {
+        asked
+    } else {
+        asked.max(next)
     }
 }
 
@@ -560,6 +591,24 @@ fn scrubbed(message: &str, key: Option<&Key>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_grow_only_while_all_open_files_together_stay_within_the_budget() {
+        assert_eq!(window_len(0, WINDOW_MAX, 4096), WINDOW_MAX);
+        assert_eq!(
+            window_len(WINDOWS_BUDGET - WINDOW_MAX, WINDOW_MAX, 4096),
+            WINDOW_MAX
+        );
+        assert_eq!(
+            window_len(WINDOWS_BUDGET - WINDOW_MAX + 1, WINDOW_MAX, 4096),
+            4096
+        );
+        assert_eq!(
+            window_len(WINDOWS_BUDGET, WINDOW_FIRST, 1 << 21),
+            1 << 21,
+            "a read gets what it asked for"
+        );
+    }
 
     #[test]
     fn etags_match_quoted_or_not() {
