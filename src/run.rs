@@ -161,7 +161,8 @@ pub fn writable_error(what: &str, path: &Path, e: &std::io::Error) -> anyhow::Er
     }
 }
 
-/// A mount of a local archive, as the command line describes it.
+/// A mount of an archive (a local folder, an object store, a DICOMweb server), as the command
+/// line describes it.
 pub struct MountRequest {
     pub source: Archive,
     pub spec: MountSpec,

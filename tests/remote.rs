@@ -222,7 +222,22 @@ fn rclone_serve_s3_over_the_archive_folder_gives_the_same_view() {
     let (out_local, out_remote) = (dir.path().join("out-local"), dir.path().join("out-s3"));
     export(src.to_str().unwrap(), &out_local, &key, None);
     export("s3://archive", &out_remote, &key, Some(&server));
-    assert_same_view(&tree(&out_local), &tree(&out_remote), "rclone serve s3");
+    let local = tree(&out_local);
+    assert_same_view(&local, &tree(&out_remote), "rclone serve s3");
+    // And mounted: the same tree, read through FUSE.
+    if cfg!(deidfs_fuse) {
+        let (view, log) = (dir.path().join("view"), dir.path().join("mount.log"));
+        let m = Mount::new("s3://archive", &view, &key, &log, &server, &[]);
+        assert_same_view(&local, &tree(&view), "rclone serve s3, mounted");
+        drop(m);
+        let said = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            said.contains("objects are read whole"),
+            "the quirk was not learnt:\n{said}"
+        );
+    } else {
+        println!("skipped: no FUSE (see build.rs), the export only");
+    }
     drop(server);
 
     // The real corpus, served by rclone where it lies (its folder is the bucket `corpus`).
