@@ -8,48 +8,14 @@
 mod common;
 
 use common::orthanc::Orthanc;
+use common::views::{assert_same_view, keygen, tree};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_deidfs")
-}
-
-fn keygen(dir: &Path) -> PathBuf {
-    let key = dir.join("k.key");
-    let st = Command::new(bin())
-        .arg("keygen")
-        .arg(&key)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    key
-}
-
-/// Every file of a tree by relative path, with its bytes (an export's journal left out).
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    common::walk(root)
-        .into_iter()
-        .map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), p))
-        .filter(|(rel, _)| !rel.to_string_lossy().starts_with(".deidfs-export"))
-        .map(|(rel, p)| (rel, std::fs::read(p).unwrap()))
-        .collect()
-}
-
-fn assert_same_view(
-    local: &BTreeMap<PathBuf, Vec<u8>>,
-    remote: &BTreeMap<PathBuf, Vec<u8>>,
-    what: &str,
-) {
-    let names = |t: &BTreeMap<PathBuf, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(local), names(remote), "{what}: names differ");
-    for (rel, bytes) in local {
-        assert!(remote[rel] == *bytes, "{what}: {} differs", rel.display());
-    }
-    assert!(local.len() >= 5, "{what}: only {} files", local.len());
 }
 
 /// Stores every file of `from` in Orthanc and lays the stored ones out under `to` as the
@@ -114,6 +80,30 @@ fn export(cmd: &mut Command, source: &str, dest: &Path, key: &Path, cache: &Path
     );
 }
 
+/// `deidfs mount` of the server's DICOMweb root at `view` in the foreground, run in the
+/// server's network namespace, with its disk cache in `cache` and debug logs; returns once
+/// the view is live.
+fn mount(server: &Orthanc, view: &Path, key: &Path, cache: &Path, extra: &[&str]) -> Child {
+    let child = server
+        .command(bin())
+        .arg("mount")
+        .arg(server.source())
+        .arg(view)
+        .arg("--key-file")
+        .arg(key)
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--foreground")
+        .args(extra)
+        .env("DEIDFS_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_mounted(view);
+    child
+}
+
 /// UIDs and names that must not show in the log or the cache's names.
 fn identifiers(local_tree: &Path) -> Vec<String> {
     let mut ids: Vec<String> = common::walk(local_tree)
@@ -166,7 +156,7 @@ fn an_archive_in_orthanc_is_viewed_through_dicomweb_exactly_as_the_same_files_on
     cmd.env("DEIDFS_QIDO_PAGE", "3");
     export(&mut cmd, &server.source(), &out_web, &key, &cache);
     let expected = tree(&out_local);
-    assert_same_view(&expected, &tree(&out_web), "export through DICOMweb");
+    assert_same_view(&expected, &tree(&out_web), 5, "export through DICOMweb");
     let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert!(left.is_empty(), "the export left its cache: {left:?}");
 
@@ -174,25 +164,9 @@ fn an_archive_in_orthanc_is_viewed_through_dicomweb_exactly_as_the_same_files_on
     let view = dir.path().join("view");
     std::fs::create_dir_all(&view).unwrap();
     let log = dir.path().join("mount.log");
-    let mut child = server
-        .command(bin())
-        .arg("mount")
-        .arg(server.source())
-        .arg(&view)
-        .arg("--key-file")
-        .arg(&key)
-        .arg("--cache-dir")
-        .arg(&cache)
-        .arg("--foreground")
-        .arg("--log-file")
-        .arg(&log)
-        .env("DEIDFS_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_mounted(&view);
-    assert_same_view(&expected, &tree(&view), "mount through DICOMweb");
+    let log_arg = log.to_str().unwrap();
+    let mut child = mount(&server, &view, &key, &cache, &["--log-file", log_arg]);
+    assert_same_view(&expected, &tree(&view), 5, "mount through DICOMweb");
     let secrets = identifiers(&local);
     let cached: Vec<PathBuf> = common::walk(&cache);
     assert!(!cached.is_empty(), "nothing was cached");
@@ -221,6 +195,7 @@ fn an_archive_in_orthanc_is_viewed_through_dicomweb_exactly_as_the_same_files_on
     assert_same_view(
         &expected,
         &tree(&view),
+        5,
         "mount through DICOMweb, the server gone",
     );
 
@@ -260,21 +235,7 @@ fn a_dicomweb_server_gone_fails_instances_not_in_the_disk_cache_with_eio() {
     std::fs::create_dir_all(&view).unwrap();
     // A disk cache of 1 byte keeps one instance at a time: the listing fetched them all,
     // and all but the last are gone again, so a read needs the server.
-    let mut child = server
-        .command(bin())
-        .arg("mount")
-        .arg(server.source())
-        .arg(&view)
-        .arg("--key-file")
-        .arg(&key)
-        .args(["--cache-dir"])
-        .arg(&cache)
-        .args(["--disk-cache-size", "1", "--foreground"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_mounted(&view);
+    let mut child = mount(&server, &view, &key, &cache, &["--disk-cache-size", "1"]);
     let files = common::walk(&view);
     assert!(files.len() >= 4, "{} files", files.len());
     let (read, unread) = (&files[0], &files[files.len() / 2]);

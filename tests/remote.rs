@@ -8,7 +8,7 @@
 mod common;
 
 use common::s3::S3Server;
-use std::collections::BTreeMap;
+use common::views::{assert_same_view, keygen, tree};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,18 +22,6 @@ fn bin() -> &'static str {
 /// archive's folders), and a folder whose name needs care in an object key.
 const NEVER_LOGGED: &[&str] = &["DOE", "ROE", "MRN-DEMO", "Ünïcode", "with space"];
 
-fn keygen(dir: &Path) -> PathBuf {
-    let key = dir.join("k.key");
-    let st = Command::new(bin())
-        .arg("keygen")
-        .arg(&key)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    key
-}
-
 /// The generated archive of mixed files, plus a folder whose name has a space, an `&` and
 /// letters beyond ASCII (a key an object store must keep as given).
 fn archive(src: &Path) {
@@ -42,30 +30,6 @@ fn archive(src: &Path) {
     std::fs::create_dir_all(&odd).unwrap();
     let ct = deidfs::synth::ct_slice(1, 7, 3, 1, 64, 64).unwrap();
     std::fs::write(odd.join("IM 0001.dcm"), ct).unwrap();
-}
-
-/// Every file of a tree by relative path, with its bytes (an export's journal left out:
-/// it records source versions, which differ by kind of source).
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    common::walk(root)
-        .into_iter()
-        .map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), p))
-        .filter(|(rel, _)| !rel.to_string_lossy().starts_with(".deidfs-export"))
-        .map(|(rel, p)| (rel, std::fs::read(p).unwrap()))
-        .collect()
-}
-
-fn assert_same_view(
-    local: &BTreeMap<PathBuf, Vec<u8>>,
-    remote: &BTreeMap<PathBuf, Vec<u8>>,
-    what: &str,
-) {
-    let names = |t: &BTreeMap<PathBuf, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(local), names(remote), "{what}: names differ");
-    for (rel, bytes) in local {
-        assert!(remote[rel] == *bytes, "{what}: {} differs", rel.display());
-    }
-    assert!(local.len() >= 10, "{what}: only {} files", local.len());
 }
 
 fn export(source: &str, dest: &Path, key: &Path, server: Option<&S3Server>) {
@@ -99,6 +63,22 @@ fn scan(source: &str, server: Option<&S3Server>) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The shared corpus exported from local disk and from `remote` (the same files, kept by
+/// `server`) into `dir`: the same view, with at least the 140 files the corpus serves.
+fn corpus_exported_alike(corpus: &Path, remote: &str, server: &S3Server, dir: &Path, key: &Path) {
+    let (local, stored) = (dir.join("corpus-local"), dir.join("corpus-s3"));
+    export(corpus.to_str().unwrap(), &local, key, None);
+    export(remote, &stored, key, Some(server));
+    let local = tree(&local);
+    assert!(local.len() >= 140, "corpus: {} files", local.len());
+    assert_same_view(
+        &local,
+        &tree(&stored),
+        10,
+        &format!("corpus through {remote}"),
+    );
 }
 
 /// A foreground mount of `source` through `server`, logging at debug into `log`.
@@ -177,7 +157,7 @@ fn an_archive_in_seaweedfs_is_viewed_exactly_as_the_same_files_on_disk() {
     export(src.to_str().unwrap(), &out_local, &key, None);
     export("s3://pacs/site-a/archive", &out_remote, &key, Some(&server));
     let local = tree(&out_local);
-    assert_same_view(&local, &tree(&out_remote), "export");
+    assert_same_view(&local, &tree(&out_remote), 10, "export");
     // What is shown and hidden, and why, is the same too.
     assert_eq!(
         scan(src.to_str().unwrap(), None),
@@ -187,7 +167,7 @@ fn an_archive_in_seaweedfs_is_viewed_exactly_as_the_same_files_on_disk() {
     // A mount of the store serves the same tree.
     let (view, log) = (dir.path().join("view"), dir.path().join("mount.log"));
     let m = Mount::new("s3://pacs/site-a/archive", &view, &key, &log, &server, &[]);
-    assert_same_view(&local, &tree(&view), "mount");
+    assert_same_view(&local, &tree(&view), 10, "mount");
     drop(m);
     assert_nothing_logged_names_a_source(&log);
 
@@ -195,15 +175,7 @@ fn an_archive_in_seaweedfs_is_viewed_exactly_as_the_same_files_on_disk() {
     if cfg!(deidfs_corpus) {
         let corpus = common::corpus();
         server.upload(&corpus, "pacs/corpus");
-        let (cl, cs) = (
-            dir.path().join("corpus-local"),
-            dir.path().join("corpus-s3"),
-        );
-        export(corpus.to_str().unwrap(), &cl, &key, None);
-        export("s3://pacs/corpus", &cs, &key, Some(&server));
-        let local = tree(&cl);
-        assert!(local.len() >= 140, "corpus: {} files", local.len());
-        assert_same_view(&local, &tree(&cs), "corpus export");
+        corpus_exported_alike(&corpus, "s3://pacs/corpus", &server, dir.path(), &key);
     } else {
         println!("skipped tier: no ../shared/corpus, the generated archive only");
     }
@@ -223,12 +195,12 @@ fn rclone_serve_s3_over_the_archive_folder_gives_the_same_view() {
     export(src.to_str().unwrap(), &out_local, &key, None);
     export("s3://archive", &out_remote, &key, Some(&server));
     let local = tree(&out_local);
-    assert_same_view(&local, &tree(&out_remote), "rclone serve s3");
+    assert_same_view(&local, &tree(&out_remote), 10, "rclone serve s3");
     // And mounted: the same tree, read through FUSE.
     if cfg!(deidfs_fuse) {
         let (view, log) = (dir.path().join("view"), dir.path().join("mount.log"));
         let m = Mount::new("s3://archive", &view, &key, &log, &server, &[]);
-        assert_same_view(&local, &tree(&view), "rclone serve s3, mounted");
+        assert_same_view(&local, &tree(&view), 10, "rclone serve s3, mounted");
         drop(m);
         let said = std::fs::read_to_string(&log).unwrap();
         assert!(
@@ -244,15 +216,7 @@ fn rclone_serve_s3_over_the_archive_folder_gives_the_same_view() {
     if cfg!(deidfs_corpus) {
         let corpus = common::corpus().canonicalize().unwrap();
         let server = S3Server::rclone_serve(corpus.parent().unwrap());
-        let (cl, cs) = (
-            dir.path().join("corpus-local"),
-            dir.path().join("corpus-s3"),
-        );
-        export(corpus.to_str().unwrap(), &cl, &key, None);
-        export("s3://corpus", &cs, &key, Some(&server));
-        let local = tree(&cl);
-        assert!(local.len() >= 140, "corpus: {} files", local.len());
-        assert_same_view(&local, &tree(&cs), "corpus through rclone serve s3");
+        corpus_exported_alike(&corpus, "s3://corpus", &server, dir.path(), &key);
     } else {
         println!("skipped tier: no ../shared/corpus, the generated archive only");
     }

@@ -12,6 +12,7 @@ pub mod echo;
 pub mod fixtures;
 pub mod orthanc;
 pub mod s3;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
