@@ -86,11 +86,7 @@ impl DicomWebSource {
         ttl: Duration,
         page: usize,
     ) -> io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("deidfs-dicomweb")
-            .enable_all()
-            .build()?;
+        let runtime = super::runtime("deidfs-dicomweb")?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(300))
@@ -125,19 +121,33 @@ impl DicomWebSource {
         Some(rest)
     }
 
-    pub fn is_orthanc(&self) -> bool {
-        self.orthanc.is_some()
+    /// One request: the answer's content type and body, or why it failed (naming no URL).
+    fn send(&self, request: reqwest::RequestBuilder) -> io::Result<(String, bytes::Bytes)> {
+        self.runtime.block_on(async {
+            let r = checked(request.send().await.map_err(http_error)?)?;
+            let content_type = r
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            Ok((content_type, r.bytes().await.map_err(http_error)?))
+        })
+    }
+
+    /// A REST answer as JSON (`what` names the answer in the error).
+    fn rest_json(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> io::Result<serde_json::Value> {
+        self.requests.rest.fetch_add(1, Ordering::Relaxed);
+        let (_, body) = self.send(request)?;
+        serde_json::from_slice(&body).map_err(|_| io::Error::other(format!("{what} with no JSON")))
     }
 
     fn get_json(&self, url: &str) -> io::Result<serde_json::Value> {
-        self.requests.rest.fetch_add(1, Ordering::Relaxed);
-        self.runtime.block_on(async {
-            let r = self.http.get(url).send().await.map_err(http_error)?;
-            let r = checked(r)?;
-            let body = r.bytes().await.map_err(http_error)?;
-            serde_json::from_slice(&body)
-                .map_err(|_| io::Error::other("the server answered with no JSON"))
-        })
+        self.rest_json(self.http.get(url), "the server answered")
     }
 
     /// Every value of `tag` (`GGGGEEEE`) of a QIDO-RS query, paged until nothing new comes.
@@ -152,24 +162,18 @@ impl DicomWebSource {
                 out.len()
             );
             self.requests.qido.fetch_add(1, Ordering::Relaxed);
-            let page: Vec<serde_json::Value> = self.runtime.block_on(async {
-                let r = self
-                    .http
+            let (_, body) = self.send(
+                self.http
                     .get(&url)
-                    .header("Accept", "application/dicom+json")
-                    .send()
-                    .await
-                    .map_err(http_error)?;
-                if r.status() == reqwest::StatusCode::NO_CONTENT {
-                    return Ok(Vec::new());
-                }
-                let body = checked(r)?.bytes().await.map_err(http_error)?;
-                if body.is_empty() {
-                    return Ok(Vec::new());
-                }
+                    .header("Accept", "application/dicom+json"),
+            )?;
+            // No match: 204 No Content, or an empty body.
+            let page: Vec<serde_json::Value> = if body.is_empty() {
+                Vec::new()
+            } else {
                 serde_json::from_slice(&body)
-                    .map_err(|_| io::Error::other("a QIDO-RS answer that is not a JSON array"))
-            })?;
+                    .map_err(|_| io::Error::other("a QIDO-RS answer that is not a JSON array"))?
+            };
             let before = out.len();
             for v in page {
                 let uid = v[tag]["Value"][0].as_str().map(str::to_string);
@@ -249,19 +253,11 @@ impl DicomWebSource {
 
     /// Orthanc's size and attachment UUID of each instance of a series, by SOP Instance UID.
     fn orthanc_versions(&self, rest: &str, series: &str) -> io::Result<HashMap<String, Version>> {
-        self.requests.rest.fetch_add(1, Ordering::Relaxed);
-        let found: serde_json::Value = self.runtime.block_on(async {
-            let r = self
-                .http
-                .post(format!("{rest}/tools/lookup"))
-                .body(series.to_string())
-                .send()
-                .await
-                .map_err(http_error)?;
-            let body = checked(r)?.bytes().await.map_err(http_error)?;
-            serde_json::from_slice(&body)
-                .map_err(|_| io::Error::other("Orthanc's lookup answered with no JSON"))
-        })?;
+        let lookup = self
+            .http
+            .post(format!("{rest}/tools/lookup"))
+            .body(series.to_string());
+        let found = self.rest_json(lookup, "Orthanc's lookup answered")?;
         let mut out = HashMap::new();
         let ids = found.as_array().into_iter().flatten();
         for id in ids
@@ -315,37 +311,21 @@ impl DicomWebSource {
             self.base
         );
         self.requests.wado.fetch_add(1, Ordering::Relaxed);
-        let bytes = self.runtime.block_on(async {
-            let r = self
-                .http
-                .get(&url)
-                .header(
-                    "Accept",
-                    "multipart/related; type=\"application/dicom\"; transfer-syntax=*",
-                )
-                .send()
-                .await
-                .map_err(http_error)?;
-            let r = checked(r)?;
-            let content_type = r
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            let body = r.bytes().await.map_err(http_error)?;
-            single_part(&content_type, &body).map(<[u8]>::to_vec)
-        })?;
+        let (content_type, body) = self.send(self.http.get(&url).header(
+            "Accept",
+            "multipart/related; type=\"application/dicom\"; transfer-syntax=*",
+        ))?;
+        let bytes = single_part(&content_type, &body)?;
         self.requests
             .bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let mut h = blake3::Hasher::new_derive_key("deidfs dicomweb stamp v1");
         h.update(&key);
         if version.tag.is_empty() {
-            h.update(blake3::hash(&bytes).as_bytes());
+            h.update(blake3::hash(bytes).as_bytes());
         }
         let stamp = Stamp::digest(bytes.len() as u64, h.finalize().as_bytes());
-        self.cache.put(key, &bytes, stamp)
+        self.cache.put(key, bytes, stamp)
     }
 }
 

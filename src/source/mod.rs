@@ -103,3 +103,13 @@ pub trait Source: Send + Sync + 'static {
     /// The view is done with the source: remove what it keeps on disk.
     fn close(&self) {}
 }
+
+/// The runtime a remote source blocks on, its own (the engine stays synchronous): two
+/// threads named `name`, enough for the requests of many planners in flight.
+fn runtime(name: &str) -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+}

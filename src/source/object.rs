@@ -152,11 +152,7 @@ impl ObjectSource {
         root: Option<Key>,
         ttl: Duration,
     ) -> io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("deidfs-store")
-            .enable_all()
-            .build()?;
+        let runtime = super::runtime("deidfs-store")?;
         let id = *blake3::hash(address.as_bytes()).as_bytes();
         let store = Arc::new(store);
         Ok(Self {
@@ -344,16 +340,19 @@ impl Source for ObjectSource {
         let Some(name) = path.file_name() else {
             return Ok(self.folder(path)?.stamp);
         };
+        // The parent's listing, fresh: it holds the object's size and ETag (no HEAD).
         let parent = self.folder(path.parent().unwrap_or(Path::new("")))?;
+        if let Some(meta) = parent.files.get(name) {
+            let key = self
+                .key(path)?
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            return Ok(self.shared.stamp(&key, meta));
+        }
         match parent
             .entries
             .binary_search_by(|e| e.name.as_os_str().cmp(name))
         {
-            Ok(i) if parent.entries[i].kind == Kind::Dir => Ok(self.folder(path)?.stamp),
-            Ok(_) => {
-                let (key, meta) = self.meta(path)?;
-                Ok(self.shared.stamp(&key, &meta))
-            }
+            Ok(_) => Ok(self.folder(path)?.stamp),
             Err(_) => Err(io::Error::from(io::ErrorKind::NotFound)),
         }
     }
