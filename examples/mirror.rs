@@ -23,6 +23,7 @@ fn main() -> Result<(), String> {
         audit: None,
         open_handles: false,
         read_ahead: 0,
+        index: None,
     };
     let adapter = FuseAdapter::new(Arc::new(DeidFs::new(Arc::new(src), cfg)), DEFAULT_TTL);
     let mut config = fuser::Config::default();

@@ -188,11 +188,11 @@ mount_fs() {
             grep -q READY "$WORK/mirror.out" || die "mirror not ready after 30 s" ;;
         deidfs)
             ROOT=$MNT/deidfs
-            "$DEIDFS" mount "$CORPUS" "$ROOT" --key-file "$KEY" >/dev/null
+            "$DEIDFS" mount "$CORPUS" "$ROOT" --key-file "$KEY" --no-index >/dev/null
             DAEMON=$(daemon_of "deidfs mount" "$ROOT") ;;
         unscreened)
             ROOT=$MNT/unscreened
-            "$DEIDFS" mount "$CORPUS" "$ROOT" --key-file "$KEY" --policy "$UNSCREENED_POLICY" >/dev/null
+            "$DEIDFS" mount "$CORPUS" "$ROOT" --key-file "$KEY" --no-index --policy "$UNSCREENED_POLICY" >/dev/null
             DAEMON=$(daemon_of "deidfs mount" "$ROOT") ;;
     esac
 }

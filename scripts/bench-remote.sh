@@ -98,8 +98,8 @@ wait_mounted() { for _ in $(seq 200); do mountpoint -q "$MNT" && return; sleep 0
 unmount() { fusermount3 -u "$MNT" 2>/dev/null || "$DEIDFS" unmount "$MNT"; for _ in $(seq 200); do mountpoint -q "$MNT" || return 0; sleep 0.05; done; }
 mount_fs() {
     case "$1" in
-        local) "$DEIDFS" mount "$CORPUS" "$MNT" --key-file "$KEY" --log-file "$RUN/local.log" >/dev/null ;;
-        s3) "$DEIDFS" mount s3://bench/corpus "$MNT" --key-file "$KEY" --log-file "$RUN/s3.log" >/dev/null ;;
+        local) "$DEIDFS" mount "$CORPUS" "$MNT" --key-file "$KEY" --no-index --log-file "$RUN/local.log" >/dev/null ;;
+        s3) "$DEIDFS" mount s3://bench/corpus "$MNT" --key-file "$KEY" --no-index --log-file "$RUN/s3.log" >/dev/null ;;
         rclone) rclone mount s3:bench/corpus "$MNT" --read-only --daemon --dir-cache-time 1h ;;
     esac
     wait_mounted

@@ -13,7 +13,9 @@
 #             trees (made once per size, then reused), mount points, the report scale.md
 #
 # Needs root (it drops the page, dentry and inode caches) and FUSE. Every mount is undone on
-# exit. Measures, per tree and filesystem (direct, mirror = examples/mirror.rs, deidfs):
+# exit. Measures, per tree and filesystem (direct, mirror = examples/mirror.rs, deidfs-new = a
+# mount with an empty listing index, as the first mount of an archive; deidfs = a later mount,
+# whose listing index an earlier one made):
 #   cold ls -lR, warm ls -lR, RSS of the daemon after listing (fresh mount, caches dropped)
 #   cold find -type f, cold du -s (each on a fresh mount, caches dropped)
 #   cold read, warm read: every file through cat (fresh mount, caches dropped)
@@ -52,6 +54,8 @@ KEY=$WORK/bench.key
 [[ -f $KEY ]] || "$DEIDFS" keygen "$KEY" >/dev/null
 MNT=$WORK/mnt
 mkdir -p "$MNT"
+# The listing index: emptied before each deidfs-new mount, kept for the deidfs ones.
+INDEX=$WORK/index
 PID=
 cleanup() {
     [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
@@ -69,7 +73,9 @@ mount_fs() {
     case $fs in
         direct) return ;;
         mirror) "$MIRROR" "$src" "$MNT" >/dev/null 2>&1 & PID=$! ;;
-        deidfs) "$DEIDFS" mount "$src" "$MNT" --key-file "$KEY" --foreground "${@:3}" >/dev/null 2>&1 & PID=$! ;;
+        deidfs-new) rm -rf "$INDEX"
+            "$DEIDFS" mount "$src" "$MNT" --key-file "$KEY" --foreground --index-dir "$INDEX" "${@:3}" >/dev/null 2>&1 & PID=$! ;;
+        deidfs) "$DEIDFS" mount "$src" "$MNT" --key-file "$KEY" --foreground --index-dir "$INDEX" "${@:3}" >/dev/null 2>&1 & PID=$! ;;
     esac
     for _ in $(seq 100); do mountpoint -q "$MNT" && return; sleep 0.1; done
     echo "$fs did not mount" >&2; exit 1
@@ -91,7 +97,7 @@ out "|---|---|---|---|---|---|---|---|---|"
 for n in $SIZES; do
     src=$WORK/small-$n
     [[ -f $src.ok ]] || { rm -rf "$src"; "$GEN" "$src" --files "$n" --mix small >/dev/null; touch "$src.ok"; }
-    for fs in direct mirror deidfs; do
+    for fs in direct mirror deidfs-new deidfs; do
         mount_fs $fs "$src"; r=$(root_of $fs "$src"); drop
         cold=$(secs ls -lR "$r"); warm=$(secs ls -lR "$r"); mem=$(rss)
         mount_fs $fs "$src"; r=$(root_of $fs "$src"); drop; find_t=$(secs find "$r" -type f)
@@ -135,7 +141,7 @@ fi
 for n in $LIST_ONLY; do
     src=$WORK/small-$n
     [[ -f $src.ok ]] || { rm -rf "$src"; "$GEN" "$src" --files "$n" --mix small >/dev/null; touch "$src.ok"; }
-    for fs in direct mirror deidfs "deidfs --cache-size 4M"; do
+    for fs in direct mirror deidfs-new deidfs "deidfs --cache-size 4M"; do
         read -r name opts <<<"$fs"
         # shellcheck disable=SC2086
         mount_fs "$name" "$src" $opts; r=$(root_of "$name" "$src"); drop
@@ -153,8 +159,8 @@ if [[ $FLAT -gt 0 ]]; then
     one=$(grep "^FLAT/IM$(printf %06d $((FLAT / 2)))" "$src.paths" | cut -d, -f1,2)
     out "| flat folder | fs | first stat of one file | first ls -f | warm ls -f | warm ls -l |"
     out "|---|---|---|---|---|---|"
-    for fs in direct mirror deidfs; do
-        name=${one%%,*}; [[ $fs == deidfs ]] && name=${one##*,}
+    for fs in direct mirror deidfs-new deidfs; do
+        name=${one%%,*}; [[ $fs == deidfs* ]] && name=${one##*,}
         mount_fs $fs "$src"; r=$(root_of $fs "$src"); drop
         st=$(secs stat "$r/$name")
         mount_fs $fs "$src"; r=$(root_of $fs "$src"); drop

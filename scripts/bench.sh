@@ -414,7 +414,7 @@ if [[ $DO_MEMORY == 1 ]]; then
     mkdir -p "$MEM_MNT"
     for run in $(seq "$RUNS"); do
         quiet_gate
-        "$DEIDFS" mount "$CORPUS" "$MEM_MNT" --key-file "$KEY" >/dev/null
+        "$DEIDFS" mount "$CORPUS" "$MEM_MNT" --key-file "$KEY" --no-index >/dev/null
         MEM_DAEMON=$(daemon_of "deidfs mount" "$MEM_MNT")
         [[ -n $MEM_DAEMON ]] || die "memory: no daemon found for $MEM_MNT"
         start_kb=$(status_kb "$MEM_DAEMON" VmHWM)

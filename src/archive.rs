@@ -153,7 +153,7 @@ impl Archive {
 }
 
 /// `$XDG_CACHE_HOME/deidfs`, else `~/.cache/deidfs`, else `/var/tmp/deidfs-UID`.
-fn default_cache_dir() -> PathBuf {
+pub fn default_cache_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
         return PathBuf::from(x).join("deidfs");
     }

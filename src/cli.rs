@@ -168,6 +168,14 @@ pub enum Command {
         /// addresses only, e.g. 127.0.0.1:9464.
         #[arg(long, value_name = "ADDR", value_parser = parse_loopback)]
         metrics: Option<std::net::SocketAddr>,
+        /// Where the listing index is kept: each folder's file sizes and hidden files as
+        /// listed, so that a later mount lists them without planning (no PHI: sizes and
+        /// reason codes under keyed names, mode 0700). Default ~/.cache/deidfs/index.
+        #[arg(long, value_name = "DIR", conflicts_with = "no_index")]
+        index_dir: Option<PathBuf>,
+        /// Keep no listing index: every mount plans each folder's files when first listed.
+        #[arg(long)]
+        no_index: bool,
         /// Internal: report readiness to a detaching parent.
         #[arg(long, hide = true)]
         ready_pipe: bool,

@@ -88,6 +88,8 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
             audit_uncached,
             open_handles,
             metrics,
+            index_dir,
+            no_index,
             ready_pipe,
         } => {
             let spec = MountSpec {
@@ -141,6 +143,9 @@ fn dispatch(cli: Cli, args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode>
                 audit_uncached,
                 open_handles,
                 attached: !ready_pipe,
+                index: (!no_index).then(|| {
+                    index_dir.unwrap_or_else(|| crate::archive::default_cache_dir().join("index"))
+                }),
             };
             run::mount(&req, || {
                 if ready_pipe {

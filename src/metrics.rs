@@ -84,6 +84,7 @@ pub struct Metrics {
     ops: [Op; Fuse::ALL.len()],
     plan_lookups: AtomicU64,
     plans: AtomicU64,
+    indexed: AtomicU64,
     bytes_read: AtomicU64,
     hidden: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -126,6 +127,17 @@ impl Metrics {
         if let Some(reason) = hidden {
             *crate::lock(&self.hidden).entry(reason).or_default() += 1;
         }
+    }
+
+    /// Plans made, and files listed from the listing index instead.
+    pub fn plans_and_indexed(&self) -> (u64, u64) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        (load(&self.plans), load(&self.indexed))
+    }
+
+    /// Files listed from the listing index, not planned.
+    pub fn indexed(&self, files: usize) {
+        self.indexed.fetch_add(files as u64, Ordering::Relaxed);
     }
 
     pub fn served(&self, bytes: u64) {
@@ -186,6 +198,11 @@ impl Metrics {
                 "deidfs_plans_total",
                 "Plans made (files planned from their headers).",
                 plans,
+            ),
+            (
+                "deidfs_indexed_files_total",
+                "Files listed from the listing index (what an earlier mount found), not planned.",
+                load(&self.indexed),
             ),
             (
                 "deidfs_read_bytes_total",

@@ -46,6 +46,49 @@ pub fn check_source(source: &Path, mountpoint: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The listing index's folder, checked before mounting: outside a local archive (nothing is
+/// ever written into one) and outside the mountpoint.
+pub fn check_index_dir(
+    index: &Path,
+    source: Option<&Path>,
+    mountpoint: &Path,
+) -> anyhow::Result<()> {
+    let at = resolved(index);
+    for (root, what) in [(source, "the source"), (Some(mountpoint), "the mountpoint")] {
+        if let Some(root) = root.and_then(|r| std::fs::canonicalize(r).ok())
+            && at.starts_with(&root)
+        {
+            bail!(
+                "--index-dir {}: inside {what}; choose a folder outside it (or --no-index)",
+                index.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `path` with its longest existing part resolved (links, `..`), the rest as written.
+fn resolved(path: &Path) -> std::path::PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(at) {
+            return rest.iter().rev().fold(real, |p, r| p.join(r));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                at = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 /// Everything about the mountpoint and FUSE that can be checked before mounting, each
 /// failure one line naming the fix.
 pub fn preflight(spec: &MountSpec) -> anyhow::Result<()> {
@@ -165,13 +208,20 @@ pub fn serve(
     tracing::info!(soft, hard, "open file limit");
     let planner = cfg.planner.id();
     let store = source.clone();
+    let fs = Arc::new(DeidFs::new(source, cfg));
+    let view = fs.clone();
     let said = move || {
+        let (planned, indexed) = view.metrics().plans_and_indexed();
+        tracing::info!(
+            planned,
+            indexed,
+            "files planned, and listed from the listing index"
+        );
         if let Some(r) = store.requests() {
             tracing::info!(made = %r, "requests to the archive's server");
         }
         store.close();
     };
-    let fs = Arc::new(DeidFs::new(source, cfg));
     if let Some(addr) = spec.metrics {
         let view = fs.clone();
         crate::metrics::serve(addr, move || view.metrics_text())?;

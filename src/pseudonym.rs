@@ -14,6 +14,7 @@ const CTX_DATE: &str = "deidfs 2026-11 per-patient date shift v1";
 const CTX_PATH: &str = "deidfs 2026-11 path component pseudonym v1";
 const CTX_KEY_ID: &str = "deidfs 2026-11 key fingerprint v1";
 const CTX_MANIFEST: &str = "deidfs 2026-11 export manifest digest v1";
+const CTX_INDEX: &str = "deidfs 2026-12 listing index key v1";
 
 /// Dates move into the past by 1 to this many days (about ten years).
 pub const MAX_DAY_SHIFT: i64 = 3652;
@@ -153,6 +154,7 @@ pub struct Pseudonyms {
     date: [u8; 32],
     path: [u8; 32],
     manifest: [u8; 32],
+    index: [u8; 32],
     key_id: String,
 }
 
@@ -192,6 +194,7 @@ impl Pseudonyms {
             date: blake3::derive_key(CTX_DATE, &key.0),
             path: blake3::derive_key(CTX_PATH, &key.0),
             manifest: blake3::derive_key(CTX_MANIFEST, &key.0),
+            index: blake3::derive_key(CTX_INDEX, &key.0),
             key_id: base32(&id[..8], 12),
         }
     }
@@ -227,6 +230,11 @@ impl Pseudonyms {
     /// manifest reveals nothing without the key).
     pub fn manifest_digest(&self, data: &[u8]) -> String {
         base32(blake3::keyed_hash(&self.manifest, data).as_bytes(), 26)
+    }
+
+    /// The key of the listing index (`fs::index`): it names and authenticates its records.
+    pub fn index_key(&self) -> &[u8; 32] {
+        &self.index
     }
 
     /// A file-name-safe token for one path component, chained through its parent's token

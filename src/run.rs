@@ -50,6 +50,7 @@ pub fn view_config(
         audit,
         open_handles: false,
         read_ahead: crate::fs::READ_AHEAD_FILES,
+        index: None,
     }
 }
 
@@ -181,6 +182,8 @@ pub struct MountRequest {
     pub open_handles: bool,
     /// Attached to a terminal (logs to stderr when there is no log file).
     pub attached: bool,
+    /// Where the listing index is kept (`None`: not kept).
+    pub index: Option<PathBuf>,
 }
 
 /// Mounts and serves until a signal or an external unmount; `ready` is told once it is live.
@@ -191,6 +194,9 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     if let Some(local) = req.source.local() {
         crate::mount::check_source(local, &req.spec.mountpoint)?;
     }
+    if let Some(index) = &req.index {
+        crate::mount::check_index_dir(index, req.source.local(), &req.spec.mountpoint)?;
+    }
     let audit = match &req.audit_log {
         Some(p) => Some(Arc::new(
             crate::audit::AuditLog::open(p, req.audit_uncached)
@@ -200,6 +206,7 @@ pub fn mount(req: &MountRequest, ready: impl FnOnce()) -> anyhow::Result<()> {
     };
     let mut cfg = view_config(policy, keys, req.cache_bytes, req.spec.threads, audit);
     cfg.open_handles = req.open_handles || cfg.audit.is_some();
+    cfg.index = req.index.clone();
     cfg.access = req.access;
     cfg.workers = req.source.planners(cfg.workers);
     // Folder listings of a remote store are kept as long as the kernel keeps names.

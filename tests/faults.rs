@@ -29,6 +29,7 @@ fn view(src: Arc<FaultSource<MemorySource>>) -> KeyHolderView {
         audit: None,
         open_handles: true,
         read_ahead: 0,
+        index: None,
     };
     KeyHolderView::new(src, cfg)
 }

@@ -28,6 +28,7 @@ fn config(key: u8) -> Config {
         audit: None,
         open_handles: true,
         read_ahead: 0,
+        index: None,
     }
 }
 
@@ -663,4 +664,105 @@ fn a_source_that_ignores_hints_is_given_no_reading_ahead() {
     let (_, patient) = child(&view, ROOT, Kind::Dir);
     assert!(!view.readdir(patient).unwrap().is_empty());
     assert!(!view.reads_ahead());
+}
+
+fn indexed_config(key: u8, index: &std::path::Path) -> Config {
+    Config {
+        index: Some(index.to_path_buf()),
+        ..config(key)
+    }
+}
+
+/// Every file of a view, walked from the root: view path -> (size listed, bytes read).
+fn listed_and_read(fs: &DeidFs) -> std::collections::BTreeMap<String, (u64, Vec<u8>)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![(ROOT, String::new())];
+    while let Some((dir, path)) = todo.pop() {
+        for e in fs.readdir(dir).unwrap() {
+            let at = format!("{path}/{}", e.name);
+            match e.attr.kind {
+                Kind::Dir => todo.push((e.attr.ino, at)),
+                Kind::File => {
+                    let h = fs.open(e.attr.ino, Default::default()).unwrap();
+                    let bytes = fs.read(h.fh, 0, u32::MAX).unwrap();
+                    fs.release(h.fh);
+                    out.insert(at, (e.attr.size, bytes));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Issue 15: a later view of an archive lists the folders an earlier one listed from the
+/// listing index (no file planned until read), with the same names, sizes and hidden files,
+/// and serves the same bytes; a folder whose files changed is planned again, and a view
+/// with another key reads nothing of the index.
+#[test]
+fn a_later_view_lists_unchanged_folders_from_the_index_and_serves_the_same_view() {
+    let index = tempfile::tempdir().unwrap();
+    let src = archive();
+    src.put("PAT DOE/other/c.dcm", fx::ct_default().build());
+    let first = DeidFs::new(src.clone(), indexed_config(1, index.path()));
+    let seen = listed_and_read(&first);
+    assert_eq!(seen.len(), 3, "two CT and one MR served: {:?}", seen.keys());
+    assert!(
+        seen.values()
+            .all(|(size, bytes)| *size == bytes.len() as u64)
+    );
+    let (planned, indexed) = first.metrics().plans_and_indexed();
+    assert_eq!(
+        (planned, indexed),
+        (5, 0),
+        "every file planned once, none from the index"
+    );
+
+    let later = DeidFs::new(src.clone(), indexed_config(1, index.path()));
+    let (_, patient) = child(&later, ROOT, Kind::Dir);
+    let dirs: Vec<u64> = later
+        .readdir(patient)
+        .unwrap()
+        .iter()
+        .filter(|e| e.attr.kind == Kind::Dir)
+        .map(|e| e.attr.ino)
+        .collect();
+    for d in dirs {
+        later.readdir(d).unwrap();
+    }
+    assert_eq!(
+        later.metrics().plans_and_indexed(),
+        (0, 5),
+        "listed without planning: the two folders' five files from the index"
+    );
+    assert_eq!(
+        listed_and_read(&later),
+        seen,
+        "the same names, sizes and bytes"
+    );
+    assert_eq!(
+        later.metrics().plans_and_indexed(),
+        (3, 5),
+        "planned only when read"
+    );
+
+    // A file replaced: its folder is planned again; the other folder is not.
+    src.put(
+        "PAT DOE/study/b.dcm",
+        fx::mr_like("SOMEONE^ELSE^ENTIRELY", "ID-2", 8, 8).build(),
+    );
+    let changed = DeidFs::new(src.clone(), indexed_config(1, index.path()));
+    let now = listed_and_read(&changed);
+    assert_eq!(now.len(), 3);
+    let (planned, indexed) = changed.metrics().plans_and_indexed();
+    assert_eq!(
+        (planned, indexed),
+        (3 + 1, 2),
+        "the study's 3 files planned, the 2 other folders' from the index, then c.dcm read"
+    );
+    assert_ne!(now, seen, "the replaced file is served as it is now");
+
+    // Another key: nothing of the index is read.
+    let other = DeidFs::new(src, indexed_config(2, index.path()));
+    listed_and_read(&other);
+    assert_eq!(other.metrics().plans_and_indexed(), (5, 0));
 }

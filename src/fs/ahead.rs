@@ -196,6 +196,7 @@ impl Walk<'_> {
             let path = up.source.join(source);
             let (level, files) = self.level(path, name);
             let k = key(&level.source);
+            let level_source = level.source.clone();
             self.cursor.push(level);
             // Hinted lately: its pages are likely still cached (later, they may not be).
             if let Some(&(n, at)) = self.hinted.get(&k)
@@ -205,7 +206,9 @@ impl Walk<'_> {
             }
             let n = files.len().max(1);
             self.hinted.insert(k, (n, Instant::now()));
-            if !files.is_empty() {
+            // A folder the listing index has a record of is listed without reading a header.
+            let indexed = self.fs.index.as_ref().is_some_and(|i| i.has(&level_source));
+            if !files.is_empty() && !indexed {
                 self.fs.source.prefetch(&files, WINDOW_FIRST as u64);
             }
             return Some(n);

@@ -123,6 +123,10 @@ impl DeidFs {
             && let Some(dir) = parent.dir()
         {
             *lock(&dir.listing) = None;
+            // The folder's record says it is served: the next listing must plan it.
+            if let Some(index) = &self.index {
+                index.forget(&parent.source());
+            }
         }
         self.entries_changed(node.parent());
         self.changed(ino);
@@ -173,7 +177,28 @@ impl DeidFs {
         let Verdict::Served(plan, _) = verdict else {
             return Err(not_found());
         };
+        self.size_shown(node, stamp, plan.len());
         serve(&plan, &*file, stamp, offset, size, view_path)
+    }
+
+    /// The plan read has `size` bytes: if the node shows another size for this version (a
+    /// listing index made by a build that planned differently; never otherwise), the plan's
+    /// size is shown from now on and the kernel's attributes and pages are dropped.
+    fn size_shown(&self, node: &Node, stamp: Stamp, size: u64) {
+        let differed = {
+            let mut st = lock(&node.state);
+            match st.as_mut() {
+                Some(s) if s.stamp == stamp && s.size != size => {
+                    s.size = size;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if differed {
+            tracing::error!(file = %node.view_path(), size, "the size listed differs from the plan's: the plan's is shown from now on");
+            self.changed(node.ino);
+        }
     }
 
     /// The source descriptor kept under `key`: from the pool, or opened again (the same

@@ -7,6 +7,7 @@
 
 use super::DeidFs;
 use super::error::{ErrorKind, FsError};
+use super::index::Shown;
 use super::inode::{FileState, Listing, Names, NamesBuilder, Node};
 use super::names::{NAME_CHARS, NAME_CHARS_ON_COLLISION, child_path};
 use crate::cache::Verdict;
@@ -17,8 +18,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A file's version and what the engine made of it.
-type Planned = Result<(Stamp, Verdict), FsError>;
+/// A file's version and what the listing shows of it.
+type Planned = Result<(Stamp, Shown), FsError>;
 
 /// The next listing's generation (unique in the process, never 0).
 static GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -140,41 +141,67 @@ impl DeidFs {
     }
 
     fn make_listing(&self, dir: &Arc<Node>, names: Arc<Names>) -> Result<Listing, FsError> {
-        // Plan the directory's files in parallel: visibility and exact sizes come from it.
         let files: Vec<usize> = (0..names.len())
             .filter(|i| names.entries[*i].kind == Kind::File)
             .collect();
         let source = dir.source();
-        let plan = |&e: &usize| -> Planned {
-            let (stamp, verdict, _) = self.plan_source(&source.join(names.source(e)))?;
-            Ok((stamp, verdict))
-        };
-        let planned: Vec<Planned> = match &self.planners {
-            Some(pool) if files.len() > 1 => {
-                use rayon::prelude::*;
-                pool.install(|| files.par_iter().map(plan).collect())
+        let path = |e: usize| source.join(names.source(e));
+        let view_path = |i: usize| child_path(&dir.view_path(), names.name(i));
+        let index = self.index.as_ref();
+        // What an earlier mount's listing of this version showed, if it was kept (checked
+        // against the files' stamps, taken without opening them).
+        let record = index.and_then(|index| Some((index, index.read(&source)?)));
+        let kept = record.and_then(|(index, record)| {
+            let stamps = self.on_planners(&files, |&e| self.source.stamp(&path(e)).ok());
+            let stamps: Vec<Stamp> = stamps.into_iter().collect::<Option<_>>()?;
+            let digest = index.digest(files.iter().map(|&e| names.source(e)).zip(&stamps));
+            let shown = index.shown(&record, &digest, files.len())?;
+            Some(
+                stamps
+                    .into_iter()
+                    .zip(shown)
+                    .map(Ok)
+                    .collect::<Vec<Planned>>(),
+            )
+        });
+        let planned: Vec<Planned> = if let Some(kept) = kept {
+            self.metrics.indexed(kept.len());
+            kept
+        } else {
+            // Plan the directory's files in parallel: visibility and exact sizes come from
+            // it.
+            let planned = self.on_planners(&files, |&e| -> Planned {
+                let (stamp, verdict, _) = self.plan_source(&path(e))?;
+                Ok((stamp, self.shown(verdict, || view_path(e))))
+            });
+            // Kept for the next mount if every file could be planned.
+            if let Some(index) = index
+                && let Some(planned) = planned
+                    .iter()
+                    .map(|p| p.as_ref().ok())
+                    .collect::<Option<Vec<_>>>()
+            {
+                let digest = index.digest(
+                    files
+                        .iter()
+                        .map(|&e| names.source(e))
+                        .zip(planned.iter().map(|p| &p.0)),
+                );
+                let shown: Vec<Shown> = planned.iter().map(|p| p.1).collect();
+                index.store(&source, &digest, &shown);
             }
-            _ => files.iter().map(plan).collect(),
+            planned
         };
         let mut verdicts: HashMap<usize, Planned> = files.into_iter().zip(planned).collect();
 
         let mut shown: Vec<u32> = Vec::new();
         let mut hidden: Vec<(u32, &'static str)> = Vec::new();
-        let view_path = |i: usize| child_path(&dir.view_path(), names.name(i));
         for i in names.in_name_order() {
             let state = match names.entries[i].kind {
                 Kind::Dir => None,
                 Kind::File => match verdicts.remove(&i) {
-                    Some(Ok((stamp, Verdict::Served(plan, info)))) => {
-                        if !info.blobs_removed.is_empty() {
-                            tracing::warn!(file = %view_path(i), removed = ?info.blobs_removed, "vendor data that does not parse removed");
-                        }
-                        Some(FileState {
-                            stamp,
-                            size: plan.len(),
-                        })
-                    }
-                    Some(Ok((_, Verdict::Hidden(reason)))) => {
+                    Some(Ok((stamp, Shown::Served(size)))) => Some(FileState { stamp, size }),
+                    Some(Ok((_, Shown::Hidden(reason)))) => {
                         tracing::debug!(file = %view_path(i), reason, "hidden");
                         hidden.push((i as u32, reason));
                         continue;
@@ -206,5 +233,100 @@ impl DeidFs {
             entries: shown,
             hidden,
         })
+    }
+
+    /// `f` of each of `items`, in order: on the planner pool when there is one and more
+    /// than one item.
+    fn on_planners<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        f: impl Fn(&T) -> R + Sync + Send,
+    ) -> Vec<R> {
+        match &self.planners {
+            Some(pool) if items.len() > 1 => {
+                use rayon::prelude::*;
+                pool.install(|| items.par_iter().map(f).collect())
+            }
+            _ => items.iter().map(f).collect(),
+        }
+    }
+
+    /// What a listing shows of a file planned to `verdict`.
+    fn shown(&self, verdict: Verdict, view_path: impl Fn() -> String) -> Shown {
+        match verdict {
+            Verdict::Served(plan, info) => {
+                if !info.blobs_removed.is_empty() {
+                    tracing::warn!(file = %view_path(), removed = ?info.blobs_removed, "vendor data that does not parse removed");
+                }
+                Shown::Served(plan.len())
+            }
+            Verdict::Hidden(reason) => Shown::Hidden(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, DeidFs, Deidentify, ROOT};
+    use crate::fs::index::Shown;
+    use crate::pseudonym::{Pseudonyms, SecretKey};
+    use crate::source::{Kind, MemorySource, Source};
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    fn view(src: &Arc<MemorySource>, index: &Path) -> DeidFs {
+        DeidFs::new(
+            src.clone(),
+            Config {
+                planner: Arc::new(Deidentify::new(
+                    crate::policy::file::load_builtin("basic").unwrap(),
+                    Pseudonyms::new(&SecretKey::from_bytes([1; 32])),
+                    1 << 20,
+                )),
+                cache_bytes: 1 << 20,
+                access: crate::access::Access {
+                    uid: 1,
+                    gid: 1,
+                    file_mode: 0o444,
+                    dir_mode: 0o555,
+                },
+                time: std::time::UNIX_EPOCH,
+                workers: 2,
+                audit: None,
+                open_handles: false,
+                read_ahead: 0,
+                index: Some(index.to_path_buf()),
+            },
+        )
+    }
+
+    /// Never made by deidfs itself (a record is of one build, policy and key): a record
+    /// whose size is not the plan's is corrected at the first read, and the kernel told.
+    #[test]
+    fn a_listed_size_the_plan_disagrees_with_is_corrected_at_the_first_read() {
+        let index = tempfile::tempdir().unwrap();
+        let src = Arc::new(MemorySource::new());
+        src.put("s/1.dcm", crate::synth::ct_slice(0, 1, 1, 1, 8, 8).unwrap());
+        let first = view(&src, index.path());
+        let dir = first.readdir(ROOT).unwrap()[0].attr.ino;
+        let true_size = first.readdir(dir).unwrap()[0].attr.size;
+        // The record rewritten with a wrong size, under its own key.
+        let ix = first.index.as_ref().unwrap();
+        let stamp = src.stamp(Path::new("s/1.dcm")).unwrap();
+        let digest = ix.digest([(std::ffi::OsStr::new("1.dcm"), &stamp)]);
+        ix.store(Path::new("s"), &digest, &[Shown::Served(true_size + 10)]);
+
+        let later = view(&src, index.path());
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let t = told.clone();
+        later.on_change(move |ino| t.lock().unwrap().push(ino));
+        let dir = later.readdir(ROOT).unwrap()[0].attr.ino;
+        let entry = later.readdir(dir).unwrap().remove(0);
+        assert_eq!(entry.attr.kind, Kind::File);
+        assert_eq!(entry.attr.size, true_size + 10, "listed from the record");
+        let bytes = later.read_inode(entry.attr.ino, 0, u32::MAX).unwrap();
+        assert_eq!(bytes.len() as u64, true_size, "the plan is served");
+        assert_eq!(later.getattr(entry.attr.ino).unwrap().size, true_size);
+        assert_eq!(*told.lock().unwrap(), vec![entry.attr.ino]);
     }
 }

@@ -16,6 +16,7 @@ mod dirs;
 mod error;
 mod faces;
 mod handles;
+mod index;
 mod inode;
 mod keyholder;
 mod listing;
@@ -63,6 +64,9 @@ pub struct Config {
     /// Files whose headers the source is asked to read ahead of a walker (`read_ahead`; 0:
     /// none).
     pub read_ahead: usize,
+    /// Where the listing index is kept across mounts (`index`; `None`: not kept, every
+    /// folder is planned when first listed).
+    pub index: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,8 @@ pub struct DeidFs {
     ahead: std::sync::OnceLock<ahead::Ahead>,
     /// The head series of folders planned (`faces`).
     faces: faces::Faces,
+    /// What folders listed showed on earlier mounts (`index`).
+    index: Option<index::Index>,
     /// What the view has done, for `--metrics`.
     metrics: crate::metrics::Metrics,
 }
@@ -129,12 +135,23 @@ impl DeidFs {
         // One budget: the node table's bytes come off the plans' share.
         let cache = PlanCache::new(cfg.cache_bytes);
         let inodes = Inodes::new(cache.reservations());
+        let planner_id: Arc<str> = cfg.planner.id().into();
+        let index = cfg
+            .index
+            .as_deref()
+            .zip(cfg.planner.index_key())
+            .and_then(|(dir, key)| {
+                index::Index::open(dir, &planner_id, &key)
+                    .map_err(|e| tracing::warn!(error = %e, "no listing index: every folder is planned when first listed"))
+                    .ok()
+            });
         Self {
+            index,
             planners,
             faces: faces::Faces::new(source.clone()),
             metrics: crate::metrics::Metrics::default(),
             source,
-            planner_id: cfg.planner.id().into(),
+            planner_id,
             cache,
             cfg,
             inodes,

@@ -23,6 +23,11 @@ pub trait Planner: Send + Sync + 'static {
     /// folder it is its shown name (the view keeps only the name). `chars` grows on a
     /// collision.
     fn name(&self, parent_token: &str, name: &OsStr, kind: Kind, chars: usize) -> (String, String);
+    /// The secret that names and authenticates the listing index's records (`None`: this
+    /// planner keeps no index).
+    fn index_key(&self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 /// The product: PS3.15 de-identification and keyed pseudonymous names.
@@ -71,6 +76,10 @@ impl Planner for Deidentify {
             kind,
             chars,
         )
+    }
+
+    fn index_key(&self) -> Option<[u8; 32]> {
+        Some(*self.keys.index_key())
     }
 }
 

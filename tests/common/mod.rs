@@ -125,3 +125,19 @@ pub fn mixed_archive(src: &Path) {
     std::fs::write(odd.join("jpeg.dcm"), fixtures::jpeg_baseline().build()).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", odd.join("escape.dcm")).unwrap();
 }
+
+/// The number after `name=` on the log's line saying how many files were planned.
+pub fn logged_count(log: &Path, name: &str) -> u64 {
+    let text = std::fs::read_to_string(log).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("listed from the listing index"))
+        .unwrap_or_else(|| panic!("no count of planned files logged:\n{text}"));
+    let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
