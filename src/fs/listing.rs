@@ -235,20 +235,9 @@ impl DeidFs {
         })
     }
 
-    /// `f` of each of `items`, in order: on the planner pool when there is one and more
-    /// than one item.
-    fn on_planners<T: Sync, R: Send>(
-        &self,
-        items: &[T],
-        f: impl Fn(&T) -> R + Sync + Send,
-    ) -> Vec<R> {
-        match &self.planners {
-            Some(pool) if items.len() > 1 => {
-                use rayon::prelude::*;
-                pool.install(|| items.par_iter().map(f).collect())
-            }
-            _ => items.iter().map(f).collect(),
-        }
+    /// `f` of each of `items`, in order, on the planners (`parallel`).
+    fn on_planners<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        super::parallel::map(items, self.cfg.workers, f)
     }
 
     /// What a listing shows of a file planned to `verdict`.

@@ -21,6 +21,7 @@ mod inode;
 mod keyholder;
 mod listing;
 mod names;
+mod parallel;
 mod planner;
 
 pub use ahead::READ_AHEAD_FILES;
@@ -101,10 +102,6 @@ pub struct DeidFs {
     /// Open directories by handle number: the listing each serves.
     dirs: DashMap<u64, Arc<dirs::OpenDir>>,
     next_fh: AtomicU64,
-    /// Threads that plan a directory's files when it is listed (none: the lister plans them).
-    /// Started once: spawning them per listing cost more than the planning of small
-    /// directories.
-    planners: Option<rayon::ThreadPool>,
     /// Told the inode of a file whose version changed (re-planned or hidden), so the kernel's
     /// pages and attributes of it are dropped (set by the FUSE adapter).
     on_change: std::sync::OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
@@ -120,18 +117,6 @@ pub struct DeidFs {
 
 impl DeidFs {
     pub fn new(source: Arc<dyn Source>, cfg: Config) -> Self {
-        let planners = (cfg.workers > 1)
-            .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(cfg.workers)
-                    .thread_name(|i| format!("deidfs-plan-{i}"))
-                    .build()
-                    .map_err(
-                        |e| tracing::warn!(error = %e, "no planner threads: listing plans alone"),
-                    )
-                    .ok()
-            })
-            .flatten();
         // One budget: the node table's bytes come off the plans' share.
         let cache = PlanCache::new(cfg.cache_bytes);
         let inodes = Inodes::new(cache.reservations());
@@ -147,7 +132,6 @@ impl DeidFs {
             });
         Self {
             index,
-            planners,
             faces: faces::Faces::new(source.clone()),
             metrics: crate::metrics::Metrics::default(),
             source,

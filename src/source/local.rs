@@ -49,7 +49,7 @@ impl LocalSource {
     fn open_beneath(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
         use std::sync::atomic::Ordering;
         if self.openat2.load(Ordering::Relaxed) {
-            match self.openat2(rel, flags) {
+            match self.openat2(self.root.as_raw_fd(), rel, flags) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                     tracing::info!(
                         "no openat2 in this kernel: paths resolved one component at a time, symbolic links not followed"
@@ -113,8 +113,9 @@ impl LocalSource {
         Ok(fd)
     }
 
-    /// `openat2` with `RESOLVE_BENEATH`.
-    fn openat2(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
+    /// `openat2` with `RESOLVE_BENEATH`, from the directory `at` (the root, or one opened
+    /// beneath it).
+    fn openat2(&self, at: i32, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
         let rel: PathBuf = if rel.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
@@ -131,7 +132,7 @@ impl LocalSource {
         let fd = unsafe {
             libc::syscall(
                 libc::SYS_openat2,
-                self.root.as_raw_fd(),
+                at,
                 c.as_ptr(),
                 &how as *const libc::open_how,
                 std::mem::size_of::<libc::open_how>(),
@@ -236,14 +237,48 @@ impl Source for LocalSource {
     /// Asks the kernel to start reading each file's first bytes (a file that cannot be
     /// opened is left to the read that follows, which reports it).
     fn prefetch(&self, files: &[PathBuf], len: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        // Each folder is opened once and each file by its name in it: a lookup of one
+        // component instead of the whole path (the opens were most of a hint's cost). What
+        // cannot be opened so is opened by its path.
+        let mut folder: Option<(&Path, Option<OwnedFd>)> = None;
         for f in files {
-            if let Ok(f) = self.open_file(f) {
-                // SAFETY: posix_fadvise on a descriptor we own; it only starts reads into
-                // the page cache.
-                unsafe {
-                    libc::posix_fadvise(f.as_raw_fd(), 0, len as i64, libc::POSIX_FADV_WILLNEED)
-                };
+            let (Some(parent), Some(name)) = (f.parent(), f.file_name()) else {
+                continue;
+            };
+            if folder.as_ref().is_none_or(|(p, _)| *p != parent) {
+                let fd = (self.openat2.load(Ordering::Relaxed))
+                    .then(|| {
+                        self.open_beneath(parent, libc::O_PATH | libc::O_DIRECTORY)
+                            .ok()
+                    })
+                    .flatten();
+                folder = Some((parent, fd));
             }
+            let noatime = if self.noatime.load(Ordering::Relaxed) {
+                libc::O_NOATIME
+            } else {
+                0
+            };
+            let in_folder = folder
+                .as_ref()
+                .and_then(|(_, fd)| fd.as_ref())
+                .and_then(|fd| {
+                    self.openat2(fd.as_raw_fd(), Path::new(name), libc::O_RDONLY | noatime)
+                        .ok()
+                });
+            let opened = match in_folder {
+                Some(fd) => File::from(fd),
+                None => match self.open_file(f) {
+                    Ok(f) => f,
+                    Err(_) => continue,
+                },
+            };
+            // SAFETY: posix_fadvise on a descriptor we own; it only starts reads into the
+            // page cache.
+            unsafe {
+                libc::posix_fadvise(opened.as_raw_fd(), 0, len as i64, libc::POSIX_FADV_WILLNEED)
+            };
         }
         true
     }
