@@ -227,7 +227,7 @@ pub fn serve(
         crate::metrics::serve(addr, move || view.metrics_text())?;
         tracing::info!(%addr, "metrics served");
     }
-    fs.read_ahead();
+    fs.start();
     let adapter = FuseAdapter::new(fs, spec.ttl);
     let notifier = adapter.notifier.clone();
 

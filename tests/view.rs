@@ -655,54 +655,6 @@ fn a_folder_listed_has_the_disk_read_the_headers_a_walk_lists_next_and_no_furthe
     );
 }
 
-/// Issue 15: while a walker works through a folder it listed, the files it lists next are
-/// planned, so that its next listings find them planned: no more of them than asked, and in
-/// the whole walk each file is planned once.
-#[test]
-fn the_files_a_walk_lists_next_are_planned_ahead_of_it_and_only_once() {
-    // Four patients of one study of 10 files; reading (and so planning) ahead by 25 files.
-    let dir = tempfile::tempdir().unwrap();
-    for p in 0..4 {
-        for f in 0..10 {
-            let path = dir.path().join(format!("PAT{p}/study/{f}.dcm"));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, fx::ct_default().build()).unwrap();
-        }
-    }
-    let mut cfg = config(1);
-    cfg.read_ahead = 25;
-    // Room for every plan: one made twice would be planning again, not eviction.
-    cfg.cache_bytes = 64 << 20;
-    let src = Arc::new(LocalSource::new(dir.path()).unwrap());
-    let view = deidfs::fs::KeyHolderView::new(src, cfg);
-    let planned = || view.metrics().plans_and_indexed().0;
-    // Listing the root (folders only) plans nothing itself; the 25 files a walk lists first
-    // are planned ahead of it.
-    let patients = view.readdir(ROOT).unwrap();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while planned() < 25 && std::time::Instant::now() < until {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(planned(), 25, "the first 25 files of the walk, no further");
-    // The walk itself: every file listed with its exact size, each planned once in all.
-    let mut files = 0;
-    for p in &patients {
-        let (_, study) = child(&view, p.attr.ino, Kind::Dir);
-        for f in view.readdir(study).unwrap() {
-            let h = view.open(f.attr.ino, Default::default()).unwrap();
-            assert_eq!(
-                view.read(h.fh, 0, u32::MAX).unwrap().len() as u64,
-                f.attr.size
-            );
-            view.release(h.fh);
-            files += 1;
-        }
-    }
-    assert_eq!(files, 40);
-    assert_eq!(planned(), 40, "no file planned twice");
-}
-
 #[test]
 fn a_source_that_ignores_hints_is_given_no_reading_ahead() {
     let mut cfg = config(1);

@@ -5,23 +5,18 @@
 //! walk lists next (the folder's subfolders, then the folders after it, in view-name order,
 //! as `ls -R` and `find` go), without waiting: the next listings find their headers read.
 //!
-//! It also plans the first [`PLAN_AHEAD_FILES`] of the files it hinted, in walk order, into
-//! the plan cache: a walker spends time of its own on each folder it lists (`ls` sorts and
-//! prints it), and without this the planners would wait for it while it waits for them. The
-//! listing finds those plans cached (or being made: it waits for them rather than planning
-//! twice). Nothing is shown, decided or kept in the inode table here; it lists source
-//! folders and names their subfolders to know the order. It stays a number of files ahead of
-//! the last folder listed (`Config::read_ahead`, by default [`READ_AHEAD_FILES`]: 16 MiB of
-//! page cache at most); a walker that follows it moves it on, one that goes elsewhere starts
-//! it again from there, so a walk that stops costs at most that many hints and
-//! [`PLAN_AHEAD_FILES`] plans. One thread. A source that ignores hints gets none.
+//! Only hints: nothing is planned, shown, decided or kept in the inode table here; it lists
+//! source folders and names their subfolders to know the order. It stays a number of files
+//! ahead of the last folder listed (`Config::read_ahead`, by default [`READ_AHEAD_FILES`]:
+//! 16 MiB of page cache at most); a walker that follows it moves it on, one that goes
+//! elsewhere starts it again from there. One thread. A source that ignores hints gets none.
 
 use super::DeidFs;
 use super::inode::Node;
 use super::names::NAME_CHARS;
 use crate::deid::read::WINDOW_FIRST;
 use crate::source::Kind;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -32,10 +27,6 @@ use std::time::{Duration, Instant};
 /// How many files ahead of the last folder listed the source is asked to read, by default:
 /// enough that the disk is kept busy while the walker lists a few folders of the usual size.
 pub const READ_AHEAD_FILES: usize = 2048;
-
-/// How many of the files hinted are planned ahead of the walker, at most: a few folders of
-/// the usual size, enough to keep the planners busy while the walker reads a folder.
-pub const PLAN_AHEAD_FILES: usize = 256;
 
 /// Folders remembered as hinted, at most (then forgotten: a hint given twice costs an open).
 const HINTED_MAX: usize = 1 << 16;
@@ -70,21 +61,10 @@ impl Ahead {
     }
 }
 
-/// The files of a folder hinted, in walk order, and how many of them are planned.
-struct Hinted {
-    key: u64,
-    files: Vec<PathBuf>,
-    planned: usize,
-}
-
 fn run(fs: &Weak<DeidFs>, rx: &Receiver<Arc<Node>>, files: usize) {
     let mut hinted: HashMap<u64, (usize, Instant)> = HashMap::new();
     let mut cursor = Vec::new();
     let mut ahead_by = 0usize;
-    // Folders hinted that the walker has not reached, and the files of them planned.
-    let mut to_plan: VecDeque<Hinted> = VecDeque::new();
-    let mut planned_ahead = 0usize;
-    let plan_ahead = files.min(PLAN_AHEAD_FILES);
     let mut next = rx.recv().ok();
     while let Some(listed) = next.take() {
         let Some(fs) = fs.upgrade() else { return };
@@ -94,34 +74,23 @@ fn run(fs: &Weak<DeidFs>, rx: &Receiver<Arc<Node>>, files: usize) {
             hinted.clear();
         }
         let source: PathBuf = trail.iter().map(|(s, _)| s).collect();
-        let here = key(&source);
         let mut walk = Walk {
             fs: &fs,
             hinted: &mut hinted,
             cursor: &mut cursor,
         };
-        match walk.hinted.get(&here) {
-            // The walker follows: it has caught up by this folder, and plans what is left of
-            // it and of the folders before it.
-            Some(&(n, _)) if !walk.cursor.is_empty() => {
-                ahead_by = ahead_by.saturating_sub(n);
-                if let Some(at) = to_plan.iter().position(|h| h.key == here) {
-                    for reached in to_plan.drain(..=at) {
-                        planned_ahead -= reached.planned;
-                    }
-                }
-            }
+        match walk.hinted.get(&key(&source)) {
+            // The walker follows: it has caught up by this folder.
+            Some(&(n, _)) if !walk.cursor.is_empty() => ahead_by = ahead_by.saturating_sub(n),
             // It went its own way (or lists in another order, as `ls` does in some locales):
             // start again from where it is, skipping what was hinted lately.
             _ => {
-                walk.hinted.insert(here, (1, Instant::now()));
+                walk.hinted.insert(key(&source), (1, Instant::now()));
                 *walk.cursor = walk.levels_to(&trail);
                 ahead_by = 0;
-                to_plan.clear();
-                planned_ahead = 0;
             }
         }
-        loop {
+        while ahead_by < files {
             match rx.try_recv() {
                 Ok(newer) => {
                     next = Some(newer);
@@ -130,24 +99,9 @@ fn run(fs: &Weak<DeidFs>, rx: &Receiver<Arc<Node>>, files: usize) {
                 Err(TryRecvError::Disconnected) => return,
                 Err(TryRecvError::Empty) => {}
             }
-            // Hints first (they only start reads), then one plan at a time.
-            if ahead_by < files
-                && let Some((n, hinted)) = walk.step()
-            {
-                ahead_by += n;
-                to_plan.extend(hinted);
-                continue;
-            }
-            let unplanned = to_plan.iter_mut().find(|h| h.planned < h.files.len());
-            match unplanned {
-                Some(h) if planned_ahead < plan_ahead => {
-                    let file = &h.files[h.planned];
-                    h.planned += 1;
-                    planned_ahead += 1;
-                    // Into the plan cache; what fails is the listing's to report.
-                    let _ = fs.plan_source(file);
-                }
-                _ => break,
+            match walk.step() {
+                Some(n) => ahead_by += n,
+                None => break,
             }
         }
         drop(fs);
@@ -230,8 +184,8 @@ impl Walk<'_> {
 
     /// Goes into the next folder of the walk and hints its files (unless hinted lately): how
     /// far that takes the walk ahead (its files, or 1 for a folder of none, so that folders of
-    /// folders count too) and the files hinted, or `None` at the end of the walk.
-    fn step(&mut self) -> Option<(usize, Option<Hinted>)> {
+    /// folders count too), or `None` at the end of the walk.
+    fn step(&mut self) -> Option<usize> {
         loop {
             let up = self.cursor.last_mut()?;
             let Some((name, source)) = up.subfolders.get(up.next).cloned() else {
@@ -248,22 +202,16 @@ impl Walk<'_> {
             if let Some(&(n, at)) = self.hinted.get(&k)
                 && at.elapsed() < FRESH
             {
-                return Some((n, None));
+                return Some(n);
             }
             let n = files.len().max(1);
             self.hinted.insert(k, (n, Instant::now()));
             // A folder the listing index has a record of is listed without reading a header.
             let indexed = self.fs.index.as_ref().is_some_and(|i| i.has(&level_source));
-            if files.is_empty() || indexed {
-                return Some((n, None));
+            if !files.is_empty() && !indexed {
+                self.fs.source.prefetch(&files, WINDOW_FIRST as u64);
             }
-            self.fs.source.prefetch(&files, WINDOW_FIRST as u64);
-            let hinted = Hinted {
-                key: k,
-                files,
-                planned: 0,
-            };
-            return Some((n, Some(hinted)));
+            return Some(n);
         }
     }
 }

@@ -19,7 +19,7 @@ pub struct KeyHolderView {
 impl KeyHolderView {
     pub fn new(source: Arc<dyn Source>, cfg: Config) -> Self {
         let fs = Arc::new(DeidFs::new(source, cfg));
-        fs.read_ahead();
+        fs.start();
         Self { fs }
     }
 

@@ -1,8 +1,8 @@
 //! Listing a directory, in two stages. Its **names** (`names`): the source entries, sorted,
 //! each with its pseudonym (the longer form for a collision), made without reading a file, so
 //! a lookup of one name plans only that file. Its **listing** (`listing`): every file planned
-//! (in parallel, on the planner pool), so visibility and exact sizes are known from the first
-//! `ls -l`; the visible entries ordered by view name. Both are made again when the
+//! (in parallel, by the planners and the lister), so visibility and exact sizes are known from
+//! the first `ls -l`; the visible entries ordered by view name. Both are made again when the
 //! directory's stamp changes.
 
 use super::DeidFs;
@@ -14,7 +14,7 @@ use crate::cache::Verdict;
 use crate::lock;
 use crate::source::{Kind, Stamp};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -145,14 +145,20 @@ impl DeidFs {
             .filter(|i| names.entries[*i].kind == Kind::File)
             .collect();
         let source = dir.source();
-        let path = |e: usize| source.join(names.source(e));
-        let view_path = |i: usize| child_path(&dir.view_path(), names.name(i));
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .map(|&e| source.join(names.source(e)))
+            .collect();
+        let dir_view = dir.view_path();
+        let view_path = |i: usize| child_path(&dir_view, names.name(i));
         let index = self.index.as_ref();
         // What an earlier mount's listing of this version showed, if it was kept (checked
         // against the files' stamps, taken without opening them).
         let record = index.and_then(|index| Some((index, index.read(&source)?)));
         let kept = record.and_then(|(index, record)| {
-            let stamps = self.on_planners(&files, |&e| self.source.stamp(&path(e)).ok());
+            let stamps = self
+                .planners
+                .map(self, paths.clone(), |fs, path| fs.source.stamp(&path).ok());
             let stamps: Vec<Stamp> = stamps.into_iter().collect::<Option<_>>()?;
             let digest = index.digest(files.iter().map(|&e| names.source(e)).zip(&stamps));
             let shown = index.shown(&record, &digest, files.len())?;
@@ -170,10 +176,17 @@ impl DeidFs {
         } else {
             // Plan the directory's files in parallel: visibility and exact sizes come from
             // it.
-            let planned = self.on_planners(&files, |&e| -> Planned {
-                let (stamp, verdict, _) = self.plan_source(&path(e))?;
-                Ok((stamp, self.shown(verdict, || view_path(e))))
-            });
+            let jobs: Vec<(usize, PathBuf)> = files.iter().copied().zip(paths).collect();
+            let (of, dir_view) = (names.clone(), dir_view.clone());
+            let planned = self
+                .planners
+                .map(self, jobs, move |fs, (e, path)| -> Planned {
+                    let (stamp, verdict, _) = fs.plan_source(&path)?;
+                    Ok((
+                        stamp,
+                        fs.shown(verdict, || child_path(&dir_view, of.name(e))),
+                    ))
+                });
             // Kept for the next mount if every file could be planned.
             if let Some(index) = index
                 && let Some(planned) = planned
@@ -233,11 +246,6 @@ impl DeidFs {
             entries: shown,
             hidden,
         })
-    }
-
-    /// `f` of each of `items`, in order, on the planners (`parallel`).
-    fn on_planners<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-        super::parallel::map(items, self.cfg.workers, f)
     }
 
     /// What a listing shows of a file planned to `verdict`.

@@ -21,8 +21,8 @@ mod inode;
 mod keyholder;
 mod listing;
 mod names;
-mod parallel;
 mod planner;
+mod planners;
 
 pub use ahead::READ_AHEAD_FILES;
 pub use dirs::OpenedDir;
@@ -55,7 +55,7 @@ pub struct Config {
     pub access: crate::access::Access,
     /// The only timestamp shown (the mount time): the source's would be PHI.
     pub time: SystemTime,
-    /// Parallel planners when a directory is listed.
+    /// Threads planning a listed folder's files, the lister included (`DeidFs::start`).
     pub workers: usize,
     /// One line per file opened through the view, written when it is closed.
     pub audit: Option<Arc<crate::audit::AuditLog>>,
@@ -102,6 +102,8 @@ pub struct DeidFs {
     /// Open directories by handle number: the listing each serves.
     dirs: DashMap<u64, Arc<dirs::OpenDir>>,
     next_fh: AtomicU64,
+    /// Threads that plan a listed folder's files (`planners`; started by `start`).
+    planners: planners::Planners,
     /// Told the inode of a file whose version changed (re-planned or hidden), so the kernel's
     /// pages and attributes of it are dropped (set by the FUSE adapter).
     on_change: std::sync::OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
@@ -132,6 +134,7 @@ impl DeidFs {
             });
         Self {
             index,
+            planners: planners::Planners::default(),
             faces: faces::Faces::new(source.clone()),
             metrics: crate::metrics::Metrics::default(),
             source,
@@ -148,9 +151,13 @@ impl DeidFs {
         }
     }
 
-    /// From now on, each folder listed has the source read the headers of the files a walk
-    /// lists next (`ahead`; `Config::read_ahead` of them), if the source takes such hints.
-    pub fn read_ahead(self: &Arc<Self>) {
+    /// Starts the view's threads: `Config::workers` planners of listed folders (without them
+    /// a listing plans its folder alone), and the reader ahead: from now on each folder
+    /// listed has the source read the headers of the files a walk lists next (`ahead`;
+    /// `Config::read_ahead` of them), if the source takes such hints.
+    pub fn start(self: &Arc<Self>) {
+        self.planners
+            .start(self, self.cfg.workers.saturating_sub(1));
         if let Some(a) = ahead::Ahead::start(self, self.cfg.read_ahead) {
             let _ = self.ahead.set(a);
         }
