@@ -264,37 +264,14 @@ impl DeidFs {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, DeidFs, Deidentify, ROOT};
+    use super::super::{DeidFs, ROOT, test_config};
     use crate::fs::index::Shown;
-    use crate::pseudonym::{Pseudonyms, SecretKey};
     use crate::source::{Kind, MemorySource, Source};
     use std::path::Path;
     use std::sync::{Arc, Mutex};
 
     fn view(src: &Arc<MemorySource>, index: &Path) -> DeidFs {
-        DeidFs::new(
-            src.clone(),
-            Config {
-                planner: Arc::new(Deidentify::new(
-                    crate::policy::file::load_builtin("basic").unwrap(),
-                    Pseudonyms::new(&SecretKey::from_bytes([1; 32])),
-                    1 << 20,
-                )),
-                cache_bytes: 1 << 20,
-                access: crate::access::Access {
-                    uid: 1,
-                    gid: 1,
-                    file_mode: 0o444,
-                    dir_mode: 0o555,
-                },
-                time: std::time::UNIX_EPOCH,
-                workers: 2,
-                audit: None,
-                open_handles: false,
-                read_ahead: 0,
-                index: Some(index.to_path_buf()),
-            },
-        )
+        DeidFs::new(src.clone(), test_config(2, Some(index.to_path_buf())))
     }
 
     /// Never made by deidfs itself (a record is of one build, policy and key): a record

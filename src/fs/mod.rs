@@ -117,6 +117,31 @@ pub struct DeidFs {
     metrics: crate::metrics::Metrics,
 }
 
+/// A unit test's view configuration: the basic policy under key [1; 32], 1 MiB of cache.
+#[cfg(test)]
+fn test_config(workers: usize, index: Option<std::path::PathBuf>) -> Config {
+    Config {
+        planner: Arc::new(Deidentify::new(
+            crate::policy::file::load_builtin("basic").unwrap(),
+            crate::pseudonym::Pseudonyms::new(&crate::pseudonym::SecretKey::from_bytes([1; 32])),
+            1 << 20,
+        )),
+        cache_bytes: 1 << 20,
+        access: crate::access::Access {
+            uid: 1,
+            gid: 1,
+            file_mode: 0o444,
+            dir_mode: 0o555,
+        },
+        time: std::time::UNIX_EPOCH,
+        workers,
+        audit: None,
+        open_handles: false,
+        read_ahead: 0,
+        index,
+    }
+}
+
 impl DeidFs {
     pub fn new(source: Arc<dyn Source>, cfg: Config) -> Self {
         // One budget: the node table's bytes come off the plans' share.

@@ -125,37 +125,14 @@ fn work(shared: &Shared, fs: &Weak<DeidFs>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, DeidFs, Deidentify};
-    use crate::pseudonym::{Pseudonyms, SecretKey};
+    use super::super::{DeidFs, test_config};
     use crate::source::MemorySource;
     use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     fn view(workers: usize) -> DeidFs {
-        DeidFs::new(
-            Arc::new(MemorySource::new()),
-            Config {
-                planner: Arc::new(Deidentify::new(
-                    crate::policy::file::load_builtin("basic").unwrap(),
-                    Pseudonyms::new(&SecretKey::from_bytes([1; 32])),
-                    1 << 20,
-                )),
-                cache_bytes: 1 << 20,
-                access: crate::access::Access {
-                    uid: 1,
-                    gid: 1,
-                    file_mode: 0o444,
-                    dir_mode: 0o555,
-                },
-                time: std::time::UNIX_EPOCH,
-                workers,
-                audit: None,
-                open_handles: false,
-                read_ahead: 0,
-                index: None,
-            },
-        )
+        DeidFs::new(Arc::new(MemorySource::new()), test_config(workers, None))
     }
 
     /// Which threads ran jobs of `map` over 32 items that each take a millisecond.
