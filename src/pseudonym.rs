@@ -206,11 +206,19 @@ impl Pseudonyms {
 
     /// `2.25.<decimal of 128 bits>`: at most 44 characters, no leading zero.
     pub fn uid(&self, uid: &str) -> String {
+        let mut out = String::with_capacity(44);
+        self.uid_into(uid, &mut out);
+        out
+    }
+
+    /// [`Pseudonyms::uid`], appended to `out`.
+    pub fn uid_into(&self, uid: &str, out: &mut String) {
+        use std::fmt::Write;
         let h = blake3::keyed_hash(&self.uid, uid.as_bytes());
         let mut n = [0u8; 16];
         n.copy_from_slice(&h.as_bytes()[..16]);
         // Never zero, so the component has no leading zero and is never "0".
-        format!("2.25.{}", u128::from_be_bytes(n).max(1))
+        let _ = write!(out, "2.25.{}", u128::from_be_bytes(n).max(1));
     }
 
     /// A 12-character token standing for one patient (from their source identity).

@@ -12,7 +12,7 @@ use super::pixel_screen;
 use super::plan::{Out, Plan};
 use super::read::{Head, Window};
 use super::refusal::{DeidError, Refusal};
-use super::rewrite::Rewriter;
+use super::rewrite::{INLINE_MAX, Rewriter};
 use super::rules::Scope;
 use super::screen::{self, Facts};
 use super::trace::Change;
@@ -185,12 +185,10 @@ impl<'a> Engine<'a> {
             win,
             layout.enc,
             &layout.elements,
+            &meta::file_head(self.policy, self.keys, &facts, &ts)?,
         )?;
-        let mut out = Out::new();
-        out.bytes(&meta::file_head(self.policy, self.keys, &facts, &ts)?);
-        out.append(dataset);
         Ok(Outcome {
-            plan: out.finish(),
+            plan: dataset.finish(),
             info: info(&facts, pixels.as_ref(), defaced, ts, echoes, blobs_removed),
             trace,
         })
@@ -228,6 +226,7 @@ impl<'a> Engine<'a> {
             win,
             enc,
             &elements,
+            &[],
         )?;
         let dataset = dataset.materialize(&inflated)?;
         let head = meta::file_head(self.policy, self.keys, &facts, TS_DEFLATED)?;
@@ -303,7 +302,9 @@ impl<'a> Engine<'a> {
             && head::is_head(win, elements, &facts.modality)?)
     }
 
-    /// The top-level data set rewritten, with the conformance marking in tag order.
+    /// The top-level data set rewritten, with the conformance marking in tag order, after
+    /// `head` (the file's preamble and meta, or nothing).
+    #[allow(clippy::too_many_arguments)]
     fn rewrite(
         &self,
         facts: &Facts,
@@ -311,6 +312,7 @@ impl<'a> Engine<'a> {
         win: Window,
         enc: Encoding,
         elements: &[layout::Element],
+        head: &[u8],
     ) -> Result<Rewritten, DeidError> {
         let PixelsOut {
             work: pixels,
@@ -319,11 +321,13 @@ impl<'a> Engine<'a> {
         } = pixels;
         let mut rw = Rewriter::new(self.policy, self.keys, facts, pixels, win, self.trace);
         rw.screened = screened;
-        let mut body = Out::new();
+        let mut body = Out::with_capacity(held_size(elements), elements.len() + 8);
         let starts = rw.dataset(elements, Scope::Plain, "", &mut body)?;
         // The marks replace the elements of their tags, or go in at their place.
         let marks = meta::marking(self.policy, enc, rw.dates_shifted, pixels, defaced)?;
-        let out = body.splice(&starts, marks);
+        let mut onto = Out::new();
+        onto.bytes(head);
+        let out = body.splice_onto(onto, &starts, marks);
         let mut echoes = std::mem::take(&mut rw.echoes);
         echoes.sort();
         echoes.dedup();
@@ -334,6 +338,16 @@ impl<'a> Engine<'a> {
             echoes,
         })
     }
+}
+
+/// About what the rewritten data set holds in memory: its elements small enough to be copied
+/// (larger ones are served from the source), and room for the marking.
+fn held_size(elements: &[layout::Element]) -> usize {
+    let small = elements
+        .iter()
+        .map(|e| e.end - e.start)
+        .filter(|n| *n <= INLINE_MAX);
+    (small.sum::<u64>() as usize).saturating_add(512)
 }
 
 fn info(

@@ -115,7 +115,7 @@ pub(super) fn is_head(win: &mut Window, elements: &[Element], modality: &str) ->
         (e.tag == BODY_PART || DESCRIPTIONS.contains(&e.tag)) && matches!(e.body, Body::Primitive)
     }) {
         if names_the_head(&string_of(
-            &win.exact(el.value_start, el.value_len() as usize)?,
+            win.value(el.value_start, el.value_len() as usize)?,
         )) {
             return Ok(true);
         }
@@ -129,7 +129,7 @@ pub(super) fn is_head(win: &mut Window, elements: &[Element], modality: &str) ->
             .flat_map(|i| &i.elements)
             .filter(|e| e.tag == CODE_VALUE)
         {
-            let v = string_of(&win.exact(code.value_start, code.value_len() as usize)?);
+            let v = string_of(win.value(code.value_start, code.value_len() as usize)?);
             if HEAD_CODES.contains(&v.trim()) {
                 return Ok(true);
             }

@@ -60,7 +60,7 @@ pub(super) fn header_text(win: &mut Window, el: &Element) -> io::Result<String> 
     if binary || !matches!(el.body, Body::Primitive) {
         return Ok(String::new());
     }
-    let v = win.exact(el.value_start, el.value_len() as usize)?;
+    let v = win.value(el.value_start, el.value_len() as usize)?;
     let nums = |size: usize, f: &dyn Fn(&[u8]) -> String| -> String {
         v.chunks_exact(size).map(f).collect::<Vec<_>>().join("\\")
     };
@@ -71,7 +71,7 @@ pub(super) fn header_text(win: &mut Window, el: &Element) -> io::Result<String> 
         Vr::UL => nums(4, &|b| e.u32(b).to_string()),
         Vr::SL => nums(4, &|b| (e.u32(b) as i32).to_string()),
         Vr::FL => nums(4, &|b| f32::from_bits(e.u32(b)).to_string()),
-        _ => string_of(&v),
+        _ => string_of(v),
     })
 }
 

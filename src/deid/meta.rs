@@ -11,7 +11,7 @@ use super::values;
 use crate::dicom::encode::{header, item_header};
 use crate::dicom::encoding::{TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE};
 use crate::dicom::tag::*;
-use crate::dicom::{Encoding, Tag, Vr};
+use crate::dicom::{Encoding, Tag, Vr, VrExt};
 use crate::policy::{Action, Policy, ProfileOption};
 use crate::pseudonym::Pseudonyms;
 
@@ -143,10 +143,12 @@ pub(super) fn marking(
 
 /// One new element, its value padded to even length.
 fn element(tag: Tag, vr: Vr, value: &[u8], enc: Encoding) -> Result<Out, DeidError> {
-    let v = values::pad(vr, value.to_vec());
-    let mut o = Out::new();
-    o.bytes(&header(tag, vr, enc, Some(v.len() as u64)).ok_or(Refusal::ValueTooLong { tag })?);
-    o.bytes(&v);
+    let pad = value.len() % 2;
+    let len = (value.len() + pad) as u64;
+    let mut o = Out::with_capacity(12 + value.len() + pad, 1);
+    o.bytes(&header(tag, vr, enc, Some(len)).ok_or(Refusal::ValueTooLong { tag })?);
+    o.bytes(value);
+    o.bytes(&[vr.pad_byte()][..pad]);
     Ok(o)
 }
 
@@ -167,14 +169,15 @@ pub(super) fn file_head(
         Some(uid) => values::map_uids(keys, uid),
         None => Vec::new(),
     };
-    let mut meta = Vec::new();
+    let mut meta = Vec::with_capacity(256);
     let mut put = |tag: Tag, vr: Vr, v: &[u8]| -> Result<(), DeidError> {
-        let v = values::pad(vr, v.to_vec());
-        meta.extend(
-            header(tag, vr, Encoding::EXPLICIT_LE, Some(v.len() as u64))
+        let pad = v.len() % 2;
+        meta.extend_from_slice(
+            &header(tag, vr, Encoding::EXPLICIT_LE, Some((v.len() + pad) as u64))
                 .ok_or(Refusal::ValueTooLong { tag })?,
         );
-        meta.extend(v);
+        meta.extend_from_slice(v);
+        meta.extend_from_slice(&[vr.pad_byte()][..pad]);
         Ok(())
     };
     put(
@@ -199,12 +202,13 @@ pub(super) fn file_head(
         Vr::SH,
         IMPLEMENTATION_VERSION.as_bytes(),
     )?;
-    let mut head = vec![0u8; 128];
+    let mut head = Vec::with_capacity(144 + meta.len());
+    head.resize(128, 0);
     head.extend_from_slice(b"DICM");
-    head.extend(
-        header(Tag(0x0002, 0x0000), Vr::UL, Encoding::EXPLICIT_LE, Some(4)).unwrap_or_default(),
+    head.extend_from_slice(
+        &header(Tag(0x0002, 0x0000), Vr::UL, Encoding::EXPLICIT_LE, Some(4)).unwrap_or_default(),
     );
     head.extend((meta.len() as u32).to_le_bytes());
-    head.extend(meta);
+    head.extend_from_slice(&meta);
     Ok(head)
 }

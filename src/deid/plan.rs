@@ -267,6 +267,16 @@ impl Out {
         Self::default()
     }
 
+    /// An output with room for `bytes` bytes in `segments` segments (planning writes a file's
+    /// header in a few hundred small writes: sized once, it is not grown by copying).
+    pub fn with_capacity(bytes: usize, segments: usize) -> Self {
+        Self {
+            segs: Vec::with_capacity(segments),
+            data: Vec::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -326,6 +336,16 @@ impl Out {
     /// (a stable sort: pieces of one key keep their order); every piece with the key of one
     /// of `parts` is replaced by it.
     pub fn splice<K: Ord + Copy>(self, starts: &[(K, usize)], parts: Vec<(K, Out)>) -> Out {
+        self.splice_onto(Out::new(), starts, parts)
+    }
+
+    /// [`Out::splice`], written after what `onto` holds already.
+    pub fn splice_onto<K: Ord + Copy>(
+        self,
+        mut onto: Out,
+        starts: &[(K, usize)],
+        parts: Vec<(K, Out)>,
+    ) -> Out {
         enum Piece {
             Mine(std::ops::Range<usize>),
             Part(Out),
@@ -343,10 +363,16 @@ impl Out {
         pieces.extend(parts.into_iter().map(|(key, p)| (key, Piece::Part(p))));
         pieces.sort_by_key(|p| p.0);
         let mut segs: Vec<Option<PendingSeg>> = self.segs.into_iter().map(Some).collect();
-        let mut out = Out {
-            data: Vec::with_capacity(self.data.len()),
-            ..Out::default()
-        };
+        let added: usize = pieces
+            .iter()
+            .map(|(_, p)| match p {
+                Piece::Part(o) => o.data.len(),
+                Piece::Mine(_) => 0,
+            })
+            .sum();
+        onto.data.reserve(self.data.len() + added);
+        onto.segs.reserve(segs.len() + pieces.len());
+        let mut out = onto;
         for (_, piece) in pieces {
             match piece {
                 Piece::Mine(r) => {

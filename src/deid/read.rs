@@ -88,8 +88,13 @@ impl<'a> Window<'a> {
     /// A value the walker found: its `len` bytes at `offset`, which must all be in the source
     /// (if they are not, the file shrank since it was walked).
     pub fn exact(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.value(offset, len).map(<[u8]>::to_vec)
+    }
+
+    /// [`Window::exact`], in place (no copy).
+    pub fn value(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
         match self.get(offset, len)? {
-            Some(b) => Ok(b.to_vec()),
+            Some(b) => Ok(b),
             None => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "source changed while planning",

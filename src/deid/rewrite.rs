@@ -84,8 +84,8 @@ impl<'a, 's> Rewriter<'a, 's> {
     ) -> Result<Vec<(Tag, usize)>, DeidError> {
         let mut creators = Creators::default();
         for el in elements.iter().filter(|e| e.tag.is_private_creator()) {
-            let v = self.value(el)?;
-            creators.insert((el.tag.0, el.tag.1 as u8), string_of(&v));
+            let v = self.win.value(el.value_start, el.value_len() as usize)?;
+            creators.insert((el.tag.0, el.tag.1 as u8), string_of(v));
         }
         let object = if self.depth == 0 {
             self.facts.object
@@ -93,7 +93,7 @@ impl<'a, 's> Rewriter<'a, 's> {
             rules::Object::default()
         };
         let rules = rules::rules(elements, &creators, scope, object, self.policy);
-        let mut starts = Vec::new();
+        let mut starts = Vec::with_capacity(if self.depth == 0 { elements.len() } else { 0 });
         for (el, rule) in elements.iter().zip(rules) {
             let el_path = if self.trace.is_some() {
                 format!("{path}{}", el.tag)
@@ -200,8 +200,8 @@ impl<'a, 's> Rewriter<'a, 's> {
             (_, Body::Fragments(_)) => Some(Vec::new()),
             (Action::Empty, _) => Some(Vec::new()),
             (Action::Uid, _) | (Action::Dummy, _) if vr == Vr::UI => {
-                let v = self.value(el)?;
-                Some(values::map_uids(self.keys, &v))
+                let v = self.win.value(el.value_start, el.value_len() as usize)?;
+                Some(values::map_uids(self.keys, v))
             }
             (Action::Uid, _) => Some(Vec::new()),
             (Action::Dummy, _) => Some(values::pad(vr, values::dummy(vr, el.value_len() as usize))),
@@ -229,16 +229,16 @@ impl<'a, 's> Rewriter<'a, 's> {
                 } else {
                     rule.action.name()
                 };
-                self.record(el, path, rule, action, before, Traced::Value(v.clone()));
+                let h = header(tag, el.vr, el.enc, Some(v.len() as u64))
+                    .ok_or(Refusal::ValueTooLong { tag })?;
+                out.bytes(&h);
+                out.bytes(&v);
+                self.record(el, path, rule, action, before, Traced::Value(v));
                 if let (Some(why), Some(t)) = (echo_why, self.trace.as_mut())
                     && let Some(c) = t.changes.last_mut()
                 {
                     c.why = why;
                 }
-                let h = header(tag, el.vr, el.enc, Some(v.len() as u64))
-                    .ok_or(Refusal::ValueTooLong { tag })?;
-                out.bytes(&h);
-                out.bytes(&v);
             }
         }
         Ok(())

@@ -193,7 +193,7 @@ fn top_value(win: &mut Window, elements: &[Element], tag: Tag) -> io::Result<Opt
         .find(|e| e.tag == tag && matches!(e.body, Body::Primitive))
     {
         Some(el) => Ok(Some(
-            trim(&win.exact(el.value_start, el.value_len() as usize)?).to_vec(),
+            trim(win.value(el.value_start, el.value_len() as usize)?).to_vec(),
         )),
         None => Ok(None),
     }

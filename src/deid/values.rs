@@ -61,19 +61,20 @@ pub fn is_well_known_uid(uid: &str) -> bool {
 
 /// Maps every UID of a (possibly multi-valued) UI value.
 pub fn map_uids(keys: &Pseudonyms, value: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(trim(value)).into_owned();
-    let mapped: Vec<String> = text
-        .split('\\')
-        .map(|u| {
-            let u = u.trim_matches(|c| c == ' ' || c == '\0');
-            if u.is_empty() || is_well_known_uid(u) {
-                u.to_string()
-            } else {
-                keys.uid(u)
-            }
-        })
-        .collect();
-    pad(Vr::UI, mapped.join("\\").into_bytes())
+    let text = String::from_utf8_lossy(trim(value));
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, u) in text.split('\\').enumerate() {
+        if i > 0 {
+            out.push('\\');
+        }
+        let u = u.trim_matches(|c| c == ' ' || c == '\0');
+        if u.is_empty() || is_well_known_uid(u) {
+            out.push_str(u);
+        } else {
+            keys.uid_into(u, &mut out);
+        }
+    }
+    pad(Vr::UI, out.into_bytes())
 }
 
 fn shift_ymd(ymd: &str, days: i64) -> Option<String> {

@@ -22,6 +22,8 @@ struct Found {
     digits: Vec<(Vec<u8>, Kind, Tag)>,
     /// Kept values naming the equipment's maker.
     makers: Vec<Vec<u8>>,
+    /// Scratch for one component's parts (kept between components: no allocation each).
+    parts: Vec<Vec<u8>>,
 }
 
 /// Manufacturer and Secondary Capture Device Manufacturer: kept by every policy, they name a
@@ -147,9 +149,9 @@ fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]
                 }
             }
             _ => {
-                let mut parts = Vec::new();
+                let mut parts = std::mem::take(&mut found.parts);
                 sources::parts(kind, component, &mut parts);
-                for part in parts {
+                for part in parts.drain(..) {
                     if matches!(kind, Kind::Phone | Kind::PatientId | Kind::OtherId)
                         && sources::digit_count(&part) >= MIN_PHONE_DIGITS
                     {
@@ -159,6 +161,7 @@ fn add(found: &mut Found, tag: Tag, vr: Vr, kind: Kind, action: Action, v: &[u8]
                     }
                     found.texts.push((part, kind, tag));
                 }
+                found.parts = parts;
             }
         }
     }
@@ -195,7 +198,7 @@ fn creator_of(win: &mut Window, elements: &[Element], tag: Tag) -> io::Result<Op
     let creator = Tag(tag.0, tag.1 >> 8);
     match elements.iter().find(|e| e.tag == creator) {
         Some(el) => Ok(Some(string_of(
-            &win.exact(el.value_start, el.value_len() as usize)?,
+            win.value(el.value_start, el.value_len() as usize)?,
         ))),
         None => Ok(None),
     }
@@ -209,7 +212,7 @@ fn charset(win: &mut Window, elements: &[Element]) -> io::Result<Option<Specific
         // Without one, bytes beyond ASCII are most often Latin-1.
         return Ok(SpecificCharacterSet::from_code("ISO_IR 100"));
     };
-    let v = string_of(&win.exact(el.value_start, el.value_len() as usize)?);
+    let v = string_of(win.value(el.value_start, el.value_len() as usize)?);
     let codes: Vec<&str> = v.split('\\').map(str::trim).collect();
     Ok(match codes.as_slice() {
         [one] => SpecificCharacterSet::from_code(one),
