@@ -2,8 +2,9 @@
 //! dicom-dictionary-std; this module adds the encoding facts the walker and writer need.
 
 use super::tag::Tag;
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, DataDictionaryEntryRef};
 use dicom_dictionary_std::StandardDataDictionary;
+use std::cell::RefCell;
 
 pub use dicom_core::VR as Vr;
 
@@ -19,8 +20,46 @@ pub trait VrExt {
 }
 
 impl VrExt for Vr {
+    /// As `Vr::from_binary`, without going through text (the walker asks once per element).
     fn from_code(code: [u8; 2]) -> Option<Vr> {
-        Vr::from_binary(code)
+        use Vr::*;
+        Some(match &code {
+            b"AE" => AE,
+            b"AS" => AS,
+            b"AT" => AT,
+            b"CS" => CS,
+            b"DA" => DA,
+            b"DS" => DS,
+            b"DT" => DT,
+            b"FD" => FD,
+            b"FL" => FL,
+            b"IS" => IS,
+            b"LO" => LO,
+            b"LT" => LT,
+            b"OB" => OB,
+            b"OD" => OD,
+            b"OF" => OF,
+            b"OL" => OL,
+            b"OV" => OV,
+            b"OW" => OW,
+            b"PN" => PN,
+            b"SH" => SH,
+            b"SL" => SL,
+            b"SQ" => SQ,
+            b"SS" => SS,
+            b"ST" => ST,
+            b"SV" => SV,
+            b"TM" => TM,
+            b"UC" => UC,
+            b"UI" => UI,
+            b"UL" => UL,
+            b"UN" => UN,
+            b"UR" => UR,
+            b"US" => US,
+            b"UT" => UT,
+            b"UV" => UV,
+            _ => return None,
+        })
     }
 
     fn has_long_length(self) -> bool {
@@ -66,16 +105,37 @@ pub fn dictionary_vr(tag: Tag) -> Vr {
     if tag.1 == 0x0000 {
         return Vr::UL;
     }
-    StandardDataDictionary
-        .by_tag(dicom_core::Tag(tag.0, tag.1))
-        .map_or(Vr::UN, |e| e.vr().relaxed())
+    entry(tag).map_or(Vr::UN, |e| e.vr().relaxed())
 }
 
 /// Keyword of a public tag (e.g. "PatientName").
 pub fn keyword(tag: Tag) -> Option<&'static str> {
-    StandardDataDictionary
-        .by_tag(dicom_core::Tag(tag.0, tag.1))
-        .map(|e| e.alias)
+    entry(tag).map(|e| e.alias)
+}
+
+/// Tags remembered per thread at most (the dictionary has about 5,000; a hostile file's
+/// unknown tags are looked up without being remembered past this).
+const REMEMBERED_MAX: usize = 1 << 13;
+
+type Entry = &'static DataDictionaryEntryRef<'static>;
+
+/// The dictionary's entry for a tag. Planning looks up every element a few times; the
+/// dictionary hashes each lookup with SipHash, and up to three times for a tag it does not
+/// know, so each thread remembers the answers it found.
+fn entry(tag: Tag) -> Option<Entry> {
+    thread_local! {
+        static FOUND: RefCell<rustc_hash::FxHashMap<Tag, Option<Entry>>> = RefCell::default();
+    }
+    FOUND.with_borrow_mut(|found| {
+        if let Some(e) = found.get(&tag) {
+            return *e;
+        }
+        let e = (&StandardDataDictionary).by_tag(dicom_core::Tag(tag.0, tag.1));
+        if found.len() < REMEMBERED_MAX {
+            found.insert(tag, e);
+        }
+        e
+    })
 }
 
 /// Tag of a public keyword.
@@ -103,5 +163,14 @@ mod tests {
             assert!(keyword(t).is_some(), "{t}");
         }
         assert!(keyword(Tag(0x0010, 0x9999)).is_none());
+    }
+
+    #[test]
+    fn every_two_letter_code_reads_as_dicom_core_reads_it() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                assert_eq!(Vr::from_code([a, b]), Vr::from_binary([a, b]), "{a} {b}");
+            }
+        }
     }
 }
