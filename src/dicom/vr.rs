@@ -130,7 +130,7 @@ fn entry(tag: Tag) -> Option<Entry> {
         if let Some(e) = found.get(&tag) {
             return *e;
         }
-        let e = (&StandardDataDictionary).by_tag(dicom_core::Tag(tag.0, tag.1));
+        let e = StandardDataDictionary.by_tag(dicom_core::Tag(tag.0, tag.1));
         if found.len() < REMEMBERED_MAX {
             found.insert(tag, e);
         }
