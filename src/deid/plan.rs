@@ -473,6 +473,22 @@ mod tests {
     }
 
     #[test]
+    fn splice_onto_writes_the_pieces_after_what_the_output_holds() {
+        let src: Vec<u8> = (0..=255u8).collect();
+        let mut o = Out::with_capacity(4, 2);
+        let mut starts = Vec::new();
+        starts.push((10, o.split()));
+        o.bytes(b"ab");
+        starts.push((20, o.split()));
+        o.source(100, 2);
+        let out = o.splice_onto(bytes_out(b"HEAD"), &starts, vec![(15, bytes_out(b"X"))]);
+        assert_eq!(out.len(), 9);
+        let mut want = b"HEADabX".to_vec();
+        want.extend_from_slice(&src[100..102]);
+        assert_eq!(out.finish().to_vec(&src).unwrap(), want);
+    }
+
+    #[test]
     fn splice_sorts_pieces_out_of_order_and_replaces_every_piece_of_a_replaced_key() {
         let src: Vec<u8> = (0..=255u8).collect();
         // The source's elements out of tag order, one tag twice.
