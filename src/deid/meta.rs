@@ -143,13 +143,26 @@ pub(super) fn marking(
 
 /// One new element, its value padded to even length.
 fn element(tag: Tag, vr: Vr, value: &[u8], enc: Encoding) -> Result<Out, DeidError> {
+    let mut o = Out::with_capacity(12 + value.len() + 1, 1);
+    write_element(tag, vr, value, enc, |b| o.bytes(b))?;
+    Ok(o)
+}
+
+/// Writes one new element to `put`: its header, `value` and the VR's padding byte if the
+/// value's length is odd (no copy of the value is made to pad it).
+fn write_element(
+    tag: Tag,
+    vr: Vr,
+    value: &[u8],
+    enc: Encoding,
+    mut put: impl FnMut(&[u8]),
+) -> Result<(), DeidError> {
     let pad = value.len() % 2;
     let len = (value.len() + pad) as u64;
-    let mut o = Out::with_capacity(12 + value.len() + pad, 1);
-    o.bytes(&header(tag, vr, enc, Some(len)).ok_or(Refusal::ValueTooLong { tag })?);
-    o.bytes(value);
-    o.bytes(&[vr.pad_byte()][..pad]);
-    Ok(o)
+    put(&header(tag, vr, enc, Some(len)).ok_or(Refusal::ValueTooLong { tag })?);
+    put(value);
+    put(&[vr.pad_byte()][..pad]);
+    Ok(())
 }
 
 /// Preamble, "DICM" and a rebuilt file meta group: version, SOP class, the (mapped) SOP
@@ -170,15 +183,10 @@ pub(super) fn file_head(
         None => Vec::new(),
     };
     let mut meta = Vec::with_capacity(256);
-    let mut put = |tag: Tag, vr: Vr, v: &[u8]| -> Result<(), DeidError> {
-        let pad = v.len() % 2;
-        meta.extend_from_slice(
-            &header(tag, vr, Encoding::EXPLICIT_LE, Some((v.len() + pad) as u64))
-                .ok_or(Refusal::ValueTooLong { tag })?,
-        );
-        meta.extend_from_slice(v);
-        meta.extend_from_slice(&[vr.pad_byte()][..pad]);
-        Ok(())
+    let mut put = |tag: Tag, vr: Vr, v: &[u8]| {
+        write_element(tag, vr, v, Encoding::EXPLICIT_LE, |b| {
+            meta.extend_from_slice(b)
+        })
     };
     put(
         Tag(0x0002, 0x0001),
