@@ -647,3 +647,68 @@ fn a_short_number_in_a_name_does_not_wipe_a_software_version() {
     );
     assert!(echoes.is_empty(), "{echoes:?}");
 }
+
+#[test]
+fn files_of_a_series_planned_by_one_engine_get_exactly_the_identifiers_each_has_alone() {
+    // The engine compiles identifiers once per set of inputs: a file that differs from the
+    // one before in one identifier (an operator, a charset, a maker) must not get the
+    // other's. Each output equals that of an engine that saw only that file.
+    let p = policy::load_builtin("basic").unwrap();
+    let file = |operator: &str, charset: Option<&str>, maker: &str| {
+        let b = plain_ct("KOWALSKI^MARTA", MRN)
+            .str((0x0008, 0x1070), "PN", operator)
+            .str((0x0008, 0x0070), "LO", maker)
+            .str(
+                WINDOW_EXPLANATION,
+                "LO",
+                "by NOWAK, checked by WIŚNIEWSKI and Lunit",
+            );
+        match charset {
+            Some(cs) => b.str((0x0008, 0x0005), "CS", cs),
+            None => b,
+        }
+        .build()
+    };
+    let series = [
+        file("NOWAK^ADAM", None, "Acme"),
+        file("NOWAK^ADAM", None, "Acme"),
+        file("WIŚNIEWSKI^EWA", Some("ISO_IR 192"), "Acme"),
+        file("LUNIT^OPERATOR", None, "Acme"),
+        file("LUNIT^OPERATOR", None, "Lunit Inc."),
+        file("NOWAK^ADAM", None, "Acme"),
+    ];
+    let keys = keys();
+    let shared = Engine::new(&p, &keys);
+    for (i, src) in series.iter().enumerate() {
+        let src = src.to_vec();
+        let alone = Engine::new(&p, &keys).plan(&src).unwrap();
+        let together = shared.plan(&src).unwrap();
+        assert_eq!(
+            together.plan.to_vec(&src).unwrap(),
+            alone.plan.to_vec(&src).unwrap(),
+            "file {i} planned after the others"
+        );
+        assert_eq!(together.info.echoes, alone.info.echoes, "file {i}");
+    }
+    let explanation = |src: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = shared
+            .plan(&src.to_vec())
+            .unwrap()
+            .plan
+            .to_vec(&src.to_vec())
+            .unwrap();
+        text_of(&parse(dir.path(), &out), WINDOW_EXPLANATION)
+    };
+    let first = explanation(&series[0]);
+    assert!(
+        first.starts_with("by XXXXX, checked by WI") && first.ends_with("NIEWSKI and Lunit"),
+        "{first}"
+    );
+    assert!(!explanation(&series[2]).contains("WIŚNIEWSKI"));
+    assert!(explanation(&series[2]).contains("NOWAK"));
+    assert!(
+        !explanation(&series[3]).contains("Lunit"),
+        "an operator, not the maker"
+    );
+}

@@ -5,6 +5,7 @@
 
 use super::burned_in::{self, Encoded, PixelWork};
 use super::deflate;
+use super::echo::EchoMemo;
 use super::head::{self, Defacing, HeadSlice};
 use super::layout::{self, Layout, Limits};
 use super::meta;
@@ -82,6 +83,8 @@ pub struct Engine<'a> {
     /// The series of head slices (a view, which knows a file's neighbours); without, a head
     /// slice is refused under the Clean Recognizable Visual Features option.
     pub faces: Option<&'a dyn Faces>,
+    /// Files' identifiers compiled once per series (shared by every plan of a view).
+    pub echoes: Arc<EchoMemo>,
 }
 
 /// The face of a head image's series and each of its frames' place in the volume, or why
@@ -109,6 +112,7 @@ impl<'a> Engine<'a> {
             trace: false,
             frames: FrameCache::new(DEFAULT_FRAME_CACHE),
             faces: None,
+            echoes: Arc::default(),
         }
     }
 
@@ -128,6 +132,7 @@ impl<'a> Engine<'a> {
             self.keys,
             meta_facts,
             &layout.elements,
+            &self.echoes,
         )?;
         let source_ts = meta::output_transfer_syntax(&layout);
         let encoded = Encoded::new(source_ts.clone(), self.frames.clone());
@@ -201,7 +206,14 @@ impl<'a> Engine<'a> {
         let (elements, enc) = layout::walk_dataset(&inflated, Encoding::EXPLICIT_LE, self.limits)?;
         let meta_facts = screen::meta_facts(&mut Window::new(src), layout)?;
         let mut win = Window::new(&inflated);
-        let facts = screen::screen(&mut win, self.policy, self.keys, meta_facts, &elements)?;
+        let facts = screen::screen(
+            &mut win,
+            self.policy,
+            self.keys,
+            meta_facts,
+            &elements,
+            &self.echoes,
+        )?;
         self.no_face(&mut win, &elements, &facts)?;
         // Deflate compresses native pixel data only: there is nothing to decode.
         let encoded = Encoded {

@@ -32,6 +32,7 @@ pub mod trace;
 pub mod values;
 mod vendor;
 
+pub use echo::EchoMemo;
 pub use engine::{Engine, Faces, FileInfo, HeadFace, Outcome};
 pub use head::{HeadSlice, head_slice};
 pub use meta::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION};

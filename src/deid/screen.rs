@@ -5,7 +5,7 @@
 //! file.
 
 use super::complete;
-use super::echo::{self, Echoes};
+use super::echo::{self, EchoMemo, Echoes};
 use super::iod::Requires;
 use super::layout::{Body, Element, Layout};
 use super::read::Window;
@@ -18,6 +18,7 @@ use crate::dicom::tag::*;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
 use std::io;
+use std::sync::Arc;
 
 const DICOMDIR_SOP_CLASS: &str = "1.2.840.10008.1.3.10";
 /// Encapsulated PDF, CDA, STL, OBJ, MTL: documents whose content the engine cannot clean.
@@ -81,7 +82,7 @@ pub(super) struct Facts {
     /// The patient's date shift in days (negative).
     pub day_shift: i64,
     /// The file's identifiers, which no kept or cleaned value may repeat.
-    pub echoes: Echoes,
+    pub echoes: Arc<Echoes>,
     /// What the object is, for attributes its IOD requires.
     pub object: Object,
     pub meta_version: Option<Vec<u8>>,
@@ -96,6 +97,7 @@ pub(super) fn screen(
     keys: &Pseudonyms,
     meta: MetaFacts,
     elements: &[Element],
+    memo: &EchoMemo,
 ) -> Result<Facts, DeidError> {
     let mut top = |tag: Tag| top_value(win, elements, tag);
     let text = |v: Option<Vec<u8>>| v.map(|v| string_of(&v)).unwrap_or_default();
@@ -134,7 +136,7 @@ pub(super) fn screen(
         modality,
         patient_token: keys.patient_token(&identity),
         day_shift,
-        echoes: echo::collect(win, policy, elements, day_shift)?,
+        echoes: echo::collect(win, policy, elements, day_shift, memo)?,
         object,
         meta_version: meta.version,
         meta_texts: meta.texts,

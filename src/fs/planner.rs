@@ -4,7 +4,7 @@
 use super::error::FsError;
 use super::names::view_name;
 use crate::cache::Verdict;
-use crate::deid::{DeidError, Engine, Faces};
+use crate::deid::{DeidError, EchoMemo, Engine, Faces};
 use crate::pixels::frames::FrameCache;
 use crate::policy::Policy;
 use crate::pseudonym::Pseudonyms;
@@ -36,6 +36,8 @@ pub struct Deidentify {
     pub keys: Pseudonyms,
     /// Decoded frames of every plan of the view (pixel data cleaned after decoding).
     pub frames: Arc<FrameCache>,
+    /// Identifiers compiled once per series for every plan of the view.
+    pub echoes: Arc<EchoMemo>,
 }
 
 impl Deidentify {
@@ -45,6 +47,7 @@ impl Deidentify {
             policy,
             keys,
             frames: FrameCache::new(frame_bytes),
+            echoes: Arc::default(),
         }
     }
 }
@@ -57,6 +60,7 @@ impl Planner for Deidentify {
     fn plan(&self, file: &dyn SourceFile, faces: &dyn Faces) -> Result<Verdict, FsError> {
         let mut engine = Engine::new(&self.policy, &self.keys);
         engine.frames = self.frames.clone();
+        engine.echoes = self.echoes.clone();
         engine.faces = Some(faces);
         match engine.plan(file) {
             Ok(outcome) => Ok(Verdict::Served(

@@ -3,6 +3,7 @@
 //! does not keep.
 
 use super::find::{DateId, Echoes};
+use super::memo::EchoMemo;
 use super::sources::{self, Kind, MIN_PHONE_DIGITS};
 use crate::deid::layout::{Body, Element};
 use crate::deid::read::Window;
@@ -12,6 +13,7 @@ use crate::policy::{Action, Policy};
 use chrono::NaiveDate;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 use std::io;
+use std::sync::Arc;
 
 const SPECIFIC_CHARACTER_SET: Tag = Tag(0x0008, 0x0005);
 
@@ -20,10 +22,28 @@ struct Found {
     texts: Vec<(Vec<u8>, Kind, Tag)>,
     dates: Vec<DateId>,
     digits: Vec<(Vec<u8>, Kind, Tag)>,
-    /// Kept values naming the equipment's maker.
-    makers: Vec<Vec<u8>>,
     /// Scratch for one component's parts (kept between components: no allocation each).
     parts: Vec<Vec<u8>>,
+}
+
+/// What the identifiers are compiled from, as the walk found it, and its hash (the memo's
+/// key): every input of [`compile`].
+struct Gathered {
+    /// Kept values naming the equipment's maker.
+    makers: Vec<Vec<u8>>,
+    /// Each value that may identify, in walk order: where it is in `values`, and what it is.
+    found: Vec<(Tag, Vr, Kind, Action, std::ops::Range<usize>)>,
+    values: Vec<u8>,
+    hash: blake3::Hasher,
+}
+
+impl Gathered {
+    /// One length-prefixed field of the key (no two input sequences hash the same bytes).
+    fn key(&mut self, what: u8, bytes: &[u8]) {
+        self.hash.update(&[what]);
+        self.hash.update(&(bytes.len() as u64).to_le_bytes());
+        self.hash.update(bytes);
+    }
 }
 
 /// Manufacturer and Secondary Capture Device Manufacturer: kept by every policy, they name a
@@ -31,22 +51,44 @@ struct Found {
 /// model name or software version is not the maker: a site's name in one is an echo).
 const MAKER: [Tag; 2] = [Tag(0x0008, 0x0070), Tag(0x0018, 0x1016)];
 /// The identifiers of the data set `elements` under `policy`; `day_shift` is how the policy
-/// moves the patient's dates (for dates it shifts rather than removes).
+/// moves the patient's dates (for dates it shifts rather than removes). Compiled once per
+/// set of inputs in `memo` (the files of a series share them).
 pub(in crate::deid) fn collect(
     win: &mut Window,
     policy: &Policy,
     elements: &[Element],
     day_shift: i64,
-) -> io::Result<Echoes> {
-    let charset = charset(win, elements)?;
+    memo: &EchoMemo,
+) -> io::Result<Arc<Echoes>> {
+    let mut g = Gathered {
+        makers: Vec::new(),
+        found: Vec::new(),
+        values: Vec::new(),
+        hash: blake3::Hasher::new(),
+    };
+    let charset = charset_code(win, elements)?;
+    match &charset {
+        Some(code) => g.key(b'c', code.as_bytes()),
+        None => g.key(b'n', b""),
+    }
+    g.key(b's', &day_shift.to_le_bytes());
+    dataset(win, policy, elements, &mut g)?;
+    let key = g.hash.finalize();
+    Ok(memo.get_or_compile(key, || compile(&g, charset.as_deref(), day_shift)))
+}
+
+/// The identifiers gathered, compiled for searching.
+fn compile(g: &Gathered, charset: Option<&str>, day_shift: i64) -> Echoes {
+    let charset = character_set(charset);
     let mut found = Found::default();
-    dataset(win, policy, elements, &mut found)?;
-    let makers = std::mem::take(&mut found.makers);
+    for (tag, vr, kind, action, at) in &g.found {
+        add(&mut found, *tag, *vr, *kind, *action, &g.values[at.clone()]);
+    }
     // A person's or institution's name that names the maker is that company; every other
     // identifier is hunted whatever the device fields say.
     found.texts.retain(|(part, kind, _)| {
         !matches!(kind, Kind::PersonName | Kind::Institution)
-            || !makers.iter().any(|m| has_word(m, part))
+            || !g.makers.iter().any(|m| has_word(m, part))
     });
     let mut texts = Vec::new();
     for (part, kind, source) in found.texts {
@@ -68,28 +110,28 @@ pub(in crate::deid) fn collect(
         .dates
         .sort_by_key(|d| (d.date, d.shifted, d.kind, d.source));
     found.dates.dedup_by_key(|d| (d.date, d.shifted));
-    Ok(Echoes::build(texts, found.dates, found.digits, day_shift))
+    Echoes::build(texts, found.dates, found.digits, day_shift)
 }
 
 fn dataset(
     win: &mut Window,
     policy: &Policy,
     elements: &[Element],
-    found: &mut Found,
+    g: &mut Gathered,
 ) -> io::Result<()> {
     for el in elements {
         match &el.body {
             Body::Sequence(items) => {
                 for item in items {
-                    dataset(win, policy, &item.elements, found)?;
+                    dataset(win, policy, &item.elements, g)?;
                 }
             }
             Body::Primitive => {
                 let vr = el.value_vr();
                 if MAKER.contains(&el.tag) && policy.public_rule(el.tag).action == Action::Keep {
-                    found
-                        .makers
-                        .push(win.exact(el.value_start, el.value_len() as usize)?);
+                    let maker = win.exact(el.value_start, el.value_len() as usize)?;
+                    g.key(b'm', &maker);
+                    g.makers.push(maker);
                 }
                 let Some(kind) = sources::kind_of(el.tag, vr) else {
                     continue;
@@ -103,7 +145,6 @@ fn dataset(
                 if action == Action::Keep {
                     continue;
                 }
-                // Read in place: only the parts kept as identifiers are copied.
                 let v = win
                     .get(el.value_start, el.value_len() as usize)?
                     .ok_or_else(|| {
@@ -112,7 +153,20 @@ fn dataset(
                             "source changed while planning",
                         )
                     })?;
-                add(found, el.tag, vr, kind, action, v);
+                let start = g.values.len();
+                g.values.extend_from_slice(v);
+                let what = [
+                    el.tag.0.to_le_bytes(),
+                    el.tag.1.to_le_bytes(),
+                    [vr as u8, kind as u8],
+                    [action as u8, 0],
+                ]
+                .concat();
+                g.key(b'e', &what);
+                g.hash.update(&(v.len() as u64).to_le_bytes());
+                g.hash.update(v);
+                g.found
+                    .push((el.tag, vr, kind, action, start..g.values.len()));
             }
             Body::Fragments(_) => {}
         }
@@ -204,20 +258,30 @@ fn creator_of(win: &mut Window, elements: &[Element], tag: Tag) -> io::Result<Op
     }
 }
 
-/// The data set's character set when it is one code (single-byte or UTF-8): what case
-/// variants of non-ASCII identifiers are encoded in. Code extensions (ISO 2022 with several
-/// codes) are searched as written, in the case they were written.
-fn charset(win: &mut Window, elements: &[Element]) -> io::Result<Option<SpecificCharacterSet>> {
-    let Some(el) = elements.iter().find(|e| e.tag == SPECIFIC_CHARACTER_SET) else {
+/// The data set's Specific Character Set as written, trimmed; `None` without one.
+fn charset_code(win: &mut Window, elements: &[Element]) -> io::Result<Option<String>> {
+    match elements.iter().find(|e| e.tag == SPECIFIC_CHARACTER_SET) {
+        Some(el) => Ok(Some(string_of(
+            win.value(el.value_start, el.value_len() as usize)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The character set of `code` (a Specific Character Set value) when it is one code
+/// (single-byte or UTF-8): what case variants of non-ASCII identifiers are encoded in. Code
+/// extensions (ISO 2022 with several codes) are searched as written, in the case they were
+/// written.
+fn character_set(code: Option<&str>) -> Option<SpecificCharacterSet> {
+    let Some(v) = code else {
         // Without one, bytes beyond ASCII are most often Latin-1.
-        return Ok(SpecificCharacterSet::from_code("ISO_IR 100"));
+        return SpecificCharacterSet::from_code("ISO_IR 100");
     };
-    let v = string_of(win.value(el.value_start, el.value_len() as usize)?);
     let codes: Vec<&str> = v.split('\\').map(str::trim).collect();
-    Ok(match codes.as_slice() {
+    match codes.as_slice() {
         [one] => SpecificCharacterSet::from_code(one),
         _ => None,
-    })
+    }
 }
 
 /// The upper-, lower- and title-case forms of a value with non-ASCII letters, in the file's

@@ -12,10 +12,12 @@
 mod collect;
 mod dates;
 mod find;
+mod memo;
 mod scrub;
 pub mod sources;
 
 pub(super) use collect::collect;
 pub use find::Echoes;
+pub use memo::{EchoMemo, MEMO_SERIES};
 pub use scrub::{Removed, scrub, search_vr};
 pub use sources::Kind;
