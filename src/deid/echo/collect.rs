@@ -155,16 +155,10 @@ fn dataset(
                     })?;
                 let start = g.values.len();
                 g.values.extend_from_slice(v);
-                let what = [
-                    el.tag.0.to_le_bytes(),
-                    el.tag.1.to_le_bytes(),
-                    [vr as u8, kind as u8],
-                    [action as u8, 0],
-                ]
-                .concat();
-                g.key(b'e', &what);
-                g.hash.update(&(v.len() as u64).to_le_bytes());
-                g.hash.update(v);
+                let [t0, t1] = el.tag.0.to_le_bytes();
+                let [t2, t3] = el.tag.1.to_le_bytes();
+                g.key(b'e', &[t0, t1, t2, t3, vr as u8, kind as u8, action as u8]);
+                g.key(b'v', v);
                 g.found
                     .push((el.tag, vr, kind, action, start..g.values.len()));
             }

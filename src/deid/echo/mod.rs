@@ -18,6 +18,6 @@ pub mod sources;
 
 pub(super) use collect::collect;
 pub use find::Echoes;
-pub use memo::{EchoMemo, MEMO_SERIES};
+pub use memo::EchoMemo;
 pub use scrub::{Removed, scrub, search_vr};
 pub use sources::Kind;
