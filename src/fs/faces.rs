@@ -143,8 +143,8 @@ impl Faces {
         let in_order: Vec<HeadSlice> = order.iter().map(|&i| frames[distinct[i]].clone()).collect();
         let (source, rel, stamp) = (self.source.clone(), rel.to_path_buf(), *stamp);
         let read = move |k: usize| -> io::Result<Vec<f32>> {
-            let file = source.open(&rel)?;
-            if file.stamp()? != stamp {
+            let (file, opened) = source.open_stamped(&rel)?;
+            if opened != stamp {
                 return Err(io::Error::other("the volume changed since it was planned"));
             }
             in_order[k].physical(file.as_ref())
@@ -188,10 +188,9 @@ impl Faces {
         let mut groups: BTreeMap<String, Vec<(OsString, Stamp, HeadSlice)>> = BTreeMap::new();
         for entry in entries.into_iter().filter(|e| e.kind == Kind::File) {
             let rel = dir.join(&entry.name);
-            let Ok(file) = self.source.open(&rel) else {
+            let Ok((file, stamp)) = self.source.open_stamped(&rel) else {
                 continue;
             };
-            let Ok(stamp) = file.stamp() else { continue };
             match head_slice(file.as_ref()) {
                 // A multi-frame image is a volume of its own.
                 Ok(Some(Ok(mut frames))) if frames.len() == 1 => {
@@ -235,8 +234,8 @@ impl Faces {
                 let in_order: Vec<_> = order.iter().map(|&i| reads[i].clone()).collect();
                 let read = move |k: usize| -> io::Result<Vec<f32>> {
                     let (rel, stamp, slice) = &in_order[k];
-                    let file = source.open(rel)?;
-                    if file.stamp()? != *stamp {
+                    let (file, opened) = source.open_stamped(rel)?;
+                    if opened != *stamp {
                         return Err(io::Error::other(
                             "a slice of the series changed since it was planned",
                         ));

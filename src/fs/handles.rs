@@ -216,15 +216,15 @@ impl DeidFs {
         }
         let at = |e: std::io::Error| FsError::io(e).at(&view_path());
         let source = source();
-        let file = match self.source.open(&source) {
+        let (file, opened) = match self.source.open_stamped(&source) {
             Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
                 self.descriptors.shrink();
-                self.source.open(&source)
+                self.source.open_stamped(&source)
             }
             other => other,
         }
         .map_err(at)?;
-        if file.stamp().map_err(at)? != stamp {
+        if opened != stamp {
             tracing::warn!(file = %view_path(), "source changed while its descriptor was closed: failed the read");
             return Err(FsError::new(ErrorKind::Stale).at(&view_path()));
         }

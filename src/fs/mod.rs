@@ -260,8 +260,7 @@ impl DeidFs {
 
     /// Opens and plans a file of the source: its stamp, verdict and the open file.
     fn plan_source(&self, rel: &Path) -> Result<(Stamp, Verdict, Box<dyn SourceFile>), FsError> {
-        let file = self.source.open(rel).map_err(FsError::io)?;
-        let stamp = file.stamp().map_err(FsError::io)?;
+        let (file, stamp) = self.source.open_stamped(rel).map_err(FsError::io)?;
         self.metrics.plan_lookup();
         let verdict = self
             .cache

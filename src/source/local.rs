@@ -159,6 +159,10 @@ impl LocalSource {
     }
 }
 
+/// Files longer than this are opened with readahead off (see `open_stamped`): about what the
+/// kernel reads ahead of a first read of a few KiB.
+const RANDOM_ABOVE: u64 = 32 << 10;
+
 fn stamp_of(m: &std::fs::Metadata) -> Stamp {
     Stamp::local(
         m.dev(),
@@ -220,6 +224,10 @@ impl Source for LocalSource {
     }
 
     fn open(&self, file: &Path) -> io::Result<Box<dyn SourceFile>> {
+        self.open_stamped(file).map(|(f, _)| f)
+    }
+
+    fn open_stamped(&self, file: &Path) -> io::Result<(Box<dyn SourceFile>, Stamp)> {
         let f = self.open_file(file)?;
         let m = f.metadata()?;
         if !m.is_file() {
@@ -229,9 +237,12 @@ impl Source for LocalSource {
             ));
         }
         // Planning reads only the header: without this hint the kernel reads ahead megabytes
-        // of pixels per file (a cold `ls -lR` read most of the archive).
-        advise(&f, libc::POSIX_FADV_RANDOM);
-        Ok(Box::new(FileAt::with_len(f, m.len())))
+        // of pixels per file (a cold `ls -lR` read most of the archive). A small file is read
+        // whole by the first read's readahead either way: it is not worth the call.
+        if m.len() > RANDOM_ABOVE {
+            advise(&f, libc::POSIX_FADV_RANDOM);
+        }
+        Ok((Box::new(FileAt::with_len(f, m.len())), stamp_of(&m)))
     }
 
     /// Asks the kernel to start reading each file's first bytes (a file that cannot be

@@ -89,6 +89,13 @@ pub trait Source: Send + Sync + 'static {
     fn list(&self, dir: &Path) -> io::Result<Vec<Entry>>;
     /// Opens a regular file for reading.
     fn open(&self, file: &Path) -> io::Result<Box<dyn SourceFile>>;
+    /// Opens a regular file and takes its stamp, as one step: a source that learns the
+    /// stamp when it opens (a local `fstat`) answers without asking again.
+    fn open_stamped(&self, file: &Path) -> io::Result<(Box<dyn SourceFile>, Stamp)> {
+        let f = self.open(file)?;
+        let stamp = f.stamp()?;
+        Ok((f, stamp))
+    }
     /// The stamp of a file without opening it for reading.
     fn stamp(&self, file: &Path) -> io::Result<Stamp>;
     /// Hints that the first `len` bytes of each of `files` will be read soon, without
