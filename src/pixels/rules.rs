@@ -96,10 +96,11 @@ impl Pattern {
 /// is memoised per series (`RuleSet::matching`). The lazy DFA and the NFA engines answer
 /// that as well as a full DFA and a literal prefilter, whose building cost the first file of
 /// a mount most of its planning time (hundreds of patterns).
-fn compile(source: &str) -> Result<Regex, regex_automata::meta::BuildError> {
+fn compile(source: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
     Regex::builder()
         .configure(Regex::config().dfa(false).auto_prefilter(false))
         .build(source)
+        .map_err(Box::new)
 }
 
 #[derive(Debug, Clone)]
