@@ -310,6 +310,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_opened_and_stamped_in_one_step_has_its_stamp_and_a_live_one_after() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a.dcm"), b"first version").unwrap();
+        let src = LocalSource::new(root.path()).unwrap();
+        let (file, opened) = src.open_stamped(Path::new("a.dcm")).unwrap();
+        assert_eq!(opened, file.stamp().unwrap());
+        assert_eq!(opened, src.stamp(Path::new("a.dcm")).unwrap());
+        // The open file's own stamp stays live: a change after the open is seen (reads check
+        // it after serving), while the stamp taken at the open names the planned version.
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.path().join("a.dcm"))
+            .unwrap();
+        f.write_all(b", then longer").unwrap();
+        assert_ne!(file.stamp().unwrap(), opened);
+    }
+
+    #[test]
     fn links_cannot_leave_the_root() {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.dcm"), b"outside").unwrap();
