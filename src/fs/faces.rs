@@ -98,7 +98,7 @@ impl Faces {
     /// one frame per position (the first in the file): frames at one position (echoes,
     /// phases) are one slice of it, defaced alike.
     fn volume(&self, rel: &Path, frames: &[HeadSlice]) -> io::Result<HeadFace> {
-        let stamp = self.source.open(rel)?.stamp()?;
+        let (_, stamp) = self.source.open_stamped(rel)?;
         if let Some((seen, found)) = lock(&self.volumes).get(rel)
             && *seen == stamp
         {
